@@ -1,0 +1,102 @@
+/**
+ * Every error Outbox throws on purpose is an {@link OutboxError} with a stable `code`.
+ * Codes are never reused or renamed: scripts and alerting may match on them.
+ * Subclasses exist only where a caller is expected to branch on the kind of failure.
+ */
+
+/** Stable error codes. Documented here, never reused. */
+export const ErrorCodes = {
+  /** The message handed to `send()` is invalid; `field` names what to fix. Nothing was stored. */
+  INVALID_MESSAGE: 'OUTBOX_INVALID_MESSAGE',
+  /** The composed message is bigger than `maxMessageSize`. Nothing was stored. */
+  MESSAGE_TOO_LARGE: 'OUTBOX_MESSAGE_TOO_LARGE',
+  /** An option or configuration value is invalid; `key` names it. */
+  INVALID_CONFIG: 'OUTBOX_INVALID_CONFIG',
+  /** The store cannot be reached or refused the write. Nothing was stored. */
+  STORE_UNAVAILABLE: 'OUTBOX_STORE_UNAVAILABLE',
+  /** The store's schema was written by a newer Outbox than this one. */
+  SCHEMA_TOO_NEW: 'OUTBOX_SCHEMA_TOO_NEW',
+  /** No message has the given queue id. */
+  MESSAGE_NOT_FOUND: 'OUTBOX_MESSAGE_NOT_FOUND',
+  /** The Outbox (or worker) was closed; create a new one. */
+  CLOSED: 'OUTBOX_CLOSED',
+} as const
+
+/** One of the {@link ErrorCodes} values. */
+export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes]
+
+/** Base class of every error Outbox throws on purpose. */
+export class OutboxError extends Error {
+  /** Stable machine-readable code, one of {@link ErrorCodes}. */
+  readonly code: ErrorCode
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = 'OutboxError'
+    this.code = code
+  }
+}
+
+/** The message handed to `send()`/`sendMany()` is invalid. Nothing was stored. */
+export class InvalidMessageError extends OutboxError {
+  /** The field that is wrong, as a path: `to`, `attachments[2].content`, `options.priority`. */
+  readonly field: string
+
+  constructor(
+    field: string,
+    message: string,
+    options?: { cause?: unknown; code?: ErrorCode },
+  ) {
+    super(options?.code ?? ErrorCodes.INVALID_MESSAGE, message, options)
+    this.name = 'InvalidMessageError'
+    this.field = field
+  }
+}
+
+/** An option passed to `createOutbox()` (or read from the configuration) is invalid. */
+export class ConfigError extends OutboxError {
+  /** The option that is wrong, e.g. `upstream` or `retry.maxDelay`. */
+  readonly key: string
+
+  constructor(key: string, message: string, options?: { cause?: unknown; code?: ErrorCode }) {
+    super(options?.code ?? ErrorCodes.INVALID_CONFIG, message, options)
+    this.name = 'ConfigError'
+    this.key = key
+  }
+}
+
+/** The store could not be reached or failed to commit; whatever was being written was not stored. */
+export class StoreUnavailableError extends OutboxError {
+  constructor(message: string, options?: { cause?: unknown; code?: ErrorCode }) {
+    super(options?.code ?? ErrorCodes.STORE_UNAVAILABLE, message, options)
+    this.name = 'StoreUnavailableError'
+  }
+}
+
+/** No message has the given queue id. */
+export class MessageNotFoundError extends OutboxError {
+  /** The queue id that was asked for. */
+  readonly id: string
+
+  constructor(id: string) {
+    super(
+      ErrorCodes.MESSAGE_NOT_FOUND,
+      `No message with id ${JSON.stringify(id)} in the queue. List ids with \`outbox list\`.`,
+    )
+    this.name = 'MessageNotFoundError'
+    this.id = id
+  }
+}
+
+/** Quotes a received value for an error message: what it was and of which type. */
+export function describeValue(value: unknown): string {
+  let shown: string
+  try {
+    shown = typeof value === 'string' ? JSON.stringify(value) : String(JSON.stringify(value))
+  } catch {
+    shown = String(value)
+  }
+  if (shown.length > 60) shown = `${shown.slice(0, 57)}...`
+  const type = value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value
+  return `\`${shown}\` (${type})`
+}

@@ -1,0 +1,397 @@
+import Database from 'better-sqlite3'
+import { mkdirSync } from 'node:fs'
+import { dirname, resolve } from 'node:path'
+import { OutboxError, StoreUnavailableError } from '../../errors.js'
+import { MESSAGE_STATUSES, type MessageStatus } from '../../message/types.js'
+import { priorityFromRank, priorityRank } from '../priority-rank.js'
+import type {
+  AttemptRecord,
+  ClaimedMessage,
+  ClaimRequest,
+  Completion,
+  EnqueueResult,
+  MessageDetail,
+  NewMessage,
+  RecipientOutcome,
+  Store,
+} from '../store.js'
+import { watchForeignCommits } from './foreign-commits.js'
+import { migrateSqlite } from './migrate.js'
+import { SQL } from './queries.js'
+
+/** Options of the SQLite store. */
+export interface SqliteStoreOptions {
+  /** Path of the database file, or `:memory:`. Its folder is created if missing. */
+  path: string
+  /**
+   * How long a write waits for another process holding the database lock.
+   * @default 5000
+   */
+  busyTimeoutMs?: number
+}
+
+type Row = Record<string, unknown>
+
+interface PendingWrite {
+  run: () => unknown
+  resolve: (value: unknown) => void
+  reject: (error: unknown) => void
+}
+
+/**
+ * Opens (creating and migrating if needed) a SQLite queue.
+ *
+ * Durability: WAL with `synchronous=FULL`, so a resolved `enqueue` survives power loss.
+ * Throughput comes from group commit instead: writes requested in the same turn of the event
+ * loop share one transaction and one fsync, each in its own savepoint so that one bad write
+ * fails alone.
+ */
+export function createSqliteStore(options: SqliteStoreOptions): Store & { readonly commits: number } {
+  const path = options.path === ':memory:' ? options.path : resolve(options.path)
+  let db: Database.Database
+  try {
+    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true })
+    db = new Database(path)
+    db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5000}`)
+    db.pragma('journal_mode = WAL')
+    db.pragma('synchronous = FULL')
+    db.pragma('foreign_keys = ON')
+    migrateSqlite(db)
+  } catch (cause) {
+    if (cause instanceof OutboxError) throw cause
+    throw new StoreUnavailableError(
+      `Cannot open the SQLite store at ${path}: ${(cause as Error).message}. ` +
+        'Check that the folder exists and is writable.',
+      { cause },
+    )
+  }
+
+  const stmt = Object.fromEntries(
+    Object.entries(SQL).map(([name, sql]) => [name, db.prepare(sql)]),
+  ) as { [K in keyof typeof SQL]: Database.Statement }
+
+  const listeners = new Set<() => void>()
+  let stopWatching: (() => void) | null = null
+  let closed = false
+  let commits = 0
+  let pending: PendingWrite[] = []
+
+  function assertOpen(): void {
+    if (closed) throw new StoreUnavailableError('The SQLite store is closed.')
+  }
+
+  function unavailable(cause: unknown): StoreUnavailableError {
+    if (cause instanceof StoreUnavailableError) return cause
+    return new StoreUnavailableError(
+      `The SQLite store at ${path} failed: ${(cause as Error).message}`,
+      { cause },
+    )
+  }
+
+  /** Runs `fn` in a transaction of its own, right away. */
+  function now<T>(fn: () => T): T {
+    assertOpen()
+    try {
+      return db.transaction(fn).immediate()
+    } catch (cause) {
+      throw unavailable(cause)
+    }
+  }
+
+  /** Queues `fn` for the next group commit. */
+  function grouped<T>(fn: () => T): Promise<T> {
+    return new Promise<T>((resolvePromise, reject) => {
+      if (closed) return reject(new StoreUnavailableError('The SQLite store is closed.'))
+      pending.push({ run: fn, resolve: resolvePromise as (v: unknown) => void, reject })
+      if (pending.length === 1) setImmediate(flush)
+    })
+  }
+
+  function flush(): void {
+    const batch = pending
+    pending = []
+    if (batch.length === 0) return
+    const results: { ok: boolean; value: unknown }[] = []
+    try {
+      db.transaction(() => {
+        for (const write of batch) {
+          try {
+            // A nested transaction is a savepoint: a failed write rolls back alone.
+            results.push({ ok: true, value: db.transaction(write.run)() })
+          } catch (error) {
+            results.push({ ok: false, value: error })
+          }
+        }
+      }).immediate()
+      commits++
+    } catch (cause) {
+      for (const write of batch) write.reject(unavailable(cause))
+      return
+    }
+    batch.forEach((write, i) => {
+      const result = results[i]!
+      if (result.ok) write.resolve(result.value)
+      else write.reject(result.value instanceof OutboxError ? result.value : unavailable(result.value))
+    })
+  }
+
+  function notify(): void {
+    for (const listener of listeners) listener()
+  }
+
+  function insertOne(message: NewMessage, seenKeys: Map<string, EnqueueResult>): EnqueueResult {
+    if (message.idempotencyKey !== null) {
+      const earlier =
+        seenKeys.get(message.idempotencyKey) ??
+        (stmt.findByIdempotencyKey.get(message.idempotencyKey) as Row | undefined)
+      if (earlier) {
+        const id = 'id' in earlier ? String(earlier.id) : ''
+        const messageId = 'messageId' in earlier ? String(earlier.messageId) : String(earlier.message_id)
+        return { id, messageId, duplicate: true }
+      }
+    }
+    const createdAt = Date.now()
+    const dueAt = message.sendAt ? message.sendAt.getTime() : createdAt
+    const leased = message.leaseTo
+    stmt.insertMessage.run({
+      id: message.id,
+      messageId: message.messageId,
+      status: leased ? 'sending' : 'queued',
+      priority: priorityRank(message.priority),
+      from: message.envelope.from,
+      recipients: JSON.stringify(message.envelope.to),
+      subject: message.subject,
+      tags: JSON.stringify(message.tags),
+      size: message.raw.length,
+      idempotencyKey: message.idempotencyKey,
+      createdAt,
+      dueAt: leased ? null : dueAt,
+      expiresAt: Math.max(dueAt, createdAt) + message.maxAgeMs,
+      leaseOwner: leased ? leased.owner : null,
+      leaseExpiresAt: leased ? createdAt + leased.leaseMs : null,
+    })
+    stmt.insertBody.run(message.id, message.raw)
+    message.envelope.to.forEach((address, position) => {
+      stmt.insertRecipient.run(message.id, position, address, createdAt)
+    })
+    for (const tag of message.tags) stmt.insertTag.run(tag, message.id)
+    const result = { id: message.id, messageId: message.messageId, duplicate: false }
+    if (message.idempotencyKey !== null) seenKeys.set(message.idempotencyKey, result)
+    return result
+  }
+
+  function loadClaimed(id: string): ClaimedMessage {
+    const row = stmt.claimedRow.get(id) as Row
+    const pendingRecipients = (stmt.pendingRecipients.all(id) as Row[]).map((r) => String(r.address))
+    return {
+      id,
+      messageId: String(row.message_id),
+      from: String(row.mail_from),
+      pendingRecipients,
+      raw: Buffer.isBuffer(row.raw) ? row.raw : null,
+      priority: priorityFromRank(Number(row.priority)),
+      attempts: Number(row.attempts),
+      backoffStep: Number(row.backoff_step),
+      createdAt: new Date(Number(row.created_at)),
+      expiresAt: new Date(Number(row.expires_at)),
+    }
+  }
+
+  function toAttempt(row: Row): AttemptRecord {
+    return {
+      worker: String(row.worker),
+      startedAt: new Date(Number(row.started_at)),
+      durationMs: Number(row.duration_ms),
+      outcome: row.outcome as AttemptRecord['outcome'],
+      error: row.error === null ? null : String(row.error),
+      recipients: JSON.parse(String(row.recipients)) as RecipientOutcome[],
+    }
+  }
+
+  const optionalDate = (v: unknown): Date | null => (v === null || v === undefined ? null : new Date(Number(v)))
+
+  const store = {
+    kind: 'sqlite',
+
+    get commits() {
+      return commits
+    },
+
+    async enqueue(messages: readonly NewMessage[]): Promise<EnqueueResult[]> {
+      const results = await grouped(() => {
+        const seen = new Map<string, EnqueueResult>()
+        return messages.map((m) => insertOne(m, seen))
+      })
+      if (results.some((r) => !r.duplicate)) notify()
+      return results
+    },
+
+    async claim({ owner, limit, leaseMs }: ClaimRequest): Promise<ClaimedMessage[]> {
+      if (limit <= 0) return []
+      return now(() => {
+        const t = Date.now()
+        const ids = (stmt.expiredLeaseIds.all(t, limit) as Row[]).map((r) => String(r.id))
+        for (let rank = 0; rank <= 3 && ids.length < limit; rank++) {
+          for (const r of stmt.claimableIds.all(rank, t, limit - ids.length) as Row[]) {
+            ids.push(String(r.id))
+          }
+        }
+        for (const id of ids) stmt.lease.run(owner, t + leaseMs, t, id)
+        return ids.map(loadClaimed)
+      })
+    },
+
+    async renewLeases(owner: string, ids: readonly string[], leaseMs: number): Promise<string[]> {
+      if (ids.length === 0) return []
+      return now(() => {
+        const until = Date.now() + leaseMs
+        return ids.filter((id) => stmt.renewLease.run(until, id, owner).changes === 1)
+      })
+    },
+
+    async release(owner: string, ids: readonly string[]): Promise<void> {
+      if (ids.length === 0) return
+      now(() => {
+        const t = Date.now()
+        for (const id of ids) stmt.release.run(t, t, id, owner)
+      })
+      notify()
+    },
+
+    complete(c: Completion): Promise<boolean> {
+      return grouped(() => {
+        const t = Date.now()
+        const holder = stmt.leaseHolder.get(c.id) as Row | undefined
+        if (!holder) return false
+        const a = c.attempt
+        stmt.insertAttempt.run(
+          c.id,
+          a.worker,
+          a.startedAt.getTime(),
+          Math.round(a.durationMs),
+          a.outcome,
+          a.error,
+          JSON.stringify(a.recipients),
+        )
+        if (holder.status !== 'sending' || holder.lease_owner !== c.owner) return false
+        for (const r of c.recipients) {
+          stmt.updateRecipient.run(r.status, r.code, r.reply, t, c.id, r.address)
+        }
+        const finished = c.status === 'sent' || c.status === 'failed'
+        stmt.finishAttempt.run({
+          id: c.id,
+          status: c.status,
+          dueAt: c.status === 'deferred' ? (c.dueAt?.getTime() ?? t) : null,
+          backoffIncrement: c.countsTowardBackoff ? 1 : 0,
+          waitingUpstream: c.waitingForUpstream ? 1 : 0,
+          reason: c.reason,
+          lastError: a.error,
+          captured: c.captured ? 1 : 0,
+          now: t,
+          finishedAt: finished ? t : null,
+        })
+        return true
+      })
+    },
+
+    async nextDueAt(): Promise<Date | null> {
+      assertOpen()
+      const due = (stmt.nextClaimableDue.get() as Row).t
+      const lease = (stmt.nextLeaseExpiry.get() as Row).t
+      const times = [due, lease].filter((v): v is number => typeof v === 'number')
+      return times.length ? new Date(Math.min(...times)) : null
+    },
+
+    async wakeUpstreamWaiters(): Promise<number> {
+      const t = Date.now()
+      const woken = now(() => stmt.wakeUpstreamWaiters.run(t, t).changes)
+      if (woken > 0) notify()
+      return woken
+    },
+
+    async expireOverdue(): Promise<number> {
+      return now(() => {
+        const t = Date.now()
+        let expired = 0
+        for (const r of stmt.overdueIds.all(t) as Row[]) {
+          stmt.expireRecipients.run(t, r.id)
+          expired += stmt.expireMessage.run(t, t, r.id).changes
+        }
+        return expired
+      })
+    },
+
+    async getMessage(id: string): Promise<MessageDetail | null> {
+      assertOpen()
+      const row = stmt.messageRow.get(id) as Row | undefined
+      if (!row) return null
+      return {
+        id: String(row.id),
+        messageId: String(row.message_id),
+        status: row.status as MessageStatus,
+        priority: priorityFromRank(Number(row.priority)),
+        from: String(row.mail_from),
+        recipients: JSON.parse(String(row.recipients)) as string[],
+        subject: row.subject === null ? null : String(row.subject),
+        tags: JSON.parse(String(row.tags)) as string[],
+        size: Number(row.size),
+        attempts: Number(row.attempts),
+        createdAt: new Date(Number(row.created_at)),
+        dueAt: optionalDate(row.due_at),
+        expiresAt: new Date(Number(row.expires_at)),
+        reason: row.reason === null ? null : String(row.reason),
+        lastError: row.last_error === null ? null : String(row.last_error),
+        captured: row.captured === 1,
+        idempotencyKey: row.idempotency_key === null ? null : String(row.idempotency_key),
+        leaseOwner: row.lease_owner === null ? null : String(row.lease_owner),
+        leaseExpiresAt: optionalDate(row.lease_expires_at),
+        finishedAt: optionalDate(row.finished_at),
+        recipientStatus: (stmt.recipientRows.all(id) as Row[]).map((r) => ({
+          address: String(r.address),
+          status: r.status as MessageDetail['recipientStatus'][number]['status'],
+          code: r.code === null ? null : Number(r.code),
+          reply: r.reply === null ? null : String(r.reply),
+        })),
+        attemptLog: (stmt.attemptRows.all(id) as Row[]).map(toAttempt),
+      }
+    },
+
+    async getRaw(id: string): Promise<Buffer | null> {
+      assertOpen()
+      const row = stmt.raw.get(id) as Row | undefined
+      return row && Buffer.isBuffer(row.raw) ? row.raw : null
+    },
+
+    async countByStatus(): Promise<Record<MessageStatus, number>> {
+      assertOpen()
+      const counts = Object.fromEntries(MESSAGE_STATUSES.map((s) => [s, 0])) as Record<MessageStatus, number>
+      for (const r of stmt.countByStatus.all() as Row[]) counts[r.status as MessageStatus] = Number(r.n)
+      return counts
+    },
+
+    onEnqueue(listener: () => void): () => void {
+      listeners.add(listener)
+      if (!stopWatching && path !== ':memory:') {
+        stopWatching = watchForeignCommits(db, path, notify)
+      }
+      return () => {
+        listeners.delete(listener)
+        if (listeners.size === 0 && stopWatching) {
+          stopWatching()
+          stopWatching = null
+        }
+      }
+    },
+
+    async close(): Promise<void> {
+      if (closed) return
+      flush()
+      closed = true
+      stopWatching?.()
+      stopWatching = null
+      listeners.clear()
+      db.close()
+    },
+  }
+  return store
+}

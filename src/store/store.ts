@@ -1,0 +1,244 @@
+import type {
+  Envelope,
+  MessageStatus,
+  Priority,
+  RecipientStatus,
+} from '../message/types.js'
+
+/**
+ * The contract every queue backend (SQLite, PostgreSQL, Redis, MariaDB) fulfils. The rest of
+ * Outbox talks to a queue only through it, so a backend is a folder under `src/store/` and
+ * passes the shared contract suite in `test/store/contract.ts`.
+ *
+ * Rules every backend keeps:
+ * - A method resolves only after its writes are durable (committed), and a write is all or
+ *   nothing: a rejected `enqueue` stores none of its messages.
+ * - Times that decide correctness (due times, lease expiry) come from the backend's own clock
+ *   (`now()` in a database); callers never pass "now".
+ * - The backend owns its connections; no driver or transaction type leaks through here.
+ * - Failures to reach the backend reject with `StoreUnavailableError`.
+ */
+export interface Store {
+  /** Short name of the backend, e.g. `sqlite`. */
+  readonly kind: string
+
+  /**
+   * Stores a batch of new messages atomically. A message whose `idempotencyKey` is already in
+   * the store (or earlier in the same batch) is not stored again: its result points to the
+   * first message and has `duplicate: true`.
+   */
+  enqueue(messages: readonly NewMessage[]): Promise<EnqueueResult[]>
+
+  /**
+   * Leases up to `limit` due messages to `owner` for `leaseMs`: queued or deferred messages
+   * whose due time has come, and `sending` messages whose lease has expired (their worker
+   * died). Order: priority, then due time, then age. Atomic: two callers never get the same
+   * message while a lease is valid.
+   */
+  claim(request: ClaimRequest): Promise<ClaimedMessage[]>
+
+  /** Extends the leases `owner` still holds on `ids`; returns the ids whose lease it still holds. */
+  renewLeases(owner: string, ids: readonly string[], leaseMs: number): Promise<string[]>
+
+  /**
+   * Gives leased messages back without an attempt (a stopping worker's unstarted messages):
+   * they become due at once, with their previous status.
+   */
+  release(owner: string, ids: readonly string[]): Promise<void>
+
+  /**
+   * Records the outcome of a delivery attempt: the attempt log entry, each recipient's new
+   * status and the message's next state. Applied only while `owner` holds the lease; returns
+   * false (and records only the attempt) if the lease was lost to another worker meanwhile.
+   */
+  complete(completion: Completion): Promise<boolean>
+
+  /**
+   * The earliest time at which something becomes claimable (a due time, or a lease expiry),
+   * or null when nothing is waiting. Workers sleep until then.
+   */
+  nextDueAt(): Promise<Date | null>
+
+  /**
+   * Makes every message deferred only because the upstream was down due now. Called when a
+   * probe finds the upstream back. Returns how many were woken.
+   */
+  wakeUpstreamWaiters(): Promise<number>
+
+  /**
+   * Fails, with reason `expired`, every deferred message whose expiry time has passed, and
+   * its still-pending recipients. Returns how many were failed.
+   */
+  expireOverdue(): Promise<number>
+
+  /** One message with its recipients and attempt log, or null. Does not load the raw bytes. */
+  getMessage(id: string): Promise<MessageDetail | null>
+
+  /** The stored RFC 5322 bytes of a message, or null if there is no such message. */
+  getRaw(id: string): Promise<Buffer | null>
+
+  /** Number of messages in each status. */
+  countByStatus(): Promise<Record<MessageStatus, number>>
+
+  /**
+   * Registers a callback run when messages are enqueued, in this process or (where the
+   * backend can tell) another one. Returns a function that unregisters it.
+   */
+  onEnqueue(listener: () => void): () => void
+
+  /** Closes connections. Further calls reject. */
+  close(): Promise<void>
+}
+
+/** A message ready to be stored: composed, validated, with its schedule decided. */
+export interface NewMessage {
+  id: string
+  messageId: string
+  envelope: Envelope
+  raw: Buffer
+  subject: string | null
+  priority: Priority
+  /** When it becomes claimable (its `sendAt`, or null for at once). */
+  sendAt: Date | null
+  /** Max age: after this time a deferred message fails as `expired`. As ms after it becomes due. */
+  maxAgeMs: number
+  idempotencyKey: string | null
+  tags: string[]
+  /**
+   * Store it already leased to this owner (status `sending`), for `now` deliveries that the
+   * caller attempts at once.
+   */
+  leaseTo?: { owner: string; leaseMs: number }
+}
+
+/** What {@link Store.enqueue} returns for each message, in order. */
+export interface EnqueueResult {
+  id: string
+  messageId: string
+  /** True when the idempotency key matched an earlier message and nothing was stored. */
+  duplicate: boolean
+}
+
+/** Arguments of {@link Store.claim}. */
+export interface ClaimRequest {
+  /** Unique id of the claiming worker, recorded as the lease owner. */
+  owner: string
+  /** Most messages to lease. */
+  limit: number
+  /** Lease duration; renew it with {@link Store.renewLeases} before it ends. */
+  leaseMs: number
+}
+
+/** A leased message, with what a worker needs to deliver it. */
+export interface ClaimedMessage {
+  id: string
+  messageId: string
+  /** Envelope sender. */
+  from: string
+  /** The recipients not yet settled: only these are tried. */
+  pendingRecipients: string[]
+  /** The stored bytes, or null if the row is damaged (the worker fails such a message). */
+  raw: Buffer | null
+  priority: Priority
+  /** Delivery attempts made so far. */
+  attempts: number
+  /** Temporary failures so far that count toward the backoff (upstream outages do not). */
+  backoffStep: number
+  createdAt: Date
+  /** After this, a temporary failure fails the message as `expired`. */
+  expiresAt: Date
+}
+
+/** The outcome for one recipient in one attempt. */
+export interface RecipientOutcome {
+  address: string
+  /** `pending` means "try again later" (a temporary failure). */
+  status: RecipientStatus
+  /** The upstream's reply code, if any. */
+  code: number | null
+  /** The upstream's reply text, or the error. */
+  reply: string
+}
+
+/** One entry of the attempt log. */
+export interface AttemptRecord {
+  /** Lease owner that made the attempt. */
+  worker: string
+  startedAt: Date
+  durationMs: number
+  /**
+   * What happened, in one word:
+   * `sent` (all accepted), `partial` (some settled, some not), `deferred`, `failed`,
+   * `uncertain` (connection lost after the message was sent; retried), `upstream-down`,
+   * `error` (an unexpected error handling this message), `expired`, `captured`.
+   */
+  outcome: AttemptOutcome
+  /** Summary of the error, if any. */
+  error: string | null
+  recipients: RecipientOutcome[]
+}
+
+/** See {@link AttemptRecord.outcome}. */
+export type AttemptOutcome =
+  | 'sent'
+  | 'partial'
+  | 'deferred'
+  | 'failed'
+  | 'uncertain'
+  | 'upstream-down'
+  | 'error'
+  | 'expired'
+  | 'captured'
+
+/** Arguments of {@link Store.complete}: the attempt and the state it leads to. */
+export interface Completion {
+  id: string
+  owner: string
+  attempt: AttemptRecord
+  /** Recipients whose status changes (settled ones: `sent` or `failed`). */
+  recipients: RecipientOutcome[]
+  /** The message's next status. */
+  status: 'sent' | 'failed' | 'deferred'
+  /** For `deferred`: when to try again. */
+  dueAt: Date | null
+  /** Whether this attempt counts toward the backoff (false when the upstream was down). */
+  countsTowardBackoff: boolean
+  /** Deferred only because the upstream was down: woken by {@link Store.wakeUpstreamWaiters}. */
+  waitingForUpstream: boolean
+  /** Why the message failed or was deferred, for listings: `expired`, `rejected`, … */
+  reason: string | null
+  /** Delivered to the capture upstream rather than sent. */
+  captured: boolean
+}
+
+/** A message as shown to operators. */
+export interface MessageSummary {
+  id: string
+  messageId: string
+  status: MessageStatus
+  priority: Priority
+  from: string
+  recipients: string[]
+  subject: string | null
+  tags: string[]
+  size: number
+  attempts: number
+  createdAt: Date
+  /** When it is (or was) due next; null when finished or held. */
+  dueAt: Date | null
+  expiresAt: Date
+  /** Why it failed or was deferred. */
+  reason: string | null
+  lastError: string | null
+  captured: boolean
+  idempotencyKey: string | null
+  leaseOwner: string | null
+  leaseExpiresAt: Date | null
+  finishedAt: Date | null
+}
+
+/** A message with its recipients and attempt log. */
+export interface MessageDetail extends MessageSummary {
+  recipientStatus: { address: string; status: RecipientStatus; code: number | null; reply: string | null }[]
+  attemptLog: AttemptRecord[]
+}

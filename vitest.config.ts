@@ -1,0 +1,12 @@
+import { defineConfig } from 'vitest/config'
+
+export default defineConfig({
+  test: {
+    include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
+    testTimeout: 60_000,
+    hookTimeout: 30_000,
+    // Tests crossing sockets and child processes are heavy on a 2-core machine; run files
+    // one or two at a time so timing-sensitive checks (leases, outages) are not starved.
+    maxWorkers: 2,
+  },
+})
