@@ -137,6 +137,8 @@ export interface ClaimedMessage {
   from: string
   /** The recipients not yet settled: only these are tried. */
   pendingRecipients: string[]
+  /** Recipients that already failed for good in earlier attempts. */
+  failedRecipients: number
   /** The stored bytes, or null if the row is damaged (the worker fails such a message). */
   raw: Buffer | null
   priority: Priority

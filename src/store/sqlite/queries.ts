@@ -36,6 +36,9 @@ export const SQL = {
   pendingRecipients: `
     SELECT address FROM recipients WHERE message_id = ? AND status = 'pending' ORDER BY position`,
 
+  failedRecipientCount: `
+    SELECT count(*) AS n FROM recipients WHERE message_id = ? AND status = 'failed'`,
+
   renewLease: `
     UPDATE messages SET lease_expires_at = ?
     WHERE id = ? AND status = 'sending' AND lease_owner = ?`,

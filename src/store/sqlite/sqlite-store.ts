@@ -188,6 +188,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store & { readon
       messageId: String(row.message_id),
       from: String(row.mail_from),
       pendingRecipients,
+      failedRecipients: Number((stmt.failedRecipientCount.get(id) as Row).n),
       raw: Buffer.isBuffer(row.raw) ? row.raw : null,
       priority: priorityFromRank(Number(row.priority)),
       attempts: Number(row.attempts),

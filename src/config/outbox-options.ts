@@ -1,0 +1,160 @@
+import { z } from 'zod'
+import { ConfigError } from '../errors.js'
+import type { UpstreamSpec } from '../delivery/upstream.js'
+import { DEFAULT_RETRY_POLICY, type RetryPolicy } from '../delivery/retry-schedule.js'
+import { DEFAULT_PROBE_POLICY, type ProbePolicy } from '../delivery/upstream-health.js'
+import type { Logger } from '../logger.js'
+import { silentLogger } from '../logger.js'
+import type { Store } from '../store/store.js'
+import { parseDuration } from './duration.js'
+
+/** A duration: milliseconds, or text with a unit (`250ms`, `30s`, `15m`, `24h`, `7d`). */
+export type Duration = number | string
+
+/** Options of {@link createOutbox}. Every one has a default. */
+export interface OutboxOptions {
+  /**
+   * Where the queue lives: `sqlite:PATH` (e.g. `sqlite:./outbox.db`, `sqlite::memory:`), or a
+   * {@link Store} object.
+   * @default 'sqlite:./outbox.db'
+   */
+  store?: string | Store
+  /**
+   * Where mail goes: `capture` (kept, not sent), `smtp://user:pass@host:port`, `smtps://…`,
+   * Nodemailer SMTP options, or any Nodemailer transport.
+   * @default 'capture'
+   */
+  upstream?: UpstreamSpec
+  /**
+   * Largest message accepted by `send()`, in bytes, after MIME encoding.
+   * @default 26214400 (25 MB)
+   */
+  maxMessageSize?: number
+  /**
+   * How long a message keeps being retried after it became due; then it fails as `expired`.
+   * @default '24h'
+   */
+  maxAge?: Duration
+  /** Spacing of retries after temporary failures. */
+  retry?: {
+    /** @default '30s' */
+    initialDelay?: Duration
+    /** @default '30m' */
+    maxDelay?: Duration
+    /** @default 2 */
+    factor?: number
+    /** Fraction of each delay drawn at random. @default 0.2 */
+    jitter?: number
+  }
+  /** Probing an upstream found down. */
+  upstreamProbe?: {
+    /** @default '1s' */
+    initialDelay?: Duration
+    /** @default '1m' */
+    maxDelay?: Duration
+  }
+  /**
+   * How long a worker's claim on a message lasts without renewal; a crashed worker's messages
+   * are taken over after this. Renewed every third of it while sending.
+   * @default '60s'
+   */
+  leaseDuration?: Duration
+  /**
+   * Default worker concurrency, and the size of the SMTP connection pool.
+   * @default 10
+   */
+  concurrency?: number
+  /** A pino-compatible logger. Outbox is silent without one. */
+  logger?: Logger
+}
+
+/** Options after validation and defaults. Frozen. */
+export interface ResolvedOptions {
+  store: string | Store
+  upstream: UpstreamSpec
+  maxMessageSize: number
+  maxAgeMs: number
+  retry: RetryPolicy
+  probe: ProbePolicy
+  leaseMs: number
+  concurrency: number
+  logger: Logger
+}
+
+const duration = (min: number) =>
+  z.union([z.number(), z.string()]).transform((value, ctx) => {
+    const ms = parseDuration(value)
+    if (ms === undefined || ms < min) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `expected a duration of at least ${min} ms, such as 30s, 15m, 24h or 7d`,
+      })
+      return z.NEVER
+    }
+    return ms
+  })
+
+const schema = z.strictObject({
+  store: z.union([z.string().min(1), z.custom<Store>((v) => typeof v === 'object' && v !== null && 'claim' in v)]).optional(),
+  upstream: z.unknown().optional(),
+  maxMessageSize: z.number().int().min(1024).optional(),
+  maxAge: duration(1000).optional(),
+  retry: z
+    .strictObject({
+      initialDelay: duration(1).optional(),
+      maxDelay: duration(1).optional(),
+      factor: z.number().min(1).max(10).optional(),
+      jitter: z.number().min(0).max(1).optional(),
+    })
+    .optional(),
+  upstreamProbe: z
+    .strictObject({ initialDelay: duration(10).optional(), maxDelay: duration(10).optional() })
+    .optional(),
+  leaseDuration: duration(100).optional(),
+  concurrency: z.number().int().min(1).max(1000).optional(),
+  logger: z
+    .custom<Logger>(
+      (v) => typeof v === 'object' && v !== null && ['debug', 'info', 'warn', 'error'].every((m) => typeof (v as Record<string, unknown>)[m] === 'function'),
+      'expected a pino-compatible logger with debug, info, warn and error methods',
+    )
+    .optional(),
+})
+
+/** Validates {@link OutboxOptions} and fills in defaults. Throws {@link ConfigError} naming the option. */
+export function resolveOutboxOptions(options: OutboxOptions = {}): ResolvedOptions {
+  const parsed = schema.safeParse(options)
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!
+    if (issue.code === 'unrecognized_keys') {
+      const key = [...issue.path.map(String), issue.keys[0] ?? ''].join('.')
+      throw new ConfigError(key, `Unknown option \`${key}\`.`)
+    }
+    const key = issue.path.map(String).join('.')
+    const received = key.split('.').reduce<unknown>((v, k) => (v as Record<string, unknown> | undefined)?.[k], options)
+    throw new ConfigError(key, `Option \`${key}\` is invalid: ${issue.message}; got ${JSON.stringify(received) ?? String(received)}.`)
+  }
+  const o = parsed.data
+  const retry: RetryPolicy = {
+    initialDelayMs: o.retry?.initialDelay ?? DEFAULT_RETRY_POLICY.initialDelayMs,
+    maxDelayMs: o.retry?.maxDelay ?? DEFAULT_RETRY_POLICY.maxDelayMs,
+    factor: o.retry?.factor ?? DEFAULT_RETRY_POLICY.factor,
+    jitter: o.retry?.jitter ?? DEFAULT_RETRY_POLICY.jitter,
+  }
+  if (retry.maxDelayMs < retry.initialDelayMs) {
+    throw new ConfigError('retry.maxDelay', 'Option `retry.maxDelay` must not be shorter than `retry.initialDelay`.')
+  }
+  return Object.freeze({
+    store: o.store ?? 'sqlite:./outbox.db',
+    upstream: (o.upstream as UpstreamSpec | undefined) ?? 'capture',
+    maxMessageSize: o.maxMessageSize ?? 25 * 1024 * 1024,
+    maxAgeMs: o.maxAge ?? 24 * 3_600_000,
+    retry: Object.freeze(retry),
+    probe: Object.freeze({
+      initialDelayMs: o.upstreamProbe?.initialDelay ?? DEFAULT_PROBE_POLICY.initialDelayMs,
+      maxDelayMs: o.upstreamProbe?.maxDelay ?? DEFAULT_PROBE_POLICY.maxDelayMs,
+    }),
+    leaseMs: o.leaseDuration ?? 60_000,
+    concurrency: o.concurrency ?? 10,
+    logger: o.logger ?? silentLogger,
+  })
+}

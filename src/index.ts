@@ -1,0 +1,45 @@
+/**
+ * Outbox: a durable queue for outgoing email.
+ *
+ * This file is the whole public API; anything not exported here is internal.
+ */
+export { createOutbox } from './outbox.js'
+export type { Outbox, BatchItem } from './outbox.js'
+export type { OutboxOptions, Duration } from './config/outbox-options.js'
+export type {
+  MailInput,
+  SendOptions,
+  SendResult,
+  Priority,
+  MessageStatus,
+  RecipientStatus,
+  Envelope,
+} from './message/types.js'
+export type { RawMessageInput } from './message/compose-raw.js'
+export type { Worker, WorkerOptions, WorkerCounts } from './worker/worker.js'
+export type { Admin } from './admin/admin.js'
+export type { UpstreamSpec } from './delivery/upstream.js'
+export type { RetryPolicy } from './delivery/retry-schedule.js'
+export type { Logger } from './logger.js'
+export type {
+  Store,
+  NewMessage,
+  EnqueueResult,
+  ClaimRequest,
+  ClaimedMessage,
+  Completion,
+  AttemptRecord,
+  AttemptOutcome,
+  RecipientOutcome,
+  MessageSummary,
+  MessageDetail,
+} from './store/store.js'
+export {
+  OutboxError,
+  InvalidMessageError,
+  ConfigError,
+  StoreUnavailableError,
+  MessageNotFoundError,
+  ErrorCodes,
+} from './errors.js'
+export type { ErrorCode } from './errors.js'

@@ -1,0 +1,41 @@
+import type { SentMessageInfo, Transport } from 'nodemailer'
+import type MailMessage from 'nodemailer/lib/mailer/mail-message'
+import { composeFromMimeNode, type ComposeLimits } from '../message/compose.js'
+import type { RawMessageInput } from '../message/compose-raw.js'
+import type { SendOptions, SendResult } from '../message/types.js'
+import { packageVersion } from '../version.js'
+
+/** What the transport needs from the Outbox. */
+export interface TransportTarget {
+  sendRaw(message: RawMessageInput, options?: SendOptions): Promise<SendResult>
+  limits: ComposeLimits
+}
+
+/**
+ * A Nodemailer transport that queues: Nodemailer compiles the message as usual, the transport
+ * builds its bytes once and stores them; `sendMail()` resolves when the store has committed.
+ * The info it resolves with has the stored `messageId` and the queue id in `response`.
+ */
+export function createNodemailerTransport(target: TransportTarget): Transport {
+  return {
+    name: 'Outbox',
+    version: packageVersion(),
+    send(mail: MailMessage<SentMessageInfo>, callback: (err: Error | null, info?: SentMessageInfo) => void) {
+      composeFromMimeNode(mail.message, target.limits)
+        .then((composed) =>
+          target.sendRaw({ from: composed.envelope.from, to: composed.envelope.to, raw: composed.raw }).then((result) => {
+            callback(null, {
+              envelope: { ...composed.envelope },
+              messageId: result.messageId,
+              accepted: composed.envelope.to,
+              rejected: [],
+              pending: [],
+              response: `250 2.0.0 Ok: queued as ${result.id}`,
+              queueId: result.id,
+            })
+          }),
+        )
+        .catch((error: Error) => callback(error))
+    },
+  }
+}

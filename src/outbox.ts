@@ -1,0 +1,252 @@
+import type { Transport } from 'nodemailer'
+import { createAdmin, type Admin } from './admin/admin.js'
+import { resolveOutboxOptions, type OutboxOptions } from './config/outbox-options.js'
+import { createUpstream } from './delivery/upstream.js'
+import { createUpstreamHealth } from './delivery/upstream-health.js'
+import { ErrorCodes, InvalidMessageError, OutboxError } from './errors.js'
+import { createNodemailerTransport } from './ingress/nodemailer-transport.js'
+import { composeMessage } from './message/compose.js'
+import { composeRaw, type RawMessageInput } from './message/compose-raw.js'
+import { createQueueId } from './message/queue-id.js'
+import { resolveSendOptions, type ResolvedSendOptions } from './message/send-options.js'
+import type { ComposedMessage, MailInput, MessageStatus, SendOptions, SendResult } from './message/types.js'
+import { openStore } from './store/open-store.js'
+import type { NewMessage } from './store/store.js'
+import { deliverMessage, type DeliveryDeps } from './worker/deliver-message.js'
+import { createLeaseKeeper } from './worker/lease-keeper.js'
+import { createWorker, workerId, type Worker, type WorkerCounts, type WorkerOptions } from './worker/worker.js'
+
+/** One item of {@link Outbox.sendMany}: a message, or a message with its own send options. */
+export type BatchItem = MailInput | { mail: MailInput; options?: SendOptions }
+
+/** A durable mail queue. Create one with {@link createOutbox}. */
+export interface Outbox {
+  /**
+   * Composes the message once, stores it durably, and resolves with its queue id once the
+   * store has committed it. Throws `InvalidMessageError` (nothing stored) on bad input.
+   */
+  send(mail: MailInput, options?: SendOptions): Promise<SendResult>
+  /** Enqueues several messages in one transaction: all are stored, or none. */
+  sendMany(items: readonly BatchItem[]): Promise<SendResult[]>
+  /**
+   * Enqueues a message that is already composed, such as one received over SMTP: its bytes
+   * are stored unchanged (a Message-ID header is added if it has none).
+   */
+  sendRaw(message: RawMessageInput, options?: SendOptions): Promise<SendResult>
+  /**
+   * A Nodemailer transport that queues instead of sending:
+   * `nodemailer.createTransport(outbox.transport())`. `sendMail()` resolves once the message
+   * is committed; its `messageId` is the stored one and `response` names the queue id.
+   */
+  transport(): Transport
+  /** A background worker delivering from this Outbox's store. Call `start()` on it. */
+  worker(options?: WorkerOptions): Worker
+  /** Delivers everything due now, then resolves with what happened (for cron jobs and tests). */
+  drain(options?: WorkerOptions): Promise<WorkerCounts>
+  /** Inspecting and steering the queue: what the CLI and the HTTP API use. */
+  readonly admin: Admin
+  /** Stops workers (finishing sends in progress), closes the upstream and the store. */
+  close(): Promise<void>
+}
+
+/**
+ * Opens an Outbox: validates the options, opens (and migrates) the store, and prepares the
+ * upstream. Throws `ConfigError` naming the bad option.
+ *
+ * @example
+ * const outbox = await createOutbox({ store: 'sqlite:./outbox.db', upstream: 'smtp://127.0.0.1:2525' })
+ * await outbox.send({ from: 'shop@example.com', to: 'a@example.com', subject: 'Hi', text: 'Hello' })
+ */
+export async function createOutbox(options: OutboxOptions = {}): Promise<Outbox> {
+  const config = resolveOutboxOptions(options)
+  const log = config.logger
+  const ownsStore = typeof config.store === 'string'
+  const store = typeof config.store === 'string' ? openStore(config.store) : config.store
+  const upstream = createUpstream(config.upstream, { maxConnections: config.concurrency })
+  const health = createUpstreamHealth({ probe: () => upstream.probe(), logger: log, policy: config.probe })
+  const deliveryDeps: DeliveryDeps = {
+    upstream,
+    health,
+    retry: config.retry,
+    // An outage-deferred message waits for a probe, but never longer than the longest probe gap.
+    upstreamParkMs: config.probe.maxDelayMs,
+    logger: log,
+  }
+  const nowOwner = `${workerId()}:now`
+  const nowLeases = createLeaseKeeper(store, nowOwner, config.leaseMs, log)
+  const workers = new Set<Worker & { done: Promise<void> }>()
+  const admin = createAdmin(store)
+  let closed = false
+
+  function assertOpen(): void {
+    if (closed) throw new OutboxError(ErrorCodes.CLOSED, 'This Outbox is closed; create a new one with createOutbox().')
+  }
+
+  /** A `now` message is stored already leased to us and delivered right here. */
+  async function deliverNow(message: NewMessage): Promise<MessageStatus> {
+    if (health.isDown) {
+      await store.release(nowOwner, [message.id])
+      return 'queued'
+    }
+    nowLeases.track(message.id)
+    try {
+      const createdAt = new Date()
+      const completion = await deliverMessage(
+        {
+          id: message.id,
+          messageId: message.messageId,
+          from: message.envelope.from,
+          pendingRecipients: message.envelope.to,
+          failedRecipients: 0,
+          raw: message.raw,
+          priority: message.priority,
+          attempts: 0,
+          backoffStep: 0,
+          createdAt,
+          expiresAt: new Date(createdAt.getTime() + message.maxAgeMs),
+        },
+        nowOwner,
+        deliveryDeps,
+      )
+      if (completion.attempt.outcome === 'upstream-down') {
+        // Not the message's fault: queue it for the workers without spending an attempt.
+        await store.release(nowOwner, [message.id])
+        return 'queued'
+      }
+      await store.complete(completion)
+      return completion.status
+    } catch (error) {
+      log.error({ id: message.id, err: (error as Error).message }, 'immediate delivery could not be recorded; the message stays queued')
+      return 'sending'
+    } finally {
+      nowLeases.untrack(message.id)
+    }
+  }
+
+  async function enqueue(items: { composed: ComposedMessage; opts: ResolvedSendOptions }[]): Promise<SendResult[]> {
+    assertOpen()
+    const now = Date.now()
+    const messages: NewMessage[] = items.map(({ composed, opts }) => ({
+      id: createQueueId(now),
+      messageId: composed.messageId,
+      envelope: composed.envelope,
+      raw: composed.raw,
+      subject: composed.subject,
+      priority: opts.priority,
+      sendAt: opts.sendAt,
+      maxAgeMs: config.maxAgeMs,
+      idempotencyKey: opts.idempotencyKey,
+      tags: opts.tags,
+      leaseTo:
+        opts.priority === 'now' && (!opts.sendAt || opts.sendAt.getTime() <= now)
+          ? { owner: nowOwner, leaseMs: config.leaseMs }
+          : undefined,
+    }))
+    const results = await store.enqueue(messages)
+    return Promise.all(
+      results.map(async (result, i): Promise<SendResult> => {
+        const message = messages[i]!
+        let status: MessageStatus = 'queued'
+        if (result.duplicate) {
+          status = (await store.getMessage(result.id))?.status ?? 'queued'
+        } else if (message.leaseTo) {
+          status = await deliverNow(message)
+        }
+        return { ...result, status }
+      }),
+    )
+  }
+
+  const limits = { maxMessageSize: config.maxMessageSize }
+
+  const outbox: Outbox = {
+    async send(mail, sendOptions) {
+      assertOpen()
+      const opts = resolveSendOptions(sendOptions)
+      const composed = await composeMessage(mail, limits)
+      return (await enqueue([{ composed, opts }]))[0]!
+    },
+
+    async sendMany(items) {
+      assertOpen()
+      if (!Array.isArray(items)) {
+        throw new InvalidMessageError('messages', '`sendMany()` takes an array of messages.')
+      }
+      const prepared = await Promise.all(
+        items.map(async (item, i) => {
+          const { mail, options: itemOptions } =
+            item && typeof item === 'object' && 'mail' in item
+              ? (item as { mail: MailInput; options?: SendOptions })
+              : { mail: item as MailInput, options: undefined }
+          try {
+            const opts = resolveSendOptions(itemOptions)
+            return { composed: await composeMessage(mail, limits), opts }
+          } catch (error) {
+            if (error instanceof InvalidMessageError) {
+              throw new InvalidMessageError(`[${i}].${error.field}`, `Message ${i}: ${error.message}`, {
+                cause: error,
+                code: error.code,
+              })
+            }
+            throw error
+          }
+        }),
+      )
+      return enqueue(prepared)
+    },
+
+    async sendRaw(message, sendOptions) {
+      assertOpen()
+      const opts = resolveSendOptions(sendOptions)
+      return (await enqueue([{ composed: composeRaw(message, limits), opts }]))[0]!
+    },
+
+    transport() {
+      return createNodemailerTransport({
+        sendRaw: (message, sendOptions) => outbox.sendRaw(message, sendOptions),
+        limits,
+      })
+    },
+
+    worker(workerOptions) {
+      assertOpen()
+      const worker = createWorker(
+        {
+          ...deliveryDeps,
+          store,
+          leaseMs: config.leaseMs,
+          mode: 'daemon',
+          onStopped: () => workers.delete(worker),
+        },
+        { concurrency: config.concurrency, ...workerOptions },
+      )
+      workers.add(worker)
+      return worker
+    },
+
+    async drain(workerOptions) {
+      assertOpen()
+      const worker = createWorker(
+        { ...deliveryDeps, store, leaseMs: config.leaseMs, mode: 'drain', onStopped: () => workers.delete(worker) },
+        { concurrency: config.concurrency, ...workerOptions },
+      )
+      workers.add(worker)
+      await worker.start()
+      await worker.done
+      return { ...worker.counts }
+    },
+
+    admin,
+
+    async close() {
+      if (closed) return
+      closed = true
+      await Promise.all([...workers].map((w) => w.stop()))
+      nowLeases.stop()
+      health.close()
+      await upstream.close()
+      if (ownsStore) await store.close()
+    },
+  }
+  return outbox
+}

@@ -1,0 +1,241 @@
+import { randomBytes } from 'node:crypto'
+import { hostname } from 'node:os'
+import type { Logger } from '../logger.js'
+import type { ClaimedMessage, Store } from '../store/store.js'
+import { deliverMessage, type DeliveryDeps } from './deliver-message.js'
+import { createLeaseKeeper } from './lease-keeper.js'
+import { createWaker, delay } from './waker.js'
+
+/** Options of `outbox.worker()`. */
+export interface WorkerOptions {
+  /**
+   * Messages delivered at once (and SMTP connections in the pool).
+   * @default 10
+   */
+  concurrency?: number
+  /**
+   * How long `stop()` waits for sends in progress before giving their messages back.
+   * @default 30_000
+   */
+  stopTimeoutMs?: number
+}
+
+/** Counts of what a worker (or a drain) did. */
+export interface WorkerCounts {
+  /** Messages that reached `sent`. */
+  sent: number
+  /** Messages that reached `failed`. */
+  failed: number
+  /** Attempts that ended in `deferred`. */
+  deferred: number
+}
+
+/** A background deliverer; create with `outbox.worker()`. */
+export interface Worker {
+  /** Unique id of this worker, the owner of its leases. */
+  readonly id: string
+  readonly running: boolean
+  /** What it did so far. */
+  readonly counts: Readonly<WorkerCounts>
+  /** Starts delivering; resolves once started. */
+  start(): Promise<void>
+  /**
+   * Stops taking messages, gives back the ones claimed but not started, waits (up to
+   * `stopTimeoutMs`) for sends in progress, and resolves.
+   */
+  stop(): Promise<void>
+}
+
+/** Internal: what a worker is built from. */
+export interface WorkerDeps extends DeliveryDeps {
+  store: Store
+  leaseMs: number
+  /** `drain` ends once nothing is due. */
+  mode: 'daemon' | 'drain'
+  /** Called when the worker has stopped, e.g. for the Outbox to forget it. */
+  onStopped?: () => void
+}
+
+/** Longest sleep with nothing due: a safety net for wake-ups the store could not signal. */
+const MAX_IDLE_MS = 60_000
+/** Between store errors: start here, double to the cap. */
+const STORE_RETRY_MS = [250, 60_000] as const
+
+export function workerId(): string {
+  return `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`
+}
+
+export function createWorker(deps: WorkerDeps, options: WorkerOptions = {}): Worker & { done: Promise<void> } {
+  const concurrency = options.concurrency ?? 10
+  const stopTimeoutMs = options.stopTimeoutMs ?? 30_000
+  const id = workerId()
+  const log = deps.logger
+  const counts: WorkerCounts = { sent: 0, failed: 0, deferred: 0 }
+  const active = new Map<string, Promise<void>>()
+  // Claimed ahead of a free slot, so one claim transaction serves several sends.
+  let buffer: ClaimedMessage[] = []
+  const waker = createWaker()
+  const stopping = new AbortController()
+  let running = false
+  let unsubscribe: (() => void) | null = null
+  let leases: ReturnType<typeof createLeaseKeeper> | null = null
+  let resolveDone!: () => void
+  const done = new Promise<void>((resolve) => (resolveDone = resolve))
+  let loop: Promise<void> | null = null
+
+  function launch(message: ClaimedMessage): void {
+    const task = (async () => {
+      try {
+        if (deps.health.isDown) {
+          // The upstream went away after this message was claimed: hand it back untouched.
+          await deps.store.release(id, [message.id])
+          return
+        }
+        const completion = await deliverMessage(message, id, deps)
+        if (leases?.lost.has(message.id)) {
+          log.warn({ id: message.id }, 'lease was lost during delivery; recording the attempt only')
+        }
+        const applied = await deps.store.complete(completion)
+        if (applied) {
+          if (completion.status === 'sent') counts.sent++
+          else if (completion.status === 'failed') counts.failed++
+          else counts.deferred++
+        }
+      } catch (error) {
+        // The store failed: the lease runs out and the message is retried (at least once).
+        log.error({ id: message.id, err: (error as Error).message }, 'could not record a delivery')
+      } finally {
+        active.delete(message.id)
+        leases?.untrack(message.id)
+        waker.wake()
+      }
+    })()
+    active.set(message.id, task)
+  }
+
+  async function giveBack(messages: ClaimedMessage[]): Promise<void> {
+    if (messages.length === 0) return
+    for (const m of messages) leases?.untrack(m.id)
+    try {
+      await deps.store.release(
+        id,
+        messages.map((m) => m.id),
+      )
+    } catch (error) {
+      log.error({ err: (error as Error).message }, 'could not release claimed messages; their leases will expire')
+    }
+  }
+
+  async function run(): Promise<void> {
+    let storeRetryMs: number = STORE_RETRY_MS[0]
+    while (!stopping.signal.aborted) {
+      if (deps.health.isDown) {
+        await giveBack(buffer)
+        buffer = []
+        if (deps.mode === 'drain') break
+        // Nothing to deliver until a probe succeeds; meanwhile fail what outlived its max age.
+        await Promise.race([deps.health.whenUp(stopping.signal), delay(MAX_IDLE_MS / 2, stopping.signal)])
+        await deps.store.expireOverdue().catch(() => 0)
+        if (!deps.health.isDown && !stopping.signal.aborted) {
+          await deps.store.wakeUpstreamWaiters().catch(() => 0)
+        }
+        continue
+      }
+
+      while (active.size < concurrency && buffer.length > 0) launch(buffer.shift()!)
+
+      let claimedCount = 0
+      const room = concurrency * 2 - active.size - buffer.length
+      if (buffer.length === 0 && room > 0) {
+        let claimed: ClaimedMessage[]
+        try {
+          claimed = await deps.store.claim({ owner: id, limit: room, leaseMs: deps.leaseMs })
+          storeRetryMs = STORE_RETRY_MS[0]
+        } catch (error) {
+          log.error({ err: (error as Error).message, retryInMs: storeRetryMs }, 'claim failed; store unavailable?')
+          await waker.sleep(storeRetryMs)
+          storeRetryMs = Math.min(storeRetryMs * 2, STORE_RETRY_MS[1])
+          continue
+        }
+        claimedCount = claimed.length
+        for (const m of claimed) leases?.track(m.id)
+        if (stopping.signal.aborted) {
+          await giveBack(claimed)
+          break
+        }
+        buffer.push(...claimed)
+        while (active.size < concurrency && buffer.length > 0) launch(buffer.shift()!)
+      }
+
+      if (deps.mode === 'drain' && claimedCount === 0 && active.size === 0 && buffer.length === 0) break
+      if (claimedCount > 0 || buffer.length > 0 || active.size >= concurrency) {
+        // Busy: go round again as soon as a send finishes (or something is enqueued).
+        if (buffer.length > 0 || active.size >= concurrency || claimedCount === room) {
+          await waker.sleep(MAX_IDLE_MS)
+        }
+        continue
+      }
+      let next: Date | null = null
+      try {
+        next = await deps.store.nextDueAt()
+      } catch {
+        next = null
+      }
+      const wait = next ? next.getTime() - Date.now() : MAX_IDLE_MS
+      await waker.sleep(Math.min(Math.max(wait, 1), MAX_IDLE_MS))
+    }
+  }
+
+  async function finish(): Promise<void> {
+    await giveBack(buffer)
+    buffer = []
+    const inFlight = [...active.values()]
+    if (inFlight.length > 0) {
+      let timer: NodeJS.Timeout | undefined
+      const timedOut = await Promise.race([
+        Promise.allSettled(inFlight).then(() => false),
+        new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), stopTimeoutMs))),
+      ])
+      clearTimeout(timer)
+      if (timedOut) {
+        log.warn({ inFlight: active.size }, 'stop timed out; giving back messages still being sent')
+        await deps.store.release(id, [...active.keys()]).catch(() => undefined)
+      }
+    }
+    leases?.stop()
+    unsubscribe?.()
+    running = false
+    deps.onStopped?.()
+    resolveDone()
+  }
+
+  return {
+    id,
+    done,
+    get running() {
+      return running
+    },
+    counts,
+    async start() {
+      if (running || loop) return
+      running = true
+      leases = createLeaseKeeper(deps.store, id, deps.leaseMs, log)
+      unsubscribe = deps.store.onEnqueue(() => waker.wake())
+      if (deps.mode === 'daemon') {
+        log.info({ worker: id, concurrency, upstream: deps.upstream.description }, 'worker started')
+      }
+      loop = run()
+        .catch((error: unknown) => {
+          log.error({ err: (error as Error).message }, 'worker loop crashed')
+        })
+        .then(finish)
+    },
+    async stop() {
+      if (!loop) return
+      stopping.abort()
+      waker.wake()
+      await done
+      if (deps.mode === 'daemon') log.info({ worker: id, ...counts }, 'worker stopped')
+    },
+  }
+}
