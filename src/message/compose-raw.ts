@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { ErrorCodes, InvalidMessageError } from '../errors.js'
 import type { ComposeLimits } from './compose.js'
 import { formatBytes } from './format-bytes.js'
+import { toCrlf } from './line-endings.js'
 import type { ComposedMessage } from './types.js'
 import { isValidAddress } from './validate-mail.js'
 
@@ -42,9 +43,14 @@ export function composeRaw(input: RawMessageInput, limits: ComposeLimits): Compo
       throw new InvalidMessageError(`to[${i}]`, `The recipient ${JSON.stringify(rcpt)} is not a valid address.`)
     }
   })
-  let raw = Buffer.isBuffer(input.raw) ? input.raw : typeof input.raw === 'string' ? Buffer.from(input.raw) : null
-  if (!raw || raw.length === 0) {
+  const given = Buffer.isBuffer(input.raw) ? input.raw : typeof input.raw === 'string' ? Buffer.from(input.raw) : null
+  if (!given || given.length === 0) {
     throw new InvalidMessageError('raw', '`raw` must hold the message bytes (a Buffer or a string).')
+  }
+  let raw = toCrlf(given)
+  // SMTP ends DATA on a line of its own; a client would add this CRLF on the wire anyway.
+  if (raw.length < 2 || raw[raw.length - 2] !== 0x0d || raw[raw.length - 1] !== 0x0a) {
+    raw = Buffer.concat([raw, Buffer.from('\r\n')])
   }
   // Only the header block is read; 64 KB is far more than any sane header section.
   const head = raw.subarray(0, 65536).toString('latin1')

@@ -2,6 +2,7 @@ import MailComposer from 'nodemailer/lib/mail-composer'
 import type MimeNode from 'nodemailer/lib/mime-node'
 import { ErrorCodes, InvalidMessageError } from '../errors.js'
 import { formatBytes } from './format-bytes.js'
+import { toCrlf } from './line-endings.js'
 import type { ComposedMessage, MailInput } from './types.js'
 import { isValidAddress, validateMailInput } from './validate-mail.js'
 
@@ -53,7 +54,7 @@ export async function composeFromMimeNode(
 
   let raw: Buffer
   try {
-    raw = await node.build()
+    raw = toCrlf(await node.build())
   } catch (cause) {
     const field = hints.hasAttachments ? 'attachments' : 'message'
     const reason = cause instanceof Error ? cause.message : String(cause)
