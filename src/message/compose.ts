@@ -58,7 +58,7 @@ export async function composeFromMimeNode(
   } catch (cause) {
     const field = hints.hasAttachments ? 'attachments' : 'message'
     const reason = cause instanceof Error ? cause.message : String(cause)
-    throw new InvalidMessageError(field, `The message could not be composed: ${reason}`, { cause })
+    throw new InvalidMessageError(field, `The message could not be composed (check \`${field}\`): ${reason}`, { cause })
   }
   if (raw.length > limits.maxMessageSize) {
     throw new InvalidMessageError(

@@ -128,7 +128,7 @@ function validateHeaders(headers: unknown): void {
   for (const [key, value] of entries) {
     const path = `headers.${key}`
     if (!/^[\x21-\x39\x3b-\x7e]+$/.test(key)) {
-      throw new InvalidMessageError(path, `Header name ${describeValue(key)} is not a valid header name.`)
+      throw new InvalidMessageError(path, `\`headers\` has an invalid header name ${describeValue(key)}.`)
     }
     const values = Array.isArray(value) ? (value as unknown[]) : [value]
     for (const v of values) {
