@@ -46,7 +46,15 @@ interface PendingWrite {
  * loop share one transaction and one fsync, each in its own savepoint so that one bad write
  * fails alone.
  */
-export function createSqliteStore(options: SqliteStoreOptions): Store & { readonly commits: number } {
+/** The SQLite store, with diagnostics used by tests and benchmarks. */
+export interface SqliteStore extends Store {
+  /** Transactions committed by group commit so far. */
+  readonly commits: number
+  /** Reads a pragma on the store's own connection (e.g. `synchronous`). */
+  pragma(name: string): unknown
+}
+
+export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
   const path = options.path === ':memory:' ? options.path : resolve(options.path)
   let db: Database.Database
   try {
@@ -216,6 +224,10 @@ export function createSqliteStore(options: SqliteStoreOptions): Store & { readon
 
     get commits() {
       return commits
+    },
+
+    pragma(name: string): unknown {
+      return db.pragma(name, { simple: true })
     },
 
     async enqueue(messages: readonly NewMessage[]): Promise<EnqueueResult[]> {

@@ -1,0 +1,317 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { createQueueId } from '../../src/message/queue-id.js'
+import type { Completion, NewMessage, Store } from '../../src/store/store.js'
+import { sleep } from '../helpers/temp.js'
+
+/** How a backend's test file plugs into the contract suite. */
+export interface StoreContractOptions {
+  /** A fresh, empty, migrated store. */
+  newStore: () => Promise<Store>
+  /** A second connection to the same store (another process, for the backend). */
+  reopen: (store: Store) => Promise<Store>
+  /** Contract tests this backend skips, each with its reason. */
+  skip?: { reason: string; tests: string[] }[]
+}
+
+let counter = 0
+export function newMessage(overrides: Partial<NewMessage> = {}): NewMessage {
+  counter++
+  return {
+    id: createQueueId(),
+    messageId: `<m${counter}.${Date.now()}@example.com>`,
+    envelope: { from: 'sender@example.com', to: ['a@example.com', 'b@example.com'] },
+    raw: Buffer.from(`Subject: test ${counter}\r\n\r\nbody\r\n`),
+    subject: `test ${counter}`,
+    priority: 'normal',
+    sendAt: null,
+    maxAgeMs: 86_400_000,
+    idempotencyKey: null,
+    tags: [],
+    ...overrides,
+  }
+}
+
+function completion(id: string, owner: string, overrides: Partial<Completion> = {}): Completion {
+  return {
+    id,
+    owner,
+    attempt: {
+      worker: owner,
+      startedAt: new Date(),
+      durationMs: 5,
+      outcome: 'sent',
+      error: null,
+      recipients: [
+        { address: 'a@example.com', status: 'sent', code: 250, reply: '250 ok' },
+        { address: 'b@example.com', status: 'sent', code: 250, reply: '250 ok' },
+      ],
+    },
+    recipients: [
+      { address: 'a@example.com', status: 'sent', code: 250, reply: '250 ok' },
+      { address: 'b@example.com', status: 'sent', code: 250, reply: '250 ok' },
+    ],
+    status: 'sent',
+    dueAt: null,
+    countsTowardBackoff: false,
+    waitingForUpstream: false,
+    reason: null,
+    captured: false,
+    ...overrides,
+  }
+}
+
+/**
+ * The behaviour every Store must show. A backend's test file calls this once; a backend is
+ * done when it passes all of it.
+ */
+export function runStoreContract(name: string, options: StoreContractOptions): void {
+  const skipped = new Map<string, string>()
+  for (const group of options.skip ?? []) for (const test of group.tests) skipped.set(test, group.reason)
+  const test = (title: string, fn: () => Promise<void>) => {
+    const reason = skipped.get(title)
+    if (reason) it.skip(`${title} (skipped: ${reason})`, fn)
+    else it(title, fn)
+  }
+
+  describe(`Store contract: ${name}`, () => {
+    let store: Store
+    const extra: Store[] = []
+    beforeEach(async () => {
+      store = await options.newStore()
+    })
+    afterEach(async () => {
+      for (const s of extra.splice(0)) await s.close()
+      await store.close()
+    })
+
+    test('enqueues and reads a message back', async () => {
+      const m = newMessage({ tags: ['receipt'], priority: 'high' })
+      const [result] = await store.enqueue([m])
+      expect(result).toEqual({ id: m.id, messageId: m.messageId, duplicate: false })
+      const detail = await store.getMessage(m.id)
+      expect(detail).toMatchObject({
+        id: m.id,
+        status: 'queued',
+        priority: 'high',
+        from: 'sender@example.com',
+        recipients: ['a@example.com', 'b@example.com'],
+        tags: ['receipt'],
+        attempts: 0,
+        size: m.raw.length,
+      })
+      expect(detail!.recipientStatus.map((r) => r.status)).toEqual(['pending', 'pending'])
+      expect((await store.getRaw(m.id))!.equals(m.raw)).toBe(true)
+      expect(await store.getMessage('nope')).toBeNull()
+      expect(await store.getRaw('nope')).toBeNull()
+    })
+
+    test('enqueue is all or nothing', async () => {
+      const a = newMessage()
+      const clash = newMessage({ id: a.id })
+      await expect(store.enqueue([a, clash])).rejects.toThrow()
+      expect(await store.getMessage(a.id)).toBeNull()
+      const counts = await store.countByStatus()
+      expect(counts.queued).toBe(0)
+    })
+
+    test('one failed enqueue does not fail others committed alongside it', async () => {
+      const a = newMessage()
+      const results = await Promise.allSettled([
+        store.enqueue([newMessage()]),
+        store.enqueue([a, newMessage({ id: a.id })]),
+        store.enqueue([newMessage()]),
+      ])
+      expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled'])
+      expect((await store.countByStatus()).queued).toBe(2)
+    })
+
+    test('an idempotency key stores one message', async () => {
+      const first = newMessage({ idempotencyKey: 'k1' })
+      await store.enqueue([first])
+      const [again] = await store.enqueue([newMessage({ idempotencyKey: 'k1' })])
+      expect(again).toEqual({ id: first.id, messageId: first.messageId, duplicate: true })
+      const [x, y] = await store.enqueue([newMessage({ idempotencyKey: 'k2' }), newMessage({ idempotencyKey: 'k2' })])
+      expect(y!.id).toBe(x!.id)
+      expect(y!.duplicate).toBe(true)
+      expect((await store.countByStatus()).queued).toBe(2)
+    })
+
+    test('claims in order: priority, then due time, then age', async () => {
+      const low = newMessage({ priority: 'low' })
+      const normal1 = newMessage()
+      const high = newMessage({ priority: 'high' })
+      const now = newMessage({ priority: 'now' })
+      const normal2 = newMessage()
+      for (const m of [low, normal1, high, normal2]) await store.enqueue([m])
+      await store.enqueue([now])
+      await store.release('nobody', [now.id])
+      const claimed = await store.claim({ owner: 'w1', limit: 10, leaseMs: 60_000 })
+      expect(claimed.map((c) => c.id)).toEqual([now.id, high.id, normal1.id, normal2.id, low.id])
+      expect(claimed[0]).toMatchObject({ from: 'sender@example.com', pendingRecipients: ['a@example.com', 'b@example.com'], attempts: 0 })
+    })
+
+    test('claims a message leased to `now` only after release', async () => {
+      const m = newMessage({ priority: 'now', leaseTo: { owner: 'sender', leaseMs: 60_000 } })
+      await store.enqueue([m])
+      expect((await store.getMessage(m.id))!.status).toBe('sending')
+      expect(await store.claim({ owner: 'w1', limit: 10, leaseMs: 60_000 })).toEqual([])
+      await store.release('sender', [m.id])
+      expect((await store.claim({ owner: 'w1', limit: 10, leaseMs: 60_000 })).map((c) => c.id)).toEqual([m.id])
+    })
+
+    test('does not claim a scheduled message before its time', async () => {
+      const later = newMessage({ sendAt: new Date(Date.now() + 400) })
+      await store.enqueue([later])
+      expect(await store.claim({ owner: 'w1', limit: 10, leaseMs: 60_000 })).toEqual([])
+      const next = await store.nextDueAt()
+      expect(Math.abs(next!.getTime() - later.sendAt!.getTime())).toBeLessThan(5)
+      await sleep(450)
+      expect((await store.claim({ owner: 'w1', limit: 10, leaseMs: 60_000 })).map((c) => c.id)).toEqual([later.id])
+    })
+
+    test('never gives the same message to two claimers while the lease holds', async () => {
+      const other = await options.reopen(store)
+      extra.push(other)
+      await store.enqueue(Array.from({ length: 50 }, () => newMessage()))
+      const [a, b] = await Promise.all([
+        store.claim({ owner: 'w1', limit: 30, leaseMs: 60_000 }),
+        other.claim({ owner: 'w2', limit: 30, leaseMs: 60_000 }),
+      ])
+      const ids = [...a!, ...b!].map((c) => c.id)
+      expect(ids).toHaveLength(50)
+      expect(new Set(ids).size).toBe(50)
+    })
+
+    test('a lease that is not renewed expires and the message is claimable again', async () => {
+      const m = newMessage()
+      await store.enqueue([m])
+      await store.claim({ owner: 'dead', limit: 1, leaseMs: 200 })
+      expect(await store.claim({ owner: 'w2', limit: 1, leaseMs: 60_000 })).toEqual([])
+      await sleep(250)
+      const [taken] = await store.claim({ owner: 'w2', limit: 1, leaseMs: 60_000 })
+      expect(taken!.id).toBe(m.id)
+      // The dead worker's late outcome is not applied over the new owner's lease.
+      expect(await store.complete(completion(m.id, 'dead'))).toBe(false)
+      expect((await store.getMessage(m.id))!.status).toBe('sending')
+      expect(await store.complete(completion(m.id, 'w2'))).toBe(true)
+      expect((await store.getMessage(m.id))!.status).toBe('sent')
+    })
+
+    test('renewing keeps a lease alive', async () => {
+      const m = newMessage()
+      await store.enqueue([m])
+      await store.claim({ owner: 'w1', limit: 1, leaseMs: 200 })
+      for (let i = 0; i < 4; i++) {
+        await sleep(100)
+        expect(await store.renewLeases('w1', [m.id], 200)).toEqual([m.id])
+      }
+      expect(await store.claim({ owner: 'w2', limit: 1, leaseMs: 60_000 })).toEqual([])
+      expect(await store.renewLeases('w2', [m.id], 200)).toEqual([])
+    })
+
+    test('release gives messages back, due at once, with their previous status', async () => {
+      const m = newMessage()
+      await store.enqueue([m])
+      await store.claim({ owner: 'w1', limit: 1, leaseMs: 60_000 })
+      await store.release('w1', [m.id])
+      const detail = await store.getMessage(m.id)
+      expect(detail).toMatchObject({ status: 'queued', leaseOwner: null })
+      expect((await store.claim({ owner: 'w2', limit: 1, leaseMs: 60_000 }))[0]!.id).toBe(m.id)
+    })
+
+    test('records per-recipient outcomes and tries only pending recipients again', async () => {
+      const m = newMessage({ envelope: { from: 's@example.com', to: ['ok@example.com', 'no@example.com', 'later@example.com'] } })
+      await store.enqueue([m])
+      await store.claim({ owner: 'w1', limit: 1, leaseMs: 60_000 })
+      const outcomes = [
+        { address: 'ok@example.com', status: 'sent' as const, code: 250, reply: '250 ok' },
+        { address: 'no@example.com', status: 'failed' as const, code: 550, reply: '550 no such user' },
+        { address: 'later@example.com', status: 'pending' as const, code: 451, reply: '451 later' },
+      ]
+      const applied = await store.complete(
+        completion(m.id, 'w1', {
+          recipients: outcomes,
+          attempt: { worker: 'w1', startedAt: new Date(), durationMs: 3, outcome: 'partial', error: null, recipients: outcomes },
+          status: 'deferred',
+          dueAt: new Date(Date.now() - 1),
+          countsTowardBackoff: true,
+          reason: 'temporary-failure',
+        }),
+      )
+      expect(applied).toBe(true)
+      const detail = await store.getMessage(m.id)
+      expect(detail).toMatchObject({ status: 'deferred', attempts: 1, reason: 'temporary-failure' })
+      expect(detail!.recipientStatus.map((r) => [r.status, r.code])).toEqual([
+        ['sent', 250],
+        ['failed', 550],
+        ['pending', 451],
+      ])
+      expect(detail!.attemptLog).toHaveLength(1)
+      expect(detail!.attemptLog[0]!.recipients).toEqual(outcomes)
+      const [again] = await store.claim({ owner: 'w1', limit: 1, leaseMs: 60_000 })
+      expect(again).toMatchObject({ pendingRecipients: ['later@example.com'], failedRecipients: 1, attempts: 1, backoffStep: 1 })
+    })
+
+    test('counts messages by status', async () => {
+      await store.enqueue([newMessage(), newMessage(), newMessage()])
+      const [c] = await store.claim({ owner: 'w1', limit: 1, leaseMs: 60_000 })
+      await store.complete(completion(c!.id, 'w1'))
+      expect(await store.countByStatus()).toEqual({ queued: 2, sending: 0, deferred: 0, sent: 1, failed: 0, held: 0 })
+    })
+
+    test('wakes messages waiting for the upstream without touching others', async () => {
+      const waiting = newMessage()
+      const backoff = newMessage()
+      await store.enqueue([waiting, backoff])
+      await store.claim({ owner: 'w1', limit: 2, leaseMs: 60_000 })
+      const later = new Date(Date.now() + 3_600_000)
+      await store.complete(completion(waiting.id, 'w1', { status: 'deferred', dueAt: later, waitingForUpstream: true, reason: 'upstream-down' }))
+      await store.complete(completion(backoff.id, 'w1', { status: 'deferred', dueAt: later, countsTowardBackoff: true }))
+      expect(await store.claim({ owner: 'w1', limit: 2, leaseMs: 60_000 })).toEqual([])
+      expect(await store.wakeUpstreamWaiters()).toBe(1)
+      const claimed = await store.claim({ owner: 'w1', limit: 2, leaseMs: 60_000 })
+      expect(claimed.map((c) => c.id)).toEqual([waiting.id])
+      expect(claimed[0]!.backoffStep).toBe(0)
+    })
+
+    test('expires deferred messages past their max age', async () => {
+      const old = newMessage({ maxAgeMs: 100 })
+      const young = newMessage()
+      await store.enqueue([old, young])
+      await store.claim({ owner: 'w1', limit: 2, leaseMs: 60_000 })
+      const later = new Date(Date.now() + 3_600_000)
+      const pending = ['a@example.com', 'b@example.com'].map((address) => ({
+        address,
+        status: 'pending' as const,
+        code: null,
+        reply: 'connection refused',
+      }))
+      for (const m of [old, young]) {
+        await store.complete(
+          completion(m.id, 'w1', { status: 'deferred', dueAt: later, waitingForUpstream: true, recipients: pending }),
+        )
+      }
+      await sleep(150)
+      expect(await store.expireOverdue()).toBe(1)
+      const detail = await store.getMessage(old.id)
+      expect(detail).toMatchObject({ status: 'failed', reason: 'expired' })
+      expect(detail!.recipientStatus.every((r) => r.status === 'failed')).toBe(true)
+      expect((await store.getMessage(young.id))!.status).toBe('deferred')
+    })
+
+    test('notifies listeners of enqueues', async () => {
+      let calls = 0
+      const off = store.onEnqueue(() => calls++)
+      await store.enqueue([newMessage()])
+      expect(calls).toBeGreaterThanOrEqual(1)
+      off()
+      const before = calls
+      await store.enqueue([newMessage()])
+      expect(calls).toBe(before)
+    })
+
+    test('nextDueAt is null when nothing waits', async () => {
+      expect(await store.nextDueAt()).toBeNull()
+    })
+  })
+}
