@@ -13,9 +13,13 @@ export const DEFAULT_PROBE_POLICY: Readonly<ProbePolicy> = Object.freeze({
   maxDelayMs: 60_000,
 })
 
-/** Wait before probe number `n` (0-based): doubling from the first delay to the cap, ±10 % jitter. Pure. */
+/**
+ * Wait before probe number `n` (0-based): growing by half each time from the first delay to the
+ * cap, ±10 % jitter. Pure. The slow growth keeps short outages short: after a 10 s outage the
+ * next probe is at most a few seconds away (1, 2.5, 4.8, 8.1, 13.2 s, … after the failure).
+ */
 export function probeDelay(n: number, policy: ProbePolicy, random: number): number {
-  const base = Math.min(policy.maxDelayMs, policy.initialDelayMs * 2 ** Math.min(n, 30))
+  const base = Math.min(policy.maxDelayMs, policy.initialDelayMs * 1.5 ** Math.min(n, 60))
   return Math.round(base * (0.9 + 0.2 * random))
 }
 
@@ -38,7 +42,7 @@ export interface UpstreamHealth {
 
 /**
  * A circuit breaker around one upstream: the first connection-level failure opens it, and
- * a single probe connection (doubling from 1 s to 1 min) closes it again. While it is open,
+ * a single probe connection (from every second, backing off to every minute) closes it again. While it is open,
  * workers deliver nothing, so an outage costs the queue no attempts.
  */
 export function createUpstreamHealth(options: {

@@ -1,0 +1,24 @@
+import { describe, expect, it } from 'vitest'
+import { DEFAULT_PROBE_POLICY, probeDelay } from './upstream-health.js'
+
+describe('probeDelay', () => {
+  it('starts at a second and backs off to a minute', () => {
+    const delays = Array.from({ length: 15 }, (_, n) => probeDelay(n, DEFAULT_PROBE_POLICY, 0.5))
+    expect(delays.slice(0, 4)).toEqual([1000, 1500, 2250, 3375])
+    expect(delays.at(-1)).toBe(60_000)
+    for (let i = 1; i < delays.length; i++) expect(delays[i]).toBeGreaterThanOrEqual(delays[i - 1]!)
+  })
+
+  it('probes again within a few seconds of the end of a 10 s outage', () => {
+    let t = 0
+    const probes: number[] = []
+    for (let n = 0; t < 20_000; n++) probes.push((t += probeDelay(n, DEFAULT_PROBE_POLICY, 0.999)))
+    const firstAfter = probes.find((p) => p >= 10_000)!
+    expect(firstAfter - 10_000).toBeLessThan(6000)
+  })
+
+  it('jitters by at most 10 %', () => {
+    expect(probeDelay(0, DEFAULT_PROBE_POLICY, 0)).toBe(900)
+    expect(probeDelay(0, DEFAULT_PROBE_POLICY, 0.999)).toBeLessThanOrEqual(1100)
+  })
+})

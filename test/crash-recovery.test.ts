@@ -1,0 +1,58 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { afterEach, describe, expect, it } from 'vitest'
+import { createOutbox, type Outbox } from '../src/index.js'
+import { createSmtpSink, type SmtpSink } from './helpers/smtp-sink.js'
+import { tempSqliteUrl, waitUntil } from './helpers/temp.js'
+
+const WORKER = fileURLToPath(new URL('./fixtures/worker-process.mjs', import.meta.url))
+const CONCURRENCY = 10
+
+let outbox: Outbox | null = null
+let sink: SmtpSink | null = null
+const children: ChildProcess[] = []
+afterEach(async () => {
+  for (const child of children.splice(0)) child.kill('SIGKILL')
+  await outbox?.close()
+  await sink?.close()
+})
+
+async function startWorker(store: string, upstream: string): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [WORKER, store, upstream, String(CONCURRENCY)], { stdio: ['ignore', 'pipe', 'inherit'] })
+  children.push(child)
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.on('data', (chunk: Buffer) => {
+      if (chunk.toString().includes('ready')) resolve()
+    })
+    child.once('exit', (code) => reject(new Error(`worker exited early with code ${code}`)))
+  })
+  return child
+}
+
+describe('crash recovery', () => {
+  it('a worker killed with SIGKILL mid-run loses nothing; duplicates stay within its concurrency', { timeout: 120_000 }, async () => {
+    sink = await createSmtpSink({ script: { data: () => ({ delayMs: 3 }) } })
+    const store = tempSqliteUrl()
+    outbox = await createOutbox({ store })
+    const total = 2000
+    for (let batch = 0; batch < 4; batch++) {
+      await outbox.sendMany(
+        Array.from({ length: total / 4 }, (_, i) => ({ from: 's@example.com', to: `r${batch * 500 + i}@example.com`, subject: 'crash', text: 'x' })),
+      )
+    }
+    const first = await startWorker(store, sink.url)
+    await sink.waitFor(500, 60_000)
+    first.kill('SIGKILL')
+    await new Promise((resolve) => first.once('exit', resolve))
+    const atCrash = sink.messages.length
+    expect(atCrash).toBeLessThan(total)
+
+    await startWorker(store, sink.url)
+    const unique = () => new Set(sink!.messages.map((m) => m.messageId)).size
+    await waitUntil(() => unique() === total, 60_000, 'every message delivered after restart')
+    const duplicates = sink.messages.length - unique()
+    console.log(`killed after ${atCrash} deliveries; ${duplicates} duplicates after restart (concurrency ${CONCURRENCY})`)
+    expect(duplicates).toBeLessThanOrEqual(CONCURRENCY)
+    await waitUntil(async () => (await outbox!.admin.countByStatus()).sent === total, 10_000, 'all recorded as sent')
+  })
+})
