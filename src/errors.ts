@@ -42,11 +42,7 @@ export class InvalidMessageError extends OutboxError {
   /** The field that is wrong, as a path: `to`, `attachments[2].content`, `options.priority`. */
   readonly field: string
 
-  constructor(
-    field: string,
-    message: string,
-    options?: { cause?: unknown; code?: ErrorCode },
-  ) {
+  constructor(field: string, message: string, options?: { cause?: unknown; code?: ErrorCode }) {
     super(options?.code ?? ErrorCodes.INVALID_MESSAGE, message, options)
     this.name = 'InvalidMessageError'
     this.field = field

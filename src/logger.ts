@@ -12,4 +12,9 @@ export interface Logger {
 const noop = (): void => {}
 
 /** A logger that drops everything; the default, so a library never writes to stdout uninvited. */
-export const silentLogger: Logger = Object.freeze({ debug: noop, info: noop, warn: noop, error: noop })
+export const silentLogger: Logger = Object.freeze({
+  debug: noop,
+  info: noop,
+  warn: noop,
+  error: noop,
+})

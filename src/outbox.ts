@@ -9,12 +9,24 @@ import { composeMessage } from './message/compose.js'
 import { composeRaw, type RawMessageInput } from './message/compose-raw.js'
 import { createQueueId } from './message/queue-id.js'
 import { resolveSendOptions, type ResolvedSendOptions } from './message/send-options.js'
-import type { ComposedMessage, MailInput, MessageStatus, SendOptions, SendResult } from './message/types.js'
+import type {
+  ComposedMessage,
+  MailInput,
+  MessageStatus,
+  SendOptions,
+  SendResult,
+} from './message/types.js'
 import { openStore } from './store/open-store.js'
 import type { NewMessage } from './store/store.js'
 import { deliverMessage, type DeliveryDeps } from './worker/deliver-message.js'
 import { createLeaseKeeper } from './worker/lease-keeper.js'
-import { createWorker, workerId, type Worker, type WorkerCounts, type WorkerOptions } from './worker/worker.js'
+import {
+  createWorker,
+  workerId,
+  type Worker,
+  type WorkerCounts,
+  type WorkerOptions,
+} from './worker/worker.js'
 
 /** One item of {@link Outbox.sendMany}: a message, or a message with its own send options. */
 export type BatchItem = MailInput | { mail: MailInput; options?: SendOptions }
@@ -63,7 +75,11 @@ export async function createOutbox(options: OutboxOptions = {}): Promise<Outbox>
   const ownsStore = typeof config.store === 'string'
   const store = typeof config.store === 'string' ? openStore(config.store) : config.store
   const upstream = createUpstream(config.upstream, { maxConnections: config.concurrency })
-  const health = createUpstreamHealth({ probe: () => upstream.probe(), logger: log, policy: config.probe })
+  const health = createUpstreamHealth({
+    probe: () => upstream.probe(),
+    logger: log,
+    policy: config.probe,
+  })
   const deliveryDeps: DeliveryDeps = {
     upstream,
     health,
@@ -79,7 +95,11 @@ export async function createOutbox(options: OutboxOptions = {}): Promise<Outbox>
   let closed = false
 
   function assertOpen(): void {
-    if (closed) throw new OutboxError(ErrorCodes.CLOSED, 'This Outbox is closed; create a new one with createOutbox().')
+    if (closed)
+      throw new OutboxError(
+        ErrorCodes.CLOSED,
+        'This Outbox is closed; create a new one with createOutbox().',
+      )
   }
 
   /** A `now` message is stored already leased to us and delivered right here. */
@@ -116,14 +136,19 @@ export async function createOutbox(options: OutboxOptions = {}): Promise<Outbox>
       await store.complete(completion)
       return completion.status
     } catch (error) {
-      log.error({ id: message.id, err: (error as Error).message }, 'immediate delivery could not be recorded; the message stays queued')
+      log.error(
+        { id: message.id, err: (error as Error).message },
+        'immediate delivery could not be recorded; the message stays queued',
+      )
       return 'sending'
     } finally {
       nowLeases.untrack(message.id)
     }
   }
 
-  async function enqueue(items: { composed: ComposedMessage; opts: ResolvedSendOptions }[]): Promise<SendResult[]> {
+  async function enqueue(
+    items: { composed: ComposedMessage; opts: ResolvedSendOptions }[],
+  ): Promise<SendResult[]> {
     assertOpen()
     const now = Date.now()
     const messages: NewMessage[] = items.map(({ composed, opts }) => ({
@@ -183,10 +208,14 @@ export async function createOutbox(options: OutboxOptions = {}): Promise<Outbox>
             return { composed: await composeMessage(mail, limits), opts }
           } catch (error) {
             if (error instanceof InvalidMessageError) {
-              throw new InvalidMessageError(`[${i}].${error.field}`, `Message ${i}: ${error.message}`, {
-                cause: error,
-                code: error.code,
-              })
+              throw new InvalidMessageError(
+                `[${i}].${error.field}`,
+                `Message ${i}: ${error.message}`,
+                {
+                  cause: error,
+                  code: error.code,
+                },
+              )
             }
             throw error
           }
@@ -227,7 +256,13 @@ export async function createOutbox(options: OutboxOptions = {}): Promise<Outbox>
     async drain(workerOptions) {
       assertOpen()
       const worker = createWorker(
-        { ...deliveryDeps, store, leaseMs: config.leaseMs, mode: 'drain', onStopped: () => workers.delete(worker) },
+        {
+          ...deliveryDeps,
+          store,
+          leaseMs: config.leaseMs,
+          mode: 'drain',
+          onStopped: () => workers.delete(worker),
+        },
         { concurrency: config.concurrency, ...workerOptions },
       )
       workers.add(worker)

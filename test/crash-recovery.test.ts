@@ -18,10 +18,12 @@ afterEach(async () => {
 })
 
 async function startWorker(store: string, upstream: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [WORKER, store, upstream, String(CONCURRENCY)], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const child = spawn(process.execPath, [WORKER, store, upstream, String(CONCURRENCY)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
   children.push(child)
   await new Promise<void>((resolve, reject) => {
-    child.stdout!.on('data', (chunk: Buffer) => {
+    child.stdout.on('data', (chunk: Buffer) => {
       if (chunk.toString().includes('ready')) resolve()
     })
     child.once('exit', (code) => reject(new Error(`worker exited early with code ${code}`)))
@@ -30,29 +32,44 @@ async function startWorker(store: string, upstream: string): Promise<ChildProces
 }
 
 describe('crash recovery', () => {
-  it('a worker killed with SIGKILL mid-run loses nothing; duplicates stay within its concurrency', { timeout: 120_000 }, async () => {
-    sink = await createSmtpSink({ script: { data: () => ({ delayMs: 3 }) } })
-    const store = tempSqliteUrl()
-    outbox = await createOutbox({ store })
-    const total = 2000
-    for (let batch = 0; batch < 4; batch++) {
-      await outbox.sendMany(
-        Array.from({ length: total / 4 }, (_, i) => ({ from: 's@example.com', to: `r${batch * 500 + i}@example.com`, subject: 'crash', text: 'x' })),
-      )
-    }
-    const first = await startWorker(store, sink.url)
-    await sink.waitFor(500, 60_000)
-    first.kill('SIGKILL')
-    await new Promise((resolve) => first.once('exit', resolve))
-    const atCrash = sink.messages.length
-    expect(atCrash).toBeLessThan(total)
+  it(
+    'a worker killed with SIGKILL mid-run loses nothing; duplicates stay within its concurrency',
+    { timeout: 120_000 },
+    async () => {
+      sink = await createSmtpSink({ script: { data: () => ({ delayMs: 3 }) } })
+      const store = tempSqliteUrl()
+      outbox = await createOutbox({ store })
+      const total = 2000
+      for (let batch = 0; batch < 4; batch++) {
+        await outbox.sendMany(
+          Array.from({ length: total / 4 }, (_, i) => ({
+            from: 's@example.com',
+            to: `r${batch * 500 + i}@example.com`,
+            subject: 'crash',
+            text: 'x',
+          })),
+        )
+      }
+      const first = await startWorker(store, sink.url)
+      await sink.waitFor(500, 60_000)
+      first.kill('SIGKILL')
+      await new Promise((resolve) => first.once('exit', resolve))
+      const atCrash = sink.messages.length
+      expect(atCrash).toBeLessThan(total)
 
-    await startWorker(store, sink.url)
-    const unique = () => new Set(sink!.messages.map((m) => m.messageId)).size
-    await waitUntil(() => unique() === total, 60_000, 'every message delivered after restart')
-    const duplicates = sink.messages.length - unique()
-    console.log(`killed after ${atCrash} deliveries; ${duplicates} duplicates after restart (concurrency ${CONCURRENCY})`)
-    expect(duplicates).toBeLessThanOrEqual(CONCURRENCY)
-    await waitUntil(async () => (await outbox!.admin.countByStatus()).sent === total, 10_000, 'all recorded as sent')
-  })
+      await startWorker(store, sink.url)
+      const unique = () => new Set(sink!.messages.map((m) => m.messageId)).size
+      await waitUntil(() => unique() === total, 60_000, 'every message delivered after restart')
+      const duplicates = sink.messages.length - unique()
+      console.log(
+        `killed after ${atCrash} deliveries; ${duplicates} duplicates after restart (concurrency ${CONCURRENCY})`,
+      )
+      expect(duplicates).toBeLessThanOrEqual(CONCURRENCY)
+      await waitUntil(
+        async () => (await outbox!.admin.countByStatus()).sent === total,
+        10_000,
+        'all recorded as sent',
+      )
+    },
+  )
 })

@@ -20,7 +20,10 @@ async function setup(
     retry: { initialDelay: 100, maxDelay: 400 },
     ...options,
   })
-  cleanups.push(() => sink.close(), () => outbox.close())
+  cleanups.push(
+    () => sink.close(),
+    () => outbox.close(),
+  )
   return { outbox, sink, store }
 }
 
@@ -54,10 +57,17 @@ describe('delivery to an SMTP upstream', () => {
 
   it('settles each recipient on its own: 2xx sent, 5xx failed, 4xx retried alone', async () => {
     let greylist = true
-    const { outbox, sink } = await setup({}, {
-      rcpt: (address: string) =>
-        address.startsWith('refused') ? { code: 550, message: 'No such user' } : address.startsWith('later') && greylist ? { code: 451 } : 'accept',
-    })
+    const { outbox, sink } = await setup(
+      {},
+      {
+        rcpt: (address: string) =>
+          address.startsWith('refused')
+            ? { code: 550, message: 'No such user' }
+            : address.startsWith('later') && greylist
+              ? { code: 451 }
+              : 'accept',
+      },
+    )
     const { id } = await outbox.send({
       from: 'shop@example.com',
       to: ['ok@example.com', 'refused@example.com', 'later@example.com'],
@@ -67,7 +77,9 @@ describe('delivery to an SMTP upstream', () => {
     await outbox.drain()
     let detail = await outbox.admin.getMessage(id)
     expect(detail.status).toBe('deferred')
-    expect(Object.fromEntries(detail.recipientStatus.map((r) => [r.address, [r.status, r.code]]))).toEqual({
+    expect(
+      Object.fromEntries(detail.recipientStatus.map((r) => [r.address, [r.status, r.code]])),
+    ).toEqual({
       'ok@example.com': ['sent', 250],
       'refused@example.com': ['failed', 550],
       'later@example.com': ['pending', 451],
@@ -84,16 +96,26 @@ describe('delivery to an SMTP upstream', () => {
     detail = await outbox.admin.getMessage(id)
     expect(detail.status).toBe('failed')
     expect(detail.reason).toBe('rejected')
-    expect(detail.recipientStatus.find((r) => r.address === 'later@example.com')!.status).toBe('sent')
+    expect(detail.recipientStatus.find((r) => r.address === 'later@example.com')!.status).toBe(
+      'sent',
+    )
     expect(detail.attemptLog.map((a) => a.outcome)).toEqual(['partial', 'sent'])
   })
 
   it('retries a 4xx after DATA with backoff, then succeeds', async () => {
     let failures = 2
-    const { outbox, sink } = await setup({}, {
-      data: () => (failures-- > 0 ? { code: 452, message: 'Insufficient storage' } : 'accept'),
+    const { outbox, sink } = await setup(
+      {},
+      {
+        data: () => (failures-- > 0 ? { code: 452, message: 'Insufficient storage' } : 'accept'),
+      },
+    )
+    const { id } = await outbox.send({
+      from: 's@example.com',
+      to: 'r@example.com',
+      subject: 'retry',
+      text: 'x',
     })
-    const { id } = await outbox.send({ from: 's@example.com', to: 'r@example.com', subject: 'retry', text: 'x' })
     const worker = outbox.worker()
     await worker.start()
     await sink.waitFor(1)
@@ -110,8 +132,16 @@ describe('delivery to an SMTP upstream', () => {
   })
 
   it('fails a 5xx at once and never retries it', async () => {
-    const { outbox, sink } = await setup({}, { data: () => ({ code: 554, message: 'Spam detected' }) })
-    const { id } = await outbox.send({ from: 's@example.com', to: 'r@example.com', subject: 'spam', text: 'x' })
+    const { outbox, sink } = await setup(
+      {},
+      { data: () => ({ code: 554, message: 'Spam detected' }) },
+    )
+    const { id } = await outbox.send({
+      from: 's@example.com',
+      to: 'r@example.com',
+      subject: 'spam',
+      text: 'x',
+    })
     const worker = outbox.worker()
     await worker.start()
     await waitUntil(async () => (await outbox.admin.getMessage(id)).status === 'failed')
@@ -124,11 +154,23 @@ describe('delivery to an SMTP upstream', () => {
   })
 
   it('fails a message that keeps failing temporarily once it is older than maxAge, as expired', async () => {
-    const { outbox } = await setup({ maxAge: 1000 }, { rcpt: () => ({ code: 450, message: 'Mailbox busy' }) })
-    const { id } = await outbox.send({ from: 's@example.com', to: 'r@example.com', subject: 'old', text: 'x' })
+    const { outbox } = await setup(
+      { maxAge: 1000 },
+      { rcpt: () => ({ code: 450, message: 'Mailbox busy' }) },
+    )
+    const { id } = await outbox.send({
+      from: 's@example.com',
+      to: 'r@example.com',
+      subject: 'old',
+      text: 'x',
+    })
     const worker = outbox.worker()
     await worker.start()
-    await waitUntil(async () => (await outbox.admin.getMessage(id)).status === 'failed', 5000, 'expiry')
+    await waitUntil(
+      async () => (await outbox.admin.getMessage(id)).status === 'failed',
+      5000,
+      'expiry',
+    )
     await worker.stop()
     const detail = await outbox.admin.getMessage(id)
     expect(detail.reason).toBe('expired')
@@ -150,7 +192,12 @@ describe('delivery to an SMTP upstream', () => {
   it('records a connection lost after the final dot as uncertain and retries it with the same Message-ID', async () => {
     let drops = 1
     const { outbox, sink } = await setup({}, { data: () => (drops-- > 0 ? 'drop' : 'accept') })
-    const { id, messageId } = await outbox.send({ from: 's@example.com', to: 'r@example.com', subject: 'u', text: 'x' })
+    const { id, messageId } = await outbox.send({
+      from: 's@example.com',
+      to: 'r@example.com',
+      subject: 'u',
+      text: 'x',
+    })
     const worker = outbox.worker()
     await worker.start()
     await sink.waitFor(1)
@@ -166,7 +213,10 @@ describe('delivery to an SMTP upstream', () => {
     const worker = outbox.worker()
     await worker.start()
     const sendAt = new Date(Date.now() + 1500)
-    await outbox.send({ from: 's@example.com', to: 'r@example.com', subject: 'later', text: 'x' }, { sendAt })
+    await outbox.send(
+      { from: 's@example.com', to: 'r@example.com', subject: 'later', text: 'x' },
+      { sendAt },
+    )
     await sleep(1000)
     expect(sink.messages).toHaveLength(0)
     await sink.waitFor(1, 5000)
@@ -176,13 +226,20 @@ describe('delivery to an SMTP upstream', () => {
 
   it('delivers by priority, then due time, then age', async () => {
     const { outbox, sink } = await setup()
-    const mail = (subject: string) => ({ from: 's@example.com', to: 'r@example.com', subject, text: 'x' })
+    const mail = (subject: string) => ({
+      from: 's@example.com',
+      to: 'r@example.com',
+      subject,
+      text: 'x',
+    })
     await outbox.send(mail('low'), { priority: 'low' })
     await outbox.send(mail('normal-1'))
     await outbox.send(mail('high'), { priority: 'high' })
     await outbox.send(mail('normal-2'), { priority: 'normal' })
     await outbox.drain({ concurrency: 1 })
-    const subjects = sink.messages.map((m) => /^subject: (.*)$/im.exec(m.raw.toString())![1]!.trim())
+    const subjects = sink.messages.map((m) =>
+      /^subject: (.*)$/im.exec(m.raw.toString())![1]!.trim(),
+    )
     expect(subjects).toEqual(['high', 'normal-1', 'normal-2', 'low'])
   })
 
@@ -231,7 +288,12 @@ describe('delivery to an SMTP upstream', () => {
     const app = await createOutbox({ store })
     cleanups.push(() => app.close())
     await sleep(200)
-    await app.send({ from: 's@example.com', to: 'r@example.com', subject: 'from elsewhere', text: 'x' })
+    await app.send({
+      from: 's@example.com',
+      to: 'r@example.com',
+      subject: 'from elsewhere',
+      text: 'x',
+    })
     await sink.waitFor(2, 5000)
     await worker.stop()
   })

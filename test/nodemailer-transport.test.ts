@@ -42,7 +42,9 @@ describe('the Nodemailer transport', () => {
   it('rejects sendMail() for an invalid message and stores nothing', async () => {
     outbox = await createOutbox({ store: tempSqliteUrl() })
     const transporter = nodemailer.createTransport(outbox.transport())
-    const error = await transporter.sendMail({ from: 'shop@example.com', subject: 'no one' }).catch((e: unknown) => e)
+    const error = await transporter
+      .sendMail({ from: 'shop@example.com', subject: 'no one' })
+      .catch((e: unknown) => e)
     expect(error).toBeInstanceOf(InvalidMessageError)
     expect((await outbox.admin.countByStatus()).queued).toBe(0)
   })
@@ -50,7 +52,12 @@ describe('the Nodemailer transport', () => {
   it('captures mail when no upstream is configured', async () => {
     outbox = await createOutbox({ store: tempSqliteUrl() })
     const transporter = nodemailer.createTransport(outbox.transport())
-    const info = (await transporter.sendMail({ from: 'a@example.com', to: 'b@example.com', subject: 'dev', text: 'x' })) as {
+    const info = (await transporter.sendMail({
+      from: 'a@example.com',
+      to: 'b@example.com',
+      subject: 'dev',
+      text: 'x',
+    })) as {
       response: string
     }
     await outbox.drain()

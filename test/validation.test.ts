@@ -29,25 +29,109 @@ async function expectNothingStored(o: Outbox): Promise<void> {
 const good = { from: 'shop@example.com', to: 'a@example.com', subject: 'Hi', text: 'x' }
 
 describe('send() refuses bad input before storing anything', () => {
-  const cases: [string, MailInput | Record<string, unknown>, SendOptions | Record<string, unknown> | undefined, string, string][] = [
-    ['no recipient', { from: 'shop@example.com', subject: 'x' }, undefined, 'to', ErrorCodes.INVALID_MESSAGE],
-    ['no sender', { to: 'a@example.com', subject: 'x' }, undefined, 'from', ErrorCodes.INVALID_MESSAGE],
-    ['invalid recipient', { ...good, to: 'not-an-address' }, undefined, 'to', ErrorCodes.INVALID_MESSAGE],
-    ['invalid one of several', { ...good, to: ['a@example.com', 'b@'] }, undefined, 'to[1]', ErrorCodes.INVALID_MESSAGE],
+  const cases: [
+    string,
+    MailInput | Record<string, unknown>,
+    SendOptions | Record<string, unknown> | undefined,
+    string,
+    string,
+  ][] = [
+    [
+      'no recipient',
+      { from: 'shop@example.com', subject: 'x' },
+      undefined,
+      'to',
+      ErrorCodes.INVALID_MESSAGE,
+    ],
+    [
+      'no sender',
+      { to: 'a@example.com', subject: 'x' },
+      undefined,
+      'from',
+      ErrorCodes.INVALID_MESSAGE,
+    ],
+    [
+      'invalid recipient',
+      { ...good, to: 'not-an-address' },
+      undefined,
+      'to',
+      ErrorCodes.INVALID_MESSAGE,
+    ],
+    [
+      'invalid one of several',
+      { ...good, to: ['a@example.com', 'b@'] },
+      undefined,
+      'to[1]',
+      ErrorCodes.INVALID_MESSAGE,
+    ],
     ['invalid cc', { ...good, cc: 'a@example..com' }, undefined, 'cc', ErrorCodes.INVALID_MESSAGE],
-    ['invalid sender', { ...good, from: 'shop@@example.com' }, undefined, 'from', ErrorCodes.INVALID_MESSAGE],
-    ['CRLF in the subject', { ...good, subject: 'Hi\r\nBcc: victim@example.com' }, undefined, 'subject', ErrorCodes.INVALID_MESSAGE],
-    ['LF in an address', { ...good, to: 'a@example.com\nBcc: victim@example.com' }, undefined, 'to', ErrorCodes.INVALID_MESSAGE],
-    ['CRLF in an address object', { ...good, to: { name: 'A\r\nX: y', address: 'a@example.com' } }, undefined, 'to.name', ErrorCodes.INVALID_MESSAGE],
-    ['CRLF in a header value', { ...good, headers: { 'X-Campaign': 'a\r\nBcc: v@example.com' } }, undefined, 'headers.X-Campaign', ErrorCodes.INVALID_MESSAGE],
-    ['bad header name', { ...good, headers: { 'X Bad': '1' } }, undefined, 'headers.X Bad', ErrorCodes.INVALID_MESSAGE],
-    ['unknown field', { ...good, attachements: [] }, undefined, 'attachements', ErrorCodes.INVALID_MESSAGE],
+    [
+      'invalid sender',
+      { ...good, from: 'shop@@example.com' },
+      undefined,
+      'from',
+      ErrorCodes.INVALID_MESSAGE,
+    ],
+    [
+      'CRLF in the subject',
+      { ...good, subject: 'Hi\r\nBcc: victim@example.com' },
+      undefined,
+      'subject',
+      ErrorCodes.INVALID_MESSAGE,
+    ],
+    [
+      'LF in an address',
+      { ...good, to: 'a@example.com\nBcc: victim@example.com' },
+      undefined,
+      'to',
+      ErrorCodes.INVALID_MESSAGE,
+    ],
+    [
+      'CRLF in an address object',
+      { ...good, to: { name: 'A\r\nX: y', address: 'a@example.com' } },
+      undefined,
+      'to.name',
+      ErrorCodes.INVALID_MESSAGE,
+    ],
+    [
+      'CRLF in a header value',
+      { ...good, headers: { 'X-Campaign': 'a\r\nBcc: v@example.com' } },
+      undefined,
+      'headers.X-Campaign',
+      ErrorCodes.INVALID_MESSAGE,
+    ],
+    [
+      'bad header name',
+      { ...good, headers: { 'X Bad': '1' } },
+      undefined,
+      'headers.X Bad',
+      ErrorCodes.INVALID_MESSAGE,
+    ],
+    [
+      'unknown field',
+      { ...good, attachements: [] },
+      undefined,
+      'attachements',
+      ErrorCodes.INVALID_MESSAGE,
+    ],
     ['unknown option', good, { priorty: 'high' }, 'options.priorty', ErrorCodes.INVALID_MESSAGE],
     ['bad priority', good, { priority: 'urgent' }, 'options.priority', ErrorCodes.INVALID_MESSAGE],
     ['bad sendAt', good, { sendAt: 'tomorrow-ish' }, 'options.sendAt', ErrorCodes.INVALID_MESSAGE],
     ['bad tag', good, { tags: ['has space'] }, 'options.tags.0', ErrorCodes.INVALID_MESSAGE],
-    ['empty idempotency key', good, { idempotencyKey: '' }, 'options.idempotencyKey', ErrorCodes.INVALID_MESSAGE],
-    ['missing attachment file', { ...good, attachments: [{ path: '/nonexistent/file.pdf' }] }, undefined, 'attachments', ErrorCodes.INVALID_MESSAGE],
+    [
+      'empty idempotency key',
+      good,
+      { idempotencyKey: '' },
+      'options.idempotencyKey',
+      ErrorCodes.INVALID_MESSAGE,
+    ],
+    [
+      'missing attachment file',
+      { ...good, attachments: [{ path: '/nonexistent/file.pdf' }] },
+      undefined,
+      'attachments',
+      ErrorCodes.INVALID_MESSAGE,
+    ],
   ]
   it.each(cases)('%s', async (_name, mail, options, field, code) => {
     const o = await open()
@@ -95,14 +179,19 @@ describe('createOutbox() refuses bad options, naming them', () => {
     [{ stroe: 'sqlite:x.db' }, 'stroe'],
     [{ logger: console.log }, 'logger'],
   ])('%j', async (options, key) => {
-    const error = await createOutbox({ store: tempSqliteUrl(), ...options } as never).catch((e: unknown) => e)
+    const error = await createOutbox({ store: tempSqliteUrl(), ...options } as never).catch(
+      (e: unknown) => e,
+    )
     expect(error).toBeInstanceOf(ConfigError)
     expect((error as ConfigError).key).toBe(key)
     expect((error as ConfigError).code).toBe(ErrorCodes.INVALID_CONFIG)
   })
 
   it('never shows the upstream password in an error', async () => {
-    const error = await createOutbox({ store: tempSqliteUrl(), upstream: 'ftp://user:hunter2@example.com' }).catch((e: unknown) => e)
+    const error = await createOutbox({
+      store: tempSqliteUrl(),
+      upstream: 'ftp://user:hunter2@example.com',
+    }).catch((e: unknown) => e)
     expect((error as Error).message).not.toContain('hunter2')
   })
 })

@@ -16,13 +16,21 @@ async function sink(script = {}): Promise<SmtpSink> {
   return s
 }
 
-async function outboxOn(path: string, options: Parameters<typeof createOutbox>[0] = {}): Promise<Outbox> {
+async function outboxOn(
+  path: string,
+  options: Parameters<typeof createOutbox>[0] = {},
+): Promise<Outbox> {
   const o = await createOutbox({ store: `sqlite:${path}`, ...options })
   cleanups.push(() => o.close())
   return o
 }
 
-const mail = (i: number) => ({ from: 's@example.com', to: `r${i}@example.com`, subject: `m${i}`, text: 'x' })
+const mail = (i: number) => ({
+  from: 's@example.com',
+  to: `r${i}@example.com`,
+  subject: `m${i}`,
+  text: 'x',
+})
 
 describe('worker lifecycle', () => {
   it('stop() lets sends in progress finish and gives back claimed, unstarted messages at once', async () => {
@@ -66,7 +74,11 @@ describe('worker lifecycle', () => {
     await waitUntil(() => upstream.transactions === 1, 5000, 'first send started')
     const wb = b.worker({ concurrency: 1 })
     await wb.start()
-    await waitUntil(async () => (await a.admin.getMessage(id)).status === 'sent', 10_000, 'delivery')
+    await waitUntil(
+      async () => (await a.admin.getMessage(id)).status === 'sent',
+      10_000,
+      'delivery',
+    )
     await sleep(800)
     await Promise.all([wa.stop(), wb.stop()])
     expect(upstream.transactions).toBe(1)
@@ -101,7 +113,8 @@ describe('poison messages never stall the queue', () => {
       version: '1',
       send(m, callback) {
         const envelope = m.message.getEnvelope()
-        if (envelope.to.includes('r2@example.com')) throw new Error('transport exploded on this one')
+        if (envelope.to.includes('r2@example.com'))
+          throw new Error('transport exploded on this one')
         delivered.push(...envelope.to)
         callback(null, { envelope, messageId: m.message.messageId() })
       },

@@ -12,7 +12,10 @@ import { packageVersion } from '../version.js'
 function createLogger() {
   const level = process.env.OUTBOX_LOG_LEVEL ?? 'info'
   return process.stdout.isTTY
-    ? pino({ level, transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss' } } })
+    ? pino({
+        level,
+        transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss' } },
+      })
     : pino({ level })
 }
 
@@ -20,8 +23,15 @@ async function start(): Promise<void> {
   const logger = createLogger()
   const store = process.env.OUTBOX_STORE ?? 'sqlite:./outbox.db'
   const upstream = process.env.OUTBOX_UPSTREAM ?? 'capture'
-  const concurrency = process.env.OUTBOX_CONCURRENCY ? Number(process.env.OUTBOX_CONCURRENCY) : undefined
-  const outbox = await createOutbox({ store, upstream, logger, ...(concurrency ? { concurrency } : {}) })
+  const concurrency = process.env.OUTBOX_CONCURRENCY
+    ? Number(process.env.OUTBOX_CONCURRENCY)
+    : undefined
+  const outbox = await createOutbox({
+    store,
+    upstream,
+    logger,
+    ...(concurrency ? { concurrency } : {}),
+  })
   const worker = outbox.worker()
   await worker.start()
   logger.info(
@@ -51,7 +61,9 @@ const program = new Command()
 program.name('outbox').description('A durable queue for outgoing email.').version(packageVersion())
 program
   .command('start')
-  .description('Run the all-in-one process: a worker delivering from ./outbox.db (captures mail when no upstream is set)')
+  .description(
+    'Run the all-in-one process: a worker delivering from ./outbox.db (captures mail when no upstream is set)',
+  )
   .action(start)
 
 program.parseAsync().catch((error: unknown) => {

@@ -95,7 +95,12 @@ const duration = (min: number) =>
   })
 
 const schema = z.strictObject({
-  store: z.union([z.string().min(1), z.custom<Store>((v) => typeof v === 'object' && v !== null && 'claim' in v)]).optional(),
+  store: z
+    .union([
+      z.string().min(1),
+      z.custom<Store>((v) => typeof v === 'object' && v !== null && 'claim' in v),
+    ])
+    .optional(),
   upstream: z.unknown().optional(),
   maxMessageSize: z.number().int().min(1024).optional(),
   maxAge: duration(1000).optional(),
@@ -114,7 +119,12 @@ const schema = z.strictObject({
   concurrency: z.number().int().min(1).max(1000).optional(),
   logger: z
     .custom<Logger>(
-      (v) => typeof v === 'object' && v !== null && ['debug', 'info', 'warn', 'error'].every((m) => typeof (v as Record<string, unknown>)[m] === 'function'),
+      (v) =>
+        typeof v === 'object' &&
+        v !== null &&
+        ['debug', 'info', 'warn', 'error'].every(
+          (m) => typeof (v as Record<string, unknown>)[m] === 'function',
+        ),
       'expected a pino-compatible logger with debug, info, warn and error methods',
     )
     .optional(),
@@ -130,8 +140,13 @@ export function resolveOutboxOptions(options: OutboxOptions = {}): ResolvedOptio
       throw new ConfigError(key, `Unknown option \`${key}\`.`)
     }
     const key = issue.path.map(String).join('.')
-    const received = key.split('.').reduce<unknown>((v, k) => (v as Record<string, unknown> | undefined)?.[k], options)
-    throw new ConfigError(key, `Option \`${key}\` is invalid: ${issue.message}; got ${JSON.stringify(received) ?? String(received)}.`)
+    const received = key
+      .split('.')
+      .reduce<unknown>((v, k) => (v as Record<string, unknown> | undefined)?.[k], options)
+    throw new ConfigError(
+      key,
+      `Option \`${key}\` is invalid: ${issue.message}; got ${JSON.stringify(received) ?? String(received)}.`,
+    )
   }
   const o = parsed.data
   const retry: RetryPolicy = {
@@ -141,7 +156,10 @@ export function resolveOutboxOptions(options: OutboxOptions = {}): ResolvedOptio
     jitter: o.retry?.jitter ?? DEFAULT_RETRY_POLICY.jitter,
   }
   if (retry.maxDelayMs < retry.initialDelayMs) {
-    throw new ConfigError('retry.maxDelay', 'Option `retry.maxDelay` must not be shorter than `retry.initialDelay`.')
+    throw new ConfigError(
+      'retry.maxDelay',
+      'Option `retry.maxDelay` must not be shorter than `retry.initialDelay`.',
+    )
   }
   return Object.freeze({
     store: o.store ?? 'sqlite:./outbox.db',

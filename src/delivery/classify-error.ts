@@ -54,7 +54,13 @@ const MESSAGE_CODES = new Set(['EENVELOPE', 'EMESSAGE', 'EMAXRECIPIENTS', 'EREQU
 
 /** Commands whose failure means the session could not be set up at all. */
 function isSessionCommand(command: string): boolean {
-  return command === 'CONN' || command === 'EHLO' || command === 'HELO' || command === 'STARTTLS' || command.startsWith('AUTH')
+  return (
+    command === 'CONN' ||
+    command === 'EHLO' ||
+    command === 'HELO' ||
+    command === 'STARTTLS' ||
+    command.startsWith('AUTH')
+  )
 }
 
 /**
@@ -62,14 +68,16 @@ function isSessionCommand(command: string): boolean {
  * `bodySent` tells whether the whole message had been handed to the connection when it failed.
  */
 export function classifyDeliveryError(error: DeliveryErrorLike, bodySent: boolean): Classification {
-  const code = typeof error.responseCode === 'number' && error.responseCode > 0 ? error.responseCode : null
+  const code =
+    typeof error.responseCode === 'number' && error.responseCode > 0 ? error.responseCode : null
   const command = typeof error.command === 'string' ? error.command.toUpperCase() : ''
   const errCode = typeof error.code === 'string' ? error.code : ''
   const original = typeof error.originalCode === 'string' ? error.originalCode : ''
 
   if (code !== null) {
     // 421 means "service not available, closing": the server, not this message, is the problem.
-    if (code === 421 || isSessionCommand(command)) return { kind: 'upstream-down', uncertain: false, code }
+    if (code === 421 || isSessionCommand(command))
+      return { kind: 'upstream-down', uncertain: false, code }
     if (code >= 500 && code < 600) return { kind: 'permanent', uncertain: false, code }
     return { kind: 'temporary', uncertain: false, code }
   }

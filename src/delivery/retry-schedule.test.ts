@@ -20,7 +20,9 @@ describe('retryDelay', () => {
   })
 
   it('spreads messages that failed together', () => {
-    const delays = new Set([0.1, 0.3, 0.5, 0.7, 0.9].map((r) => retryDelay(3, DEFAULT_RETRY_POLICY, r)))
+    const delays = new Set(
+      [0.1, 0.3, 0.5, 0.7, 0.9].map((r) => retryDelay(3, DEFAULT_RETRY_POLICY, r)),
+    )
     expect(delays.size).toBe(5)
   })
 })

@@ -77,7 +77,10 @@ export function createUpstreamHealth(options: {
       timer = null
       options.probe().then(
         async () => {
-          options.logger.info({ upstreamDownFor: probes }, 'upstream is reachable again; resuming delivery')
+          options.logger.info(
+            { upstreamDownFor: probes },
+            'upstream is reachable again; resuming delivery',
+          )
           try {
             await options.onUp?.()
           } finally {

@@ -116,20 +116,35 @@ export function createUpstream(spec: UpstreamSpec | undefined, options: Upstream
     if (!url.hostname) {
       throw new ConfigError('upstream', '`upstream` has no host name; expected smtp://host:port.')
     }
-    const transporter = nodemailer.createTransport({ url: spec, ...poolOptions(options.maxConnections) })
+    const transporter = nodemailer.createTransport({
+      url: spec,
+      ...poolOptions(options.maxConnections),
+    })
     return createTransporterUpstream('smtp', redactUrl(spec), transporter)
   }
   if (typeof spec === 'object' && spec !== null) {
     if ('sendMail' in spec && typeof spec.sendMail === 'function') {
-      return createTransporterUpstream('transport', describeTransport(spec as Transporter), spec as Transporter)
+      return createTransporterUpstream(
+        'transport',
+        describeTransport(spec as Transporter),
+        spec as Transporter,
+      )
     }
     if ('send' in spec && typeof spec.send === 'function') {
       const transporter = nodemailer.createTransport(spec as Transport)
       return createTransporterUpstream('transport', describeTransport(transporter), transporter)
     }
     if ('host' in spec || 'url' in spec || 'service' in spec) {
-      const transporter = nodemailer.createTransport({ ...poolOptions(options.maxConnections), ...spec })
-      const host = typeof spec.host === 'string' ? spec.host : typeof spec.url === 'string' ? redactUrl(spec.url) : 'smtp'
+      const transporter = nodemailer.createTransport({
+        ...poolOptions(options.maxConnections),
+        ...spec,
+      })
+      const host =
+        typeof spec.host === 'string'
+          ? spec.host
+          : typeof spec.url === 'string'
+            ? redactUrl(spec.url)
+            : 'smtp'
       return createTransporterUpstream('smtp', `smtp (${host})`, transporter)
     }
   }
@@ -176,7 +191,11 @@ interface SentInfo {
 }
 
 const addressOf = (entry: unknown): string =>
-  typeof entry === 'string' ? entry : entry && typeof entry === 'object' && 'address' in entry ? String(entry.address) : ''
+  typeof entry === 'string'
+    ? entry
+    : entry && typeof entry === 'object' && 'address' in entry
+      ? String(entry.address)
+      : ''
 
 function createTransporterUpstream(
   kind: 'smtp' | 'transport',
@@ -212,12 +231,19 @@ function createTransporterUpstream(
       for (const entry of info.rejected ?? []) {
         const address = addressOf(entry)
         if (!rejected.has(address.toLowerCase())) {
-          rejected.set(address.toLowerCase(), { address, disposition: 'permanent', code: null, reply: 'rejected' })
+          rejected.set(address.toLowerCase(), {
+            address,
+            disposition: 'permanent',
+            code: null,
+            reply: 'rejected',
+          })
         }
       }
       const recipients = chunk.map((address): RecipientResult => {
         const refusal = rejected.get(address.toLowerCase())
-        return refusal ? { ...refusal, address } : { address, disposition: 'accepted', code: 250, reply }
+        return refusal
+          ? { ...refusal, address }
+          : { address, disposition: 'accepted', code: 250, reply }
       })
       return { recipients, upstreamDown: null, uncertain: false, error: null, captured: false }
     } catch (error) {
@@ -227,7 +253,12 @@ function createTransporterUpstream(
       const summary = describeDeliveryError(e)
       if (c.kind === 'upstream-down') {
         return {
-          recipients: chunk.map((address) => ({ address, disposition: 'upstream-down', code: c.code, reply: summary })),
+          recipients: chunk.map((address) => ({
+            address,
+            disposition: 'upstream-down',
+            code: c.code,
+            reply: summary,
+          })),
           upstreamDown: summary,
           uncertain: false,
           error: summary,
@@ -277,7 +308,12 @@ function createTransporterUpstream(
         if (report.upstreamDown) {
           // No point trying the next transaction on an upstream that just went away.
           for (const address of chunk) {
-            report.recipients.push({ address, disposition: 'upstream-down', code: null, reply: report.upstreamDown })
+            report.recipients.push({
+              address,
+              disposition: 'upstream-down',
+              code: null,
+              reply: report.upstreamDown,
+            })
           }
           continue
         }
@@ -297,7 +333,8 @@ function createTransporterUpstream(
         try {
           await t.verify()
         } catch (error) {
-          if (!/verify|not supported|not implemented/i.test(String((error as Error).message))) throw error
+          if (!/verify|not supported|not implemented/i.test(String((error as Error).message)))
+            throw error
         }
       }
     },

@@ -20,20 +20,25 @@ export function createNodemailerTransport(target: TransportTarget): Transport {
   return {
     name: 'Outbox',
     version: packageVersion(),
-    send(mail: MailMessage<SentMessageInfo>, callback: (err: Error | null, info?: SentMessageInfo) => void) {
+    send(
+      mail: MailMessage<SentMessageInfo>,
+      callback: (err: Error | null, info?: SentMessageInfo) => void,
+    ) {
       composeFromMimeNode(mail.message, target.limits)
         .then((composed) =>
-          target.sendRaw({ from: composed.envelope.from, to: composed.envelope.to, raw: composed.raw }).then((result) => {
-            callback(null, {
-              envelope: { ...composed.envelope },
-              messageId: result.messageId,
-              accepted: composed.envelope.to,
-              rejected: [],
-              pending: [],
-              response: `250 2.0.0 Ok: queued as ${result.id}`,
-              queueId: result.id,
-            })
-          }),
+          target
+            .sendRaw({ from: composed.envelope.from, to: composed.envelope.to, raw: composed.raw })
+            .then((result) => {
+              callback(null, {
+                envelope: { ...composed.envelope },
+                messageId: result.messageId,
+                accepted: composed.envelope.to,
+                rejected: [],
+                pending: [],
+                response: `250 2.0.0 Ok: queued as ${result.id}`,
+                queueId: result.id,
+              })
+            }),
         )
         .catch((error: Error) => callback(error))
     },

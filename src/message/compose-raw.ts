@@ -33,19 +33,35 @@ export function composeRaw(input: RawMessageInput, limits: ComposeLimits): Compo
     throw new InvalidMessageError('message', 'A raw message must be { from, to, raw }.')
   }
   if (typeof input.from !== 'string' || !isValidAddress(input.from)) {
-    throw new InvalidMessageError('from', `The envelope sender ${JSON.stringify(input.from)} is not a valid address.`)
+    throw new InvalidMessageError(
+      'from',
+      `The envelope sender ${JSON.stringify(input.from)} is not a valid address.`,
+    )
   }
   if (!Array.isArray(input.to) || input.to.length === 0) {
-    throw new InvalidMessageError('to', 'The message has no recipients: `to` must list at least one address.')
+    throw new InvalidMessageError(
+      'to',
+      'The message has no recipients: `to` must list at least one address.',
+    )
   }
   input.to.forEach((rcpt, i) => {
     if (typeof rcpt !== 'string' || !isValidAddress(rcpt)) {
-      throw new InvalidMessageError(`to[${i}]`, `The recipient ${JSON.stringify(rcpt)} is not a valid address.`)
+      throw new InvalidMessageError(
+        `to[${i}]`,
+        `The recipient ${JSON.stringify(rcpt)} is not a valid address.`,
+      )
     }
   })
-  const given = Buffer.isBuffer(input.raw) ? input.raw : typeof input.raw === 'string' ? Buffer.from(input.raw) : null
+  const given = Buffer.isBuffer(input.raw)
+    ? input.raw
+    : typeof input.raw === 'string'
+      ? Buffer.from(input.raw)
+      : null
   if (!given || given.length === 0) {
-    throw new InvalidMessageError('raw', '`raw` must hold the message bytes (a Buffer or a string).')
+    throw new InvalidMessageError(
+      'raw',
+      '`raw` must hold the message bytes (a Buffer or a string).',
+    )
   }
   let raw = toCrlf(given)
   // SMTP ends DATA on a line of its own; a client would add this CRLF on the wire anyway.

@@ -16,7 +16,10 @@ export interface ComposeLimits {
  * Composes a message once, with Nodemailer's MailComposer, into the envelope and the exact
  * bytes that will be stored and sent. Throws {@link InvalidMessageError} on bad input.
  */
-export async function composeMessage(mail: MailInput, limits: ComposeLimits): Promise<ComposedMessage> {
+export async function composeMessage(
+  mail: MailInput,
+  limits: ComposeLimits,
+): Promise<ComposedMessage> {
   validateMailInput(mail)
   // Nodemailer's Mail adds no X-Mailer unless asked; the composer alone doesn't either.
   const node = new MailComposer(mail).compile()
@@ -37,18 +40,30 @@ export async function composeFromMimeNode(
   const envelope = node.getEnvelope()
   const from = typeof envelope.from === 'string' ? envelope.from : ''
   if (!from) {
-    throw new InvalidMessageError('from', 'The message has no sender: set `from` (or `envelope.from`).')
+    throw new InvalidMessageError(
+      'from',
+      'The message has no sender: set `from` (or `envelope.from`).',
+    )
   }
   if (!isValidAddress(from)) {
-    throw new InvalidMessageError('from', `The sender ${JSON.stringify(from)} is not a valid address.`)
+    throw new InvalidMessageError(
+      'from',
+      `The sender ${JSON.stringify(from)} is not a valid address.`,
+    )
   }
   const to = [...new Set(envelope.to)]
   if (to.length === 0) {
-    throw new InvalidMessageError('to', 'The message has no recipients: set at least one of `to`, `cc`, `bcc`.')
+    throw new InvalidMessageError(
+      'to',
+      'The message has no recipients: set at least one of `to`, `cc`, `bcc`.',
+    )
   }
   for (const rcpt of to) {
     if (!isValidAddress(rcpt)) {
-      throw new InvalidMessageError('to', `The recipient ${JSON.stringify(rcpt)} is not a valid address.`)
+      throw new InvalidMessageError(
+        'to',
+        `The recipient ${JSON.stringify(rcpt)} is not a valid address.`,
+      )
     }
   }
 
@@ -58,7 +73,11 @@ export async function composeFromMimeNode(
   } catch (cause) {
     const field = hints.hasAttachments ? 'attachments' : 'message'
     const reason = cause instanceof Error ? cause.message : String(cause)
-    throw new InvalidMessageError(field, `The message could not be composed (check \`${field}\`): ${reason}`, { cause })
+    throw new InvalidMessageError(
+      field,
+      `The message could not be composed (check \`${field}\`): ${reason}`,
+      { cause },
+    )
   }
   if (raw.length > limits.maxMessageSize) {
     throw new InvalidMessageError(

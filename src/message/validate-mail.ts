@@ -123,17 +123,22 @@ function validateHeaders(headers: unknown): void {
       ? Object.entries(headers)
       : [['', headers]]
   if (!Array.isArray(headers) && (typeof headers !== 'object' || headers === null)) {
-    throw new InvalidMessageError('headers', `\`headers\` must be an object, got ${describeValue(headers)}.`)
+    throw new InvalidMessageError(
+      'headers',
+      `\`headers\` must be an object, got ${describeValue(headers)}.`,
+    )
   }
   for (const [key, value] of entries) {
     const path = `headers.${key}`
     if (!/^[\x21-\x39\x3b-\x7e]+$/.test(key)) {
-      throw new InvalidMessageError(path, `\`headers\` has an invalid header name ${describeValue(key)}.`)
+      throw new InvalidMessageError(
+        path,
+        `\`headers\` has an invalid header name ${describeValue(key)}.`,
+      )
     }
     const values = Array.isArray(value) ? (value as unknown[]) : [value]
     for (const v of values) {
-      const text =
-        v && typeof v === 'object' && 'value' in v ? (v as { value: unknown }).value : (v as unknown)
+      const text = v && typeof v === 'object' && 'value' in v ? v.value : v
       // A folded header (CRLF followed by white space) is legal; any other line break injects.
       if (typeof text === 'string' && /\r(?!\n[ \t])|(?<!\r)\n|\r\n(?![ \t])/.test(text)) {
         throw new InvalidMessageError(
@@ -151,7 +156,10 @@ function validateHeaders(headers: unknown): void {
  */
 export function validateMailInput(mail: unknown): void {
   if (!mail || typeof mail !== 'object' || Array.isArray(mail)) {
-    throw new InvalidMessageError('message', `A message must be an object, got ${describeValue(mail)}.`)
+    throw new InvalidMessageError(
+      'message',
+      `A message must be an object, got ${describeValue(mail)}.`,
+    )
   }
   for (const key of Object.keys(mail)) {
     if (!KNOWN_FIELDS.has(key)) {
@@ -164,7 +172,10 @@ export function validateMailInput(mail: unknown): void {
   const record = mail as Record<string, unknown>
   for (const field of SINGLE_LINE_FIELDS) assertSingleLine(field, record[field])
   if (record.subject !== undefined && typeof record.subject !== 'string') {
-    throw new InvalidMessageError('subject', `\`subject\` must be a string, got ${describeValue(record.subject)}.`)
+    throw new InvalidMessageError(
+      'subject',
+      `\`subject\` must be a string, got ${describeValue(record.subject)}.`,
+    )
   }
   if (Array.isArray(record.references)) {
     record.references.forEach((ref, i) => assertSingleLine(`references[${i}]`, ref))
@@ -174,14 +185,21 @@ export function validateMailInput(mail: unknown): void {
   for (const field of ADDRESS_FIELDS) parseAddressField(field, record[field])
   const from = parseAddressField('from', record.from)
   if (from.length > 1 && !record.sender) {
-    throw new InvalidMessageError('sender', 'A message with several `from` addresses needs a `sender`.')
+    throw new InvalidMessageError(
+      'sender',
+      'A message with several `from` addresses needs a `sender`.',
+    )
   }
   validateHeaders(record.headers)
   if (record.envelope !== undefined) {
     const envelope = record.envelope as Record<string, unknown>
     if (!envelope || typeof envelope !== 'object') {
-      throw new InvalidMessageError('envelope', `\`envelope\` must be { from, to }, got ${describeValue(envelope)}.`)
+      throw new InvalidMessageError(
+        'envelope',
+        `\`envelope\` must be { from, to }, got ${describeValue(envelope)}.`,
+      )
     }
-    for (const key of ['from', 'to', 'cc', 'bcc']) parseAddressField(`envelope.${key}`, envelope[key])
+    for (const key of ['from', 'to', 'cc', 'bcc'])
+      parseAddressField(`envelope.${key}`, envelope[key])
   }
 }

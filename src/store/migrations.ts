@@ -25,7 +25,9 @@ export function loadMigrations(folder: URL): Migration[] {
     }))
   migrations.forEach((m, i) => {
     if (m.version !== i + 1) {
-      throw new Error(`Migration ${m.version}_${m.name} in ${dir} is out of sequence (expected ${i + 1}).`)
+      throw new Error(
+        `Migration ${m.version}_${m.name} in ${dir} is out of sequence (expected ${i + 1}).`,
+      )
     }
   })
   return migrations

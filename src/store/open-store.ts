@@ -11,7 +11,8 @@ export function openStore(url: string): Store {
   if (url.startsWith('sqlite:')) {
     let path = url.slice('sqlite:'.length)
     if (path.startsWith('//')) path = path.slice(2)
-    if (!path) throw new ConfigError('store', '`store` sqlite: needs a file path, e.g. sqlite:./outbox.db.')
+    if (!path)
+      throw new ConfigError('store', '`store` sqlite: needs a file path, e.g. sqlite:./outbox.db.')
     return createSqliteStore({ path })
   }
   const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(url)?.[1]

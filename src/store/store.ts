@@ -1,9 +1,4 @@
-import type {
-  Envelope,
-  MessageStatus,
-  Priority,
-  RecipientStatus,
-} from '../message/types.js'
+import type { Envelope, MessageStatus, Priority, RecipientStatus } from '../message/types.js'
 
 /**
  * The contract every queue backend (SQLite, PostgreSQL, Redis, MariaDB) fulfils. The rest of
@@ -241,6 +236,11 @@ export interface MessageSummary {
 
 /** A message with its recipients and attempt log. */
 export interface MessageDetail extends MessageSummary {
-  recipientStatus: { address: string; status: RecipientStatus; code: number | null; reply: string | null }[]
+  recipientStatus: {
+    address: string
+    status: RecipientStatus
+    code: number | null
+    reply: string | null
+  }[]
   attemptLog: AttemptRecord[]
 }

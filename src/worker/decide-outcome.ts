@@ -1,6 +1,11 @@
 import type { DeliveryReport } from '../delivery/upstream.js'
 import { retryDelay, type RetryPolicy } from '../delivery/retry-schedule.js'
-import type { AttemptOutcome, ClaimedMessage, Completion, RecipientOutcome } from '../store/store.js'
+import type {
+  AttemptOutcome,
+  ClaimedMessage,
+  Completion,
+  RecipientOutcome,
+} from '../store/store.js'
 
 /** What the decision needs besides the message and the report. */
 export interface DecisionContext {
@@ -31,7 +36,8 @@ export function decideOutcome(
 ): Completion {
   const recipients: RecipientOutcome[] = report.recipients.map((r) => ({
     address: r.address,
-    status: r.disposition === 'accepted' ? 'sent' : r.disposition === 'permanent' ? 'failed' : 'pending',
+    status:
+      r.disposition === 'accepted' ? 'sent' : r.disposition === 'permanent' ? 'failed' : 'pending',
     code: r.code,
     reply: r.reply,
   }))
@@ -59,7 +65,9 @@ export function decideOutcome(
     const outcome: AttemptOutcome = report.captured
       ? 'captured'
       : failedNow
-        ? recipients.some((r) => r.status === 'sent') ? 'partial' : 'failed'
+        ? recipients.some((r) => r.status === 'sent')
+          ? 'partial'
+          : 'failed'
         : 'sent'
     return {
       ...base,
@@ -87,7 +95,11 @@ export function decideOutcome(
   if (next >= message.expiresAt.getTime()) {
     const expired = recipients.map((r) =>
       r.status === 'pending'
-        ? { ...r, status: 'failed' as const, reply: `expired: not delivered before the maximum age; last reply: ${r.reply}` }
+        ? {
+            ...r,
+            status: 'failed' as const,
+            reply: `expired: not delivered before the maximum age; last reply: ${r.reply}`,
+          }
         : r,
     )
     return {

@@ -85,7 +85,12 @@ export async function deliverMessage(
   return completion
 }
 
-function failWithoutAttempt(message: ClaimedMessage, worker: string, startedAt: Date, reason: string): Completion {
+function failWithoutAttempt(
+  message: ClaimedMessage,
+  worker: string,
+  startedAt: Date,
+  reason: string,
+): Completion {
   const recipients = message.pendingRecipients.map((address) => ({
     address,
     status: 'failed' as const,

@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto'
 import { hostname } from 'node:os'
-import type { Logger } from '../logger.js'
 import type { ClaimedMessage, Store } from '../store/store.js'
 import { deliverMessage, type DeliveryDeps } from './deliver-message.js'
 import { createLeaseKeeper } from './lease-keeper.js'
@@ -65,7 +64,10 @@ export function workerId(): string {
   return `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`
 }
 
-export function createWorker(deps: WorkerDeps, options: WorkerOptions = {}): Worker & { done: Promise<void> } {
+export function createWorker(
+  deps: WorkerDeps,
+  options: WorkerOptions = {},
+): Worker & { done: Promise<void> } {
   const concurrency = options.concurrency ?? 10
   const stopTimeoutMs = options.stopTimeoutMs ?? 30_000
   const id = workerId()
@@ -122,7 +124,10 @@ export function createWorker(deps: WorkerDeps, options: WorkerOptions = {}): Wor
         messages.map((m) => m.id),
       )
     } catch (error) {
-      log.error({ err: (error as Error).message }, 'could not release claimed messages; their leases will expire')
+      log.error(
+        { err: (error as Error).message },
+        'could not release claimed messages; their leases will expire',
+      )
     }
   }
 
@@ -134,7 +139,10 @@ export function createWorker(deps: WorkerDeps, options: WorkerOptions = {}): Wor
         buffer = []
         if (deps.mode === 'drain') break
         // Nothing to deliver until a probe succeeds; meanwhile fail what outlived its max age.
-        await Promise.race([deps.health.whenUp(stopping.signal), delay(MAX_IDLE_MS / 2, stopping.signal)])
+        await Promise.race([
+          deps.health.whenUp(stopping.signal),
+          delay(MAX_IDLE_MS / 2, stopping.signal),
+        ])
         await deps.store.expireOverdue().catch(() => 0)
         if (!deps.health.isDown && !stopping.signal.aborted) {
           await deps.store.wakeUpstreamWaiters().catch(() => 0)
@@ -152,7 +160,10 @@ export function createWorker(deps: WorkerDeps, options: WorkerOptions = {}): Wor
           claimed = await deps.store.claim({ owner: id, limit: room, leaseMs: deps.leaseMs })
           storeRetryMs = STORE_RETRY_MS[0]
         } catch (error) {
-          log.error({ err: (error as Error).message, retryInMs: storeRetryMs }, 'claim failed; store unavailable?')
+          log.error(
+            { err: (error as Error).message, retryInMs: storeRetryMs },
+            'claim failed; store unavailable?',
+          )
           await waker.sleep(storeRetryMs)
           storeRetryMs = Math.min(storeRetryMs * 2, STORE_RETRY_MS[1])
           continue
@@ -167,7 +178,8 @@ export function createWorker(deps: WorkerDeps, options: WorkerOptions = {}): Wor
         while (active.size < concurrency && buffer.length > 0) launch(buffer.shift()!)
       }
 
-      if (deps.mode === 'drain' && claimedCount === 0 && active.size === 0 && buffer.length === 0) break
+      if (deps.mode === 'drain' && claimedCount === 0 && active.size === 0 && buffer.length === 0)
+        break
       if (claimedCount > 0 || buffer.length > 0 || active.size >= concurrency) {
         // Busy: go round again as soon as a send finishes (or something is enqueued).
         if (buffer.length > 0 || active.size >= concurrency || claimedCount === room) {

@@ -12,7 +12,8 @@ export interface SinkMessage {
 }
 
 /** How the sink answers one step. `drop` closes the connection without a reply. */
-export type SinkReply = 'accept' | 'drop' | { code: number; message?: string } | { delayMs: number; then?: SinkReply }
+export type SinkReply =
+  'accept' | 'drop' | { code: number; message?: string } | { delayMs: number; then?: SinkReply }
 
 /** A script deciding the sink's answers; every hook is optional (default: accept). */
 export interface SinkScript {
@@ -45,14 +46,18 @@ export interface SmtpSink {
 }
 
 function replyError(reply: { code: number; message?: string }): Error {
-  const error = new Error(reply.message ?? (reply.code >= 500 ? 'Rejected by test sink' : 'Try again later')) as Error & {
+  const error = new Error(
+    reply.message ?? (reply.code >= 500 ? 'Rejected by test sink' : 'Try again later'),
+  ) as Error & {
     responseCode: number
   }
   error.responseCode = reply.code
   return error
 }
 
-export async function createSmtpSink(options: { script?: SinkScript; port?: number } = {}): Promise<SmtpSink> {
+export async function createSmtpSink(
+  options: { script?: SinkScript; port?: number } = {},
+): Promise<SmtpSink> {
   const messages: SinkMessage[] = []
   let transactions = 0
   let connections = 0
@@ -67,7 +72,12 @@ export async function createSmtpSink(options: { script?: SinkScript; port?: numb
   }
 
   /** Runs a reply: calls back with success or error, delays, or drops the connection. */
-  function answer(reply: SinkReply, session: SMTPServerSession, callback: (err?: Error | null) => void, onAccept?: () => void): void {
+  function answer(
+    reply: SinkReply,
+    session: SMTPServerSession,
+    callback: (err?: Error | null) => void,
+    onAccept?: () => void,
+  ): void {
     if (reply === 'accept') {
       onAccept?.()
       callback()
@@ -100,7 +110,11 @@ export async function createSmtpSink(options: { script?: SinkScript; port?: numb
       await new Promise<void>((resolve, reject) => {
         const timer = setTimeout(() => {
           waiters.delete(check)
-          reject(new Error(`sink got ${messages.length} messages, expected ${count} within ${timeoutMs} ms`))
+          reject(
+            new Error(
+              `sink got ${messages.length} messages, expected ${count} within ${timeoutMs} ms`,
+            ),
+          )
         }, timeoutMs)
         const check = (): void => {
           if (messages.length >= count) {
@@ -154,7 +168,12 @@ export async function createSmtpSink(options: { script?: SinkScript; port?: numb
           const reply = sink.script.data?.(envelope, raw) ?? 'accept'
           answer(reply, session, callback, () => {
             const header = /^message-id:\s*(\S+)/im.exec(raw.subarray(0, 8192).toString('latin1'))
-            messages.push({ ...envelope, raw, messageId: header?.[1] ?? null, receivedAt: Date.now() })
+            messages.push({
+              ...envelope,
+              raw,
+              messageId: header?.[1] ?? null,
+              receivedAt: Date.now(),
+            })
             for (const waiter of [...waiters]) waiter()
           })
         })

@@ -66,7 +66,8 @@ function completion(id: string, owner: string, overrides: Partial<Completion> = 
  */
 export function runStoreContract(name: string, options: StoreContractOptions): void {
   const skipped = new Map<string, string>()
-  for (const group of options.skip ?? []) for (const test of group.tests) skipped.set(test, group.reason)
+  for (const group of options.skip ?? [])
+    for (const test of group.tests) skipped.set(test, group.reason)
   const test = (title: string, fn: () => Promise<void>) => {
     const reason = skipped.get(title)
     if (reason) it.skip(`${title} (skipped: ${reason})`, fn)
@@ -130,7 +131,10 @@ export function runStoreContract(name: string, options: StoreContractOptions): v
       await store.enqueue([first])
       const [again] = await store.enqueue([newMessage({ idempotencyKey: 'k1' })])
       expect(again).toEqual({ id: first.id, messageId: first.messageId, duplicate: true })
-      const [x, y] = await store.enqueue([newMessage({ idempotencyKey: 'k2' }), newMessage({ idempotencyKey: 'k2' })])
+      const [x, y] = await store.enqueue([
+        newMessage({ idempotencyKey: 'k2' }),
+        newMessage({ idempotencyKey: 'k2' }),
+      ])
       expect(y!.id).toBe(x!.id)
       expect(y!.duplicate).toBe(true)
       expect((await store.countByStatus()).queued).toBe(2)
@@ -147,7 +151,11 @@ export function runStoreContract(name: string, options: StoreContractOptions): v
       await store.release('nobody', [now.id])
       const claimed = await store.claim({ owner: 'w1', limit: 10, leaseMs: 60_000 })
       expect(claimed.map((c) => c.id)).toEqual([now.id, high.id, normal1.id, normal2.id, low.id])
-      expect(claimed[0]).toMatchObject({ from: 'sender@example.com', pendingRecipients: ['a@example.com', 'b@example.com'], attempts: 0 })
+      expect(claimed[0]).toMatchObject({
+        from: 'sender@example.com',
+        pendingRecipients: ['a@example.com', 'b@example.com'],
+        attempts: 0,
+      })
     })
 
     test('claims a message leased to `now` only after release', async () => {
@@ -156,7 +164,9 @@ export function runStoreContract(name: string, options: StoreContractOptions): v
       expect((await store.getMessage(m.id))!.status).toBe('sending')
       expect(await store.claim({ owner: 'w1', limit: 10, leaseMs: 60_000 })).toEqual([])
       await store.release('sender', [m.id])
-      expect((await store.claim({ owner: 'w1', limit: 10, leaseMs: 60_000 })).map((c) => c.id)).toEqual([m.id])
+      expect(
+        (await store.claim({ owner: 'w1', limit: 10, leaseMs: 60_000 })).map((c) => c.id),
+      ).toEqual([m.id])
     })
 
     test('does not claim a scheduled message before its time', async () => {
@@ -166,7 +176,9 @@ export function runStoreContract(name: string, options: StoreContractOptions): v
       const next = await store.nextDueAt()
       expect(Math.abs(next!.getTime() - later.sendAt!.getTime())).toBeLessThan(5)
       await sleep(450)
-      expect((await store.claim({ owner: 'w1', limit: 10, leaseMs: 60_000 })).map((c) => c.id)).toEqual([later.id])
+      expect(
+        (await store.claim({ owner: 'w1', limit: 10, leaseMs: 60_000 })).map((c) => c.id),
+      ).toEqual([later.id])
     })
 
     test('never gives the same message to two claimers while the lease holds', async () => {
@@ -177,7 +189,7 @@ export function runStoreContract(name: string, options: StoreContractOptions): v
         store.claim({ owner: 'w1', limit: 30, leaseMs: 60_000 }),
         other.claim({ owner: 'w2', limit: 30, leaseMs: 60_000 }),
       ])
-      const ids = [...a!, ...b!].map((c) => c.id)
+      const ids = [...a, ...b].map((c) => c.id)
       expect(ids).toHaveLength(50)
       expect(new Set(ids).size).toBe(50)
     })
@@ -220,18 +232,35 @@ export function runStoreContract(name: string, options: StoreContractOptions): v
     })
 
     test('records per-recipient outcomes and tries only pending recipients again', async () => {
-      const m = newMessage({ envelope: { from: 's@example.com', to: ['ok@example.com', 'no@example.com', 'later@example.com'] } })
+      const m = newMessage({
+        envelope: {
+          from: 's@example.com',
+          to: ['ok@example.com', 'no@example.com', 'later@example.com'],
+        },
+      })
       await store.enqueue([m])
       await store.claim({ owner: 'w1', limit: 1, leaseMs: 60_000 })
       const outcomes = [
         { address: 'ok@example.com', status: 'sent' as const, code: 250, reply: '250 ok' },
-        { address: 'no@example.com', status: 'failed' as const, code: 550, reply: '550 no such user' },
+        {
+          address: 'no@example.com',
+          status: 'failed' as const,
+          code: 550,
+          reply: '550 no such user',
+        },
         { address: 'later@example.com', status: 'pending' as const, code: 451, reply: '451 later' },
       ]
       const applied = await store.complete(
         completion(m.id, 'w1', {
           recipients: outcomes,
-          attempt: { worker: 'w1', startedAt: new Date(), durationMs: 3, outcome: 'partial', error: null, recipients: outcomes },
+          attempt: {
+            worker: 'w1',
+            startedAt: new Date(),
+            durationMs: 3,
+            outcome: 'partial',
+            error: null,
+            recipients: outcomes,
+          },
           status: 'deferred',
           dueAt: new Date(Date.now() - 1),
           countsTowardBackoff: true,
@@ -249,14 +278,26 @@ export function runStoreContract(name: string, options: StoreContractOptions): v
       expect(detail!.attemptLog).toHaveLength(1)
       expect(detail!.attemptLog[0]!.recipients).toEqual(outcomes)
       const [again] = await store.claim({ owner: 'w1', limit: 1, leaseMs: 60_000 })
-      expect(again).toMatchObject({ pendingRecipients: ['later@example.com'], failedRecipients: 1, attempts: 1, backoffStep: 1 })
+      expect(again).toMatchObject({
+        pendingRecipients: ['later@example.com'],
+        failedRecipients: 1,
+        attempts: 1,
+        backoffStep: 1,
+      })
     })
 
     test('counts messages by status', async () => {
       await store.enqueue([newMessage(), newMessage(), newMessage()])
       const [c] = await store.claim({ owner: 'w1', limit: 1, leaseMs: 60_000 })
       await store.complete(completion(c!.id, 'w1'))
-      expect(await store.countByStatus()).toEqual({ queued: 2, sending: 0, deferred: 0, sent: 1, failed: 0, held: 0 })
+      expect(await store.countByStatus()).toEqual({
+        queued: 2,
+        sending: 0,
+        deferred: 0,
+        sent: 1,
+        failed: 0,
+        held: 0,
+      })
     })
 
     test('wakes messages waiting for the upstream without touching others', async () => {
@@ -265,8 +306,21 @@ export function runStoreContract(name: string, options: StoreContractOptions): v
       await store.enqueue([waiting, backoff])
       await store.claim({ owner: 'w1', limit: 2, leaseMs: 60_000 })
       const later = new Date(Date.now() + 3_600_000)
-      await store.complete(completion(waiting.id, 'w1', { status: 'deferred', dueAt: later, waitingForUpstream: true, reason: 'upstream-down' }))
-      await store.complete(completion(backoff.id, 'w1', { status: 'deferred', dueAt: later, countsTowardBackoff: true }))
+      await store.complete(
+        completion(waiting.id, 'w1', {
+          status: 'deferred',
+          dueAt: later,
+          waitingForUpstream: true,
+          reason: 'upstream-down',
+        }),
+      )
+      await store.complete(
+        completion(backoff.id, 'w1', {
+          status: 'deferred',
+          dueAt: later,
+          countsTowardBackoff: true,
+        }),
+      )
       expect(await store.claim({ owner: 'w1', limit: 2, leaseMs: 60_000 })).toEqual([])
       expect(await store.wakeUpstreamWaiters()).toBe(1)
       const claimed = await store.claim({ owner: 'w1', limit: 2, leaseMs: 60_000 })
@@ -288,7 +342,12 @@ export function runStoreContract(name: string, options: StoreContractOptions): v
       }))
       for (const m of [old, young]) {
         await store.complete(
-          completion(m.id, 'w1', { status: 'deferred', dueAt: later, waitingForUpstream: true, recipients: pending }),
+          completion(m.id, 'w1', {
+            status: 'deferred',
+            dueAt: later,
+            waitingForUpstream: true,
+            recipients: pending,
+          }),
         )
       }
       await sleep(150)

@@ -47,7 +47,9 @@ describe('SQLite store specifics', () => {
     const path = tempSqlitePath()
     await createSqliteStore({ path }).close()
     const db = new Database(path)
-    expect(db.prepare('SELECT version, name FROM outbox_migrations').all()).toEqual([{ version: 1, name: 'init' }])
+    expect(db.prepare('SELECT version, name FROM outbox_migrations').all()).toEqual([
+      { version: 1, name: 'init' },
+    ])
     db.prepare('INSERT INTO outbox_migrations VALUES (99, ?, ?)').run('future', Date.now())
     db.close()
     let error: unknown

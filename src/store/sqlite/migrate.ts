@@ -25,7 +25,9 @@ export function migrateSqlite(db: Database.Database): void {
         { code: ErrorCodes.SCHEMA_TOO_NEW },
       )
     }
-    const record = db.prepare('INSERT INTO outbox_migrations (version, name, applied_at) VALUES (?, ?, ?)')
+    const record = db.prepare(
+      'INSERT INTO outbox_migrations (version, name, applied_at) VALUES (?, ?, ?)',
+    )
     for (const migration of migrations.slice(current)) {
       db.exec(migration.sql)
       record.run(migration.version, migration.name, Date.now())

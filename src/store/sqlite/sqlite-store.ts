@@ -139,7 +139,8 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
     batch.forEach((write, i) => {
       const result = results[i]!
       if (result.ok) write.resolve(result.value)
-      else write.reject(result.value instanceof OutboxError ? result.value : unavailable(result.value))
+      else
+        write.reject(result.value instanceof OutboxError ? result.value : unavailable(result.value))
     })
   }
 
@@ -154,7 +155,8 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
         (stmt.findByIdempotencyKey.get(message.idempotencyKey) as Row | undefined)
       if (earlier) {
         const id = 'id' in earlier ? String(earlier.id) : ''
-        const messageId = 'messageId' in earlier ? String(earlier.messageId) : String(earlier.message_id)
+        const messageId =
+          'messageId' in earlier ? String(earlier.messageId) : String(earlier.message_id)
         return { id, messageId, duplicate: true }
       }
     }
@@ -190,7 +192,9 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
 
   function loadClaimed(id: string): ClaimedMessage {
     const row = stmt.claimedRow.get(id) as Row
-    const pendingRecipients = (stmt.pendingRecipients.all(id) as Row[]).map((r) => String(r.address))
+    const pendingRecipients = (stmt.pendingRecipients.all(id) as Row[]).map((r) =>
+      String(r.address),
+    )
     return {
       id,
       messageId: String(row.message_id),
@@ -212,12 +216,15 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
       startedAt: new Date(Number(row.started_at)),
       durationMs: Number(row.duration_ms),
       outcome: row.outcome as AttemptRecord['outcome'],
-      error: row.error === null ? null : String(row.error),
+      error: optionalText(row.error),
       recipients: JSON.parse(String(row.recipients)) as RecipientOutcome[],
     }
   }
 
-  const optionalDate = (v: unknown): Date | null => (v === null || v === undefined ? null : new Date(Number(v)))
+  const optionalDate = (v: unknown): Date | null =>
+    v === null || v === undefined ? null : new Date(Number(v))
+  const optionalText = (v: unknown): string | null =>
+    typeof v === 'string' ? v : v == null ? null : JSON.stringify(v)
 
   const store = {
     kind: 'sqlite',
@@ -345,25 +352,25 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
         priority: priorityFromRank(Number(row.priority)),
         from: String(row.mail_from),
         recipients: JSON.parse(String(row.recipients)) as string[],
-        subject: row.subject === null ? null : String(row.subject),
+        subject: optionalText(row.subject),
         tags: JSON.parse(String(row.tags)) as string[],
         size: Number(row.size),
         attempts: Number(row.attempts),
         createdAt: new Date(Number(row.created_at)),
         dueAt: optionalDate(row.due_at),
         expiresAt: new Date(Number(row.expires_at)),
-        reason: row.reason === null ? null : String(row.reason),
-        lastError: row.last_error === null ? null : String(row.last_error),
+        reason: optionalText(row.reason),
+        lastError: optionalText(row.last_error),
         captured: row.captured === 1,
-        idempotencyKey: row.idempotency_key === null ? null : String(row.idempotency_key),
-        leaseOwner: row.lease_owner === null ? null : String(row.lease_owner),
+        idempotencyKey: optionalText(row.idempotency_key),
+        leaseOwner: optionalText(row.lease_owner),
         leaseExpiresAt: optionalDate(row.lease_expires_at),
         finishedAt: optionalDate(row.finished_at),
         recipientStatus: (stmt.recipientRows.all(id) as Row[]).map((r) => ({
           address: String(r.address),
           status: r.status as MessageDetail['recipientStatus'][number]['status'],
           code: r.code === null ? null : Number(r.code),
-          reply: r.reply === null ? null : String(r.reply),
+          reply: optionalText(r.reply),
         })),
         attemptLog: (stmt.attemptRows.all(id) as Row[]).map(toAttempt),
       }
@@ -377,8 +384,12 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
 
     async countByStatus(): Promise<Record<MessageStatus, number>> {
       assertOpen()
-      const counts = Object.fromEntries(MESSAGE_STATUSES.map((s) => [s, 0])) as Record<MessageStatus, number>
-      for (const r of stmt.countByStatus.all() as Row[]) counts[r.status as MessageStatus] = Number(r.n)
+      const counts = Object.fromEntries(MESSAGE_STATUSES.map((s) => [s, 0])) as Record<
+        MessageStatus,
+        number
+      >
+      for (const r of stmt.countByStatus.all() as Row[])
+        counts[r.status as MessageStatus] = Number(r.n)
       return counts
     },
 

@@ -1,0 +1,16 @@
+// What tsc does not do for the build: the SQL migrations are read at run time, so they travel to
+// dist/ next to the compiled store that reads them; and the CLI entry must be executable for
+// `npx outbox` to run it.
+import { chmodSync, cpSync, readdirSync, statSync } from 'node:fs'
+import { join } from 'node:path'
+
+function copySql(fromDir, toDir) {
+  for (const name of readdirSync(fromDir)) {
+    const from = join(fromDir, name)
+    if (statSync(from).isDirectory()) copySql(from, join(toDir, name))
+    else if (name.endsWith('.sql')) cpSync(from, join(toDir, name))
+  }
+}
+
+copySql('src', 'dist')
+chmodSync('dist/cli/main.js', 0o755)
