@@ -184,6 +184,22 @@ export async function createOutbox(options: OutboxOptions = {}): Promise<Outbox>
 
   const limits = { maxMessageSize: config.maxMessageSize }
 
+  function newWorker(mode: 'daemon' | 'drain', workerOptions: WorkerOptions = {}) {
+    assertOpen()
+    const worker = createWorker(
+      {
+        ...deliveryDeps,
+        store,
+        leaseMs: config.leaseMs,
+        mode,
+        onStopped: () => workers.delete(worker),
+      },
+      { concurrency: config.concurrency, ...workerOptions },
+    )
+    workers.add(worker)
+    return worker
+  }
+
   const outbox: Outbox = {
     async send(mail, sendOptions) {
       assertOpen()
@@ -238,34 +254,11 @@ export async function createOutbox(options: OutboxOptions = {}): Promise<Outbox>
     },
 
     worker(workerOptions) {
-      assertOpen()
-      const worker = createWorker(
-        {
-          ...deliveryDeps,
-          store,
-          leaseMs: config.leaseMs,
-          mode: 'daemon',
-          onStopped: () => workers.delete(worker),
-        },
-        { concurrency: config.concurrency, ...workerOptions },
-      )
-      workers.add(worker)
-      return worker
+      return newWorker('daemon', workerOptions)
     },
 
     async drain(workerOptions) {
-      assertOpen()
-      const worker = createWorker(
-        {
-          ...deliveryDeps,
-          store,
-          leaseMs: config.leaseMs,
-          mode: 'drain',
-          onStopped: () => workers.delete(worker),
-        },
-        { concurrency: config.concurrency, ...workerOptions },
-      )
-      workers.add(worker)
+      const worker = newWorker('drain', workerOptions)
       await worker.start()
       await worker.done
       return { ...worker.counts }

@@ -1,6 +1,7 @@
 import nodemailer from 'nodemailer'
+import type { SendMailOptions } from 'nodemailer'
 import { afterEach, describe, expect, it } from 'vitest'
-import { createOutbox, InvalidMessageError, type Outbox } from '../src/index.js'
+import { createOutbox, InvalidMessageError, type Outbox, type SendOptions } from '../src/index.js'
 import { createSmtpSink, type SmtpSink } from './helpers/smtp-sink.js'
 import { tempSqliteUrl } from './helpers/temp.js'
 
@@ -37,6 +38,26 @@ describe('the Nodemailer transport', () => {
     expect(sink.messages).toHaveLength(1)
     expect(sink.messages[0]!.raw.equals(stored)).toBe(true)
     expect(sink.messages[0]!.messageId).toBe(info.messageId)
+  })
+
+  it('takes send options from an `outbox` field of the message', async () => {
+    outbox = await createOutbox({ store: tempSqliteUrl() })
+    const transporter = nodemailer.createTransport(outbox.transport())
+    const message: SendMailOptions & { outbox: SendOptions } = {
+      from: 'a@example.com',
+      to: 'b@example.com',
+      subject: 'opts',
+      text: 'x',
+      outbox: { priority: 'high', idempotencyKey: 'order-7', tags: ['receipt'] },
+    }
+    const first = (await transporter.sendMail(message)) as { response: string }
+    const second = (await transporter.sendMail(message)) as { response: string }
+    expect(second.response).toBe(first.response)
+    const detail = await outbox.admin.getMessage(first.response.split(' ').at(-1)!)
+    expect(detail).toMatchObject({ priority: 'high', idempotencyKey: 'order-7', tags: ['receipt'] })
+    const badMessage = { ...message, outbox: { priority: 'asap' } }
+    const bad = await transporter.sendMail(badMessage).catch((e: unknown) => e)
+    expect(bad).toBeInstanceOf(InvalidMessageError)
   })
 
   it('rejects sendMail() for an invalid message and stores nothing', async () => {

@@ -190,6 +190,25 @@ interface SentInfo {
   response?: unknown
 }
 
+/**
+ * Nodemailer's per-recipient refusals (RCPT TO replies), by lower-cased address. A refusal of
+ * one recipient is about that recipient, so even a 421 there only defers it.
+ */
+function refusalsByRecipient(errors: SentInfo['rejectedErrors']): Map<string, RecipientResult> {
+  const byAddress = new Map<string, RecipientResult>()
+  for (const err of errors ?? []) {
+    const c = classifyDeliveryError(err, false)
+    const address = err.recipient ?? ''
+    byAddress.set(address.toLowerCase(), {
+      address,
+      disposition: c.kind === 'upstream-down' ? 'temporary' : c.kind,
+      code: c.code,
+      reply: err.response ?? err.message,
+    })
+  }
+  return byAddress
+}
+
 const addressOf = (entry: unknown): string =>
   typeof entry === 'string'
     ? entry
@@ -217,17 +236,7 @@ function createTransporterUpstream(
         raw: body,
       })) as SentInfo
       const reply = typeof info.response === 'string' ? info.response : 'accepted'
-      const rejected = new Map<string, RecipientResult>()
-      for (const err of info.rejectedErrors ?? []) {
-        const c = classifyDeliveryError(err, false)
-        const address = err.recipient ?? ''
-        rejected.set(address.toLowerCase(), {
-          address,
-          disposition: c.kind === 'upstream-down' ? 'temporary' : c.kind,
-          code: c.code,
-          reply: err.response ?? err.message,
-        })
-      }
+      const rejected = refusalsByRecipient(info.rejectedErrors)
       for (const entry of info.rejected ?? []) {
         const address = addressOf(entry)
         if (!rejected.has(address.toLowerCase())) {
@@ -266,17 +275,7 @@ function createTransporterUpstream(
         }
       }
       // Every recipient refused: Nodemailer reports each refusal, which may differ (550 vs 451).
-      const perRecipient = new Map<string, RecipientResult>()
-      for (const err of e.rejectedErrors ?? []) {
-        const rc = classifyDeliveryError(err, false)
-        const address = err.recipient ?? ''
-        perRecipient.set(address.toLowerCase(), {
-          address,
-          disposition: rc.kind === 'upstream-down' ? 'temporary' : rc.kind,
-          code: rc.code,
-          reply: err.response ?? err.message,
-        })
-      }
+      const perRecipient = refusalsByRecipient(e.rejectedErrors)
       return {
         recipients: chunk.map((address) => {
           const own = perRecipient.get(address.toLowerCase())

@@ -12,9 +12,20 @@ export interface TransportTarget {
 }
 
 /**
+ * Send options ride along in the message data as `outbox: { priority, sendAt, idempotencyKey,
+ * tags }`; Nodemailer passes unknown fields through and its composer ignores them.
+ */
+function sendOptionsOf(mail: MailMessage<SentMessageInfo>): SendOptions | undefined {
+  return (mail.data as { outbox?: SendOptions }).outbox
+}
+
+/**
  * A Nodemailer transport that queues: Nodemailer compiles the message as usual, the transport
  * builds its bytes once and stores them; `sendMail()` resolves when the store has committed.
  * The info it resolves with has the stored `messageId` and the queue id in `response`.
+ *
+ * @example
+ * await transporter.sendMail({ from, to, subject, text, outbox: { priority: 'high', idempotencyKey: 'order-42' } })
  */
 export function createNodemailerTransport(target: TransportTarget): Transport {
   return {
@@ -27,7 +38,10 @@ export function createNodemailerTransport(target: TransportTarget): Transport {
       composeFromMimeNode(mail.message, target.limits)
         .then((composed) =>
           target
-            .sendRaw({ from: composed.envelope.from, to: composed.envelope.to, raw: composed.raw })
+            .sendRaw(
+              { from: composed.envelope.from, to: composed.envelope.to, raw: composed.raw },
+              sendOptionsOf(mail),
+            )
             .then((result) => {
               callback(null, {
                 envelope: { ...composed.envelope },
