@@ -105,7 +105,7 @@ export async function createOutbox(options: OutboxOptions = {}): Promise<Outbox>
   /** A `now` message is stored already leased to us and delivered right here. */
   async function deliverNow(message: NewMessage): Promise<MessageStatus> {
     if (health.isDown) {
-      await store.release(nowOwner, [message.id])
+      await store.releaseLeases(nowOwner, [message.id])
       return 'queued'
     }
     nowLeases.track(message.id)
@@ -130,7 +130,7 @@ export async function createOutbox(options: OutboxOptions = {}): Promise<Outbox>
       )
       if (completion.attempt.outcome === 'upstream-down') {
         // Not the message's fault: queue it for the workers without spending an attempt.
-        await store.release(nowOwner, [message.id])
+        await store.releaseLeases(nowOwner, [message.id])
         return 'queued'
       }
       await store.complete(completion)

@@ -39,7 +39,7 @@ export interface Store {
    * Gives leased messages back without an attempt (a stopping worker's unstarted messages):
    * they become due at once, with their previous status.
    */
-  release(owner: string, ids: readonly string[]): Promise<void>
+  releaseLeases(owner: string, ids: readonly string[]): Promise<void>
 
   /**
    * Records the outcome of a delivery attempt: the attempt log entry, each recipient's new
@@ -74,6 +74,34 @@ export interface Store {
 
   /** Number of messages in each status. */
   countByStatus(): Promise<Record<MessageStatus, number>>
+
+  /**
+   * Messages matching `filter`, newest first, a page at a time. Pass the returned `nextCursor`
+   * to get the next page; it is null on the last one. Fast at millions of messages.
+   */
+  listMessages(filter: MessageFilter, page: PageRequest): Promise<MessagePage>
+
+  /** Sets queued and deferred messages aside (`held`). Returns the ids that changed. */
+  hold(selector: MessageSelector): Promise<string[]>
+
+  /** Puts held messages back in the queue, due at once. Returns the ids that changed. */
+  unhold(selector: MessageSelector): Promise<string[]>
+
+  /**
+   * Makes deferred messages due at once (ignoring their backoff), and requeues failed ones:
+   * their failed recipients become pending again (sent ones stay sent) and their max age starts
+   * over, `maxAgeMs` from now. Returns the ids that changed.
+   */
+  retry(selector: MessageSelector, options: { maxAgeMs: number }): Promise<string[]>
+
+  /** Deletes messages, with their recipients and attempt log. Returns the ids deleted. */
+  remove(selector: MessageSelector): Promise<string[]>
+
+  /** Deletes finished messages (of the given statuses) that finished before `finishedBefore`. */
+  purge(options: { finishedBefore: Date; statuses: readonly ('sent' | 'failed')[] }): Promise<number>
+
+  /** Counts for a dashboard or `outbox stats`. */
+  stats(): Promise<QueueStats>
 
   /**
    * Registers a callback run when messages are enqueued, in this process or (where the
@@ -243,4 +271,50 @@ export interface MessageDetail extends MessageSummary {
     reply: string | null
   }[]
   attemptLog: AttemptRecord[]
+}
+
+/** Which messages a listing or a bulk action applies to. Every given criterion must match. */
+export interface MessageFilter {
+  /** Any of these statuses. */
+  status?: readonly MessageStatus[]
+  /** A recipient address (case-insensitive), or `@domain` for any recipient at that domain. */
+  to?: string
+  /** The envelope sender (case-insensitive). */
+  from?: string
+  /** Has this tag. */
+  tag?: string
+  /** Created at or after this time. */
+  since?: Date
+  /** Created before this time. */
+  before?: Date
+  /** Subject contains this text (case-insensitive). */
+  subject?: string
+}
+
+/** Either some messages by id, or every message matching a filter. */
+export type MessageSelector = { ids: readonly string[] } | { filter: MessageFilter }
+
+/** One page of a listing. */
+export interface PageRequest {
+  /** Most messages on the page. */
+  limit: number
+  /** Where the previous page ended; omit for the first page. */
+  cursor?: string | null
+}
+
+/** A page of messages and where the next one starts. */
+export interface MessagePage {
+  messages: MessageSummary[]
+  nextCursor: string | null
+}
+
+/** The queue at a glance. */
+export interface QueueStats {
+  counts: Record<MessageStatus, number>
+  /** Creation time of the oldest message still waiting (queued, deferred or sending). */
+  oldestWaitingAt: Date | null
+  sentLastHour: number
+  sentLastDay: number
+  failedLastHour: number
+  failedLastDay: number
 }

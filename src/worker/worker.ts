@@ -90,7 +90,7 @@ export function createWorker(
       try {
         if (deps.health.isDown) {
           // The upstream went away after this message was claimed: hand it back untouched.
-          await deps.store.release(id, [message.id])
+          await deps.store.releaseLeases(id, [message.id])
           return
         }
         const completion = await deliverMessage(message, id, deps)
@@ -119,7 +119,7 @@ export function createWorker(
     if (messages.length === 0) return
     for (const m of messages) leases?.untrack(m.id)
     try {
-      await deps.store.release(
+      await deps.store.releaseLeases(
         id,
         messages.map((m) => m.id),
       )
@@ -211,7 +211,7 @@ export function createWorker(
       clearTimeout(timer)
       if (timedOut) {
         log.warn({ inFlight: active.size }, 'stop timed out; giving back messages still being sent')
-        await deps.store.release(id, [...active.keys()]).catch(() => undefined)
+        await deps.store.releaseLeases(id, [...active.keys()]).catch(() => undefined)
       }
     }
     leases?.stop()

@@ -148,7 +148,7 @@ export function runStoreContract(name: string, options: StoreContractOptions): v
       const normal2 = newMessage()
       for (const m of [low, normal1, high, normal2]) await store.enqueue([m])
       await store.enqueue([now])
-      await store.release('nobody', [now.id])
+      await store.releaseLeases('nobody', [now.id])
       const claimed = await store.claim({ owner: 'w1', limit: 10, leaseMs: 60_000 })
       expect(claimed.map((c) => c.id)).toEqual([now.id, high.id, normal1.id, normal2.id, low.id])
       expect(claimed[0]).toMatchObject({
@@ -163,7 +163,7 @@ export function runStoreContract(name: string, options: StoreContractOptions): v
       await store.enqueue([m])
       expect((await store.getMessage(m.id))!.status).toBe('sending')
       expect(await store.claim({ owner: 'w1', limit: 10, leaseMs: 60_000 })).toEqual([])
-      await store.release('sender', [m.id])
+      await store.releaseLeases('sender', [m.id])
       expect(
         (await store.claim({ owner: 'w1', limit: 10, leaseMs: 60_000 })).map((c) => c.id),
       ).toEqual([m.id])
@@ -225,7 +225,7 @@ export function runStoreContract(name: string, options: StoreContractOptions): v
       const m = newMessage()
       await store.enqueue([m])
       await store.claim({ owner: 'w1', limit: 1, leaseMs: 60_000 })
-      await store.release('w1', [m.id])
+      await store.releaseLeases('w1', [m.id])
       const detail = await store.getMessage(m.id)
       expect(detail).toMatchObject({ status: 'queued', leaseOwner: null })
       expect((await store.claim({ owner: 'w2', limit: 1, leaseMs: 60_000 }))[0]!.id).toBe(m.id)
@@ -371,6 +371,165 @@ export function runStoreContract(name: string, options: StoreContractOptions): v
 
     test('nextDueAt is null when nothing waits', async () => {
       expect(await store.nextDueAt()).toBeNull()
+    })
+
+    /** Enqueues messages and drives some to sent, failed and deferred. */
+    async function mixedQueue() {
+      const q = newMessage({
+        envelope: { from: 'shop@example.com', to: ['Ann@Example.com'] },
+        tags: ['receipt'],
+        subject: 'Your receipt',
+      })
+      const s = newMessage({
+        envelope: { from: 'news@example.com', to: ['bob@example.org'] },
+        subject: 'Newsletter',
+      })
+      const f = newMessage({ envelope: { from: 'shop@example.com', to: ['carl@example.org'] } })
+      const d = newMessage({
+        envelope: { from: 'shop@example.com', to: ['dora@example.net'] },
+        tags: ['receipt'],
+      })
+      for (const m of [q, s, f, d]) {
+        await store.enqueue([m])
+        await sleep(2)
+      }
+      await store.claim({ owner: 'w', limit: 10, leaseMs: 60_000 })
+      await store.releaseLeases('w', [q.id])
+      const one = (address: string, status: 'sent' | 'failed' | 'pending', code: number) => [
+        { address, status, code, reply: `${code}` },
+      ]
+      await store.complete(
+        completion(s.id, 'w', { recipients: one('bob@example.org', 'sent', 250) }),
+      )
+      await store.complete(
+        completion(f.id, 'w', {
+          status: 'failed',
+          reason: 'rejected',
+          recipients: one('carl@example.org', 'failed', 550),
+        }),
+      )
+      await store.complete(
+        completion(d.id, 'w', {
+          status: 'deferred',
+          dueAt: new Date(Date.now() + 3_600_000),
+          countsTowardBackoff: true,
+          recipients: one('dora@example.net', 'pending', 451),
+        }),
+      )
+      return { q, s, f, d }
+    }
+
+    test('lists newest first with filters and cursor paging', async () => {
+      const { q, s, f, d } = await mixedQueue()
+      const ids = async (filter: Parameters<Store['listMessages']>[0]) =>
+        (await store.listMessages(filter, { limit: 100 })).messages.map((m) => m.id)
+      expect(await ids({})).toEqual([d.id, f.id, s.id, q.id])
+      expect(await ids({ status: ['sent', 'failed'] })).toEqual([f.id, s.id])
+      expect(await ids({ to: 'ann@example.com' })).toEqual([q.id])
+      expect(await ids({ to: '@example.org' })).toEqual([f.id, s.id])
+      expect(await ids({ from: 'SHOP@example.com' })).toEqual([d.id, f.id, q.id])
+      expect(await ids({ tag: 'receipt' })).toEqual([d.id, q.id])
+      expect(await ids({ subject: 'newsLETTER' })).toEqual([s.id])
+      expect(await ids({ since: new Date(Date.now() + 1000) })).toEqual([])
+      expect(await ids({ tag: 'receipt', status: ['queued'] })).toEqual([q.id])
+      const first = await store.listMessages({}, { limit: 3 })
+      expect(first.messages.map((m) => m.id)).toEqual([d.id, f.id, s.id])
+      const second = await store.listMessages({}, { limit: 3, cursor: first.nextCursor })
+      expect(second.messages.map((m) => m.id)).toEqual([q.id])
+      expect(second.nextCursor).toBeNull()
+      expect(first.messages[0]).toMatchObject({
+        status: 'deferred',
+        from: 'shop@example.com',
+        recipients: ['dora@example.net'],
+      })
+    })
+
+    test('holds and releases', async () => {
+      const { q, s, d } = await mixedQueue()
+      expect((await store.hold({ ids: [q.id, s.id, d.id] })).sort()).toEqual([q.id, d.id].sort())
+      expect(await store.claim({ owner: 'w2', limit: 10, leaseMs: 60_000 })).toEqual([])
+      expect(await store.nextDueAt()).toBeNull()
+      expect((await store.getMessage(q.id))!.status).toBe('held')
+      expect((await store.unhold({ filter: { status: ['held'] } })).sort()).toEqual(
+        [q.id, d.id].sort(),
+      )
+      expect((await store.getMessage(q.id))!.status).toBe('queued')
+      expect((await store.getMessage(d.id))!.status).toBe('deferred')
+      // Released messages are due at once, whatever their backoff said.
+      expect((await store.claim({ owner: 'w2', limit: 10, leaseMs: 60_000 })).length).toBe(2)
+    })
+
+    test('retry makes deferred messages due and requeues failed recipients only', async () => {
+      const { q, s, f, d } = await mixedQueue()
+      const changed = await store.retry({ ids: [s.id, f.id, d.id] }, { maxAgeMs: 3_600_000 })
+      expect(changed.sort()).toEqual([f.id, d.id].sort())
+      const failed = await store.getMessage(f.id)
+      expect(failed).toMatchObject({ status: 'queued', reason: null, finishedAt: null })
+      expect(failed!.recipientStatus[0]!.status).toBe('pending')
+      expect(failed!.expiresAt.getTime()).toBeGreaterThan(Date.now() + 3_500_000)
+      const claimed = await store.claim({ owner: 'w2', limit: 10, leaseMs: 60_000 })
+      expect(claimed.map((c) => c.id).sort()).toEqual([q.id, f.id, d.id].sort())
+      expect(claimed.find((c) => c.id === f.id)).toMatchObject({
+        pendingRecipients: ['carl@example.org'],
+        backoffStep: 0,
+      })
+    })
+
+    test('removes messages by id or filter, with everything that belongs to them', async () => {
+      const { q, s, f } = await mixedQueue()
+      expect(await store.remove({ ids: [q.id, 'missing'] })).toEqual([q.id])
+      expect(await store.getMessage(q.id)).toBeNull()
+      expect(await store.getRaw(q.id)).toBeNull()
+      expect(await store.remove({ filter: { status: ['failed'] } })).toEqual([f.id])
+      expect((await store.listMessages({}, { limit: 10 })).messages.map((m) => m.id)).not.toContain(
+        f.id,
+      )
+      expect(await store.getMessage(s.id)).not.toBeNull()
+    })
+
+    test('purges only finished messages older than asked', async () => {
+      const { q, s, f, d } = await mixedQueue()
+      expect(
+        await store.purge({
+          finishedBefore: new Date(Date.now() - 60_000),
+          statuses: ['sent', 'failed'],
+        }),
+      ).toBe(0)
+      expect(
+        await store.purge({ finishedBefore: new Date(Date.now() + 1000), statuses: ['sent'] }),
+      ).toBe(1)
+      expect(await store.getMessage(s.id)).toBeNull()
+      expect(await store.getMessage(f.id)).not.toBeNull()
+      expect(
+        await store.purge({
+          finishedBefore: new Date(Date.now() + 1000),
+          statuses: ['sent', 'failed'],
+        }),
+      ).toBe(1)
+      expect(await store.getMessage(q.id)).not.toBeNull()
+      expect(await store.getMessage(d.id)).not.toBeNull()
+    })
+
+    test('reports stats', async () => {
+      const { q } = await mixedQueue()
+      const stats = await store.stats()
+      expect(stats.counts).toEqual({
+        queued: 1,
+        sending: 0,
+        deferred: 1,
+        sent: 1,
+        failed: 1,
+        held: 0,
+      })
+      expect(stats).toMatchObject({
+        sentLastHour: 1,
+        sentLastDay: 1,
+        failedLastHour: 1,
+        failedLastDay: 1,
+      })
+      expect(stats.oldestWaitingAt!.getTime()).toBe(
+        (await store.getMessage(q.id))!.createdAt.getTime(),
+      )
     })
   })
 }

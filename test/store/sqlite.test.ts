@@ -49,6 +49,7 @@ describe('SQLite store specifics', () => {
     const db = new Database(path)
     expect(db.prepare('SELECT version, name FROM outbox_migrations').all()).toEqual([
       { version: 1, name: 'init' },
+      { version: 2, name: 'operator_indexes' },
     ])
     db.prepare('INSERT INTO outbox_migrations VALUES (99, ?, ?)').run('future', Date.now())
     db.close()
@@ -68,7 +69,7 @@ describe('SQLite store specifics', () => {
     await createSqliteStore({ path }).close()
     await createSqliteStore({ path }).close()
     const db = new Database(path)
-    expect(db.prepare('SELECT count(*) AS n FROM outbox_migrations').get()).toEqual({ n: 1 })
+    expect(db.prepare('SELECT count(*) AS n FROM outbox_migrations').get()).toEqual({ n: 2 })
     db.close()
   })
 

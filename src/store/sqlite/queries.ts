@@ -2,6 +2,11 @@
 
 const CLAIMABLE = `status IN ('queued', 'deferred')`
 
+/** Every column of a message row but the bytes, for listings (aliased `m`). */
+export const SUMMARY_COLUMNS = `m.id, m.message_id, m.status, m.priority, m.mail_from, m.recipients,
+  m.subject, m.tags, m.size, m.idempotency_key, m.created_at, m.due_at, m.expires_at, m.attempts,
+  m.reason, m.last_error, m.captured, m.lease_owner, m.lease_expires_at, m.finished_at`
+
 export const SQL = {
   insertMessage: `
     INSERT INTO messages (id, message_id, status, priority, mail_from, recipients, subject, tags,
@@ -87,4 +92,14 @@ export const SQL = {
     FROM attempts WHERE message_id = ? ORDER BY id`,
   raw: `SELECT raw FROM message_bodies WHERE id = ?`,
   countByStatus: `SELECT status, count(*) AS n FROM messages GROUP BY status`,
+  finishedSince: `SELECT count(*) AS n FROM messages WHERE status = ? AND finished_at >= ?`,
+  oldestWaiting: `
+    SELECT min(created_at) AS t FROM messages WHERE status IN ('queued', 'deferred', 'sending')`,
+
+  requeueRecipients: `
+    UPDATE recipients SET status = 'pending', updated_at = ? WHERE message_id = ? AND status = 'failed'`,
+  requeueFailed: `
+    UPDATE messages SET status = 'queued', due_at = ?, expires_at = ?, backoff_step = 0,
+      waiting_upstream = 0, reason = NULL, finished_at = NULL, updated_at = ?
+    WHERE id = ? AND status = 'failed'`,
 } as const

@@ -2,10 +2,16 @@ import Database from 'better-sqlite3'
 import { mkdirSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import { OutboxError, StoreUnavailableError } from '../../errors.js'
-import { MESSAGE_STATUSES, type MessageStatus } from '../../message/types.js'
+import { MESSAGE_STATUSES, type MessageStatus, type RecipientStatus } from '../../message/types.js'
 import { priorityFromRank, priorityRank } from '../priority-rank.js'
 import type {
   AttemptRecord,
+  MessageFilter,
+  MessagePage,
+  MessageSelector,
+  MessageSummary,
+  PageRequest,
+  QueueStats,
   ClaimedMessage,
   ClaimRequest,
   Completion,
@@ -17,7 +23,8 @@ import type {
 } from '../store.js'
 import { watchForeignCommits } from './foreign-commits.js'
 import { migrateSqlite } from './migrate.js'
-import { SQL } from './queries.js'
+import { decodeCursor, encodeCursor, filterCondition, selectorCondition } from './filter-sql.js'
+import { SQL, SUMMARY_COLUMNS } from './queries.js'
 
 /** Options of the SQLite store. */
 export interface SqliteStoreOptions {
@@ -226,6 +233,38 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
   const optionalText = (v: unknown): string | null =>
     typeof v === 'string' ? v : v == null ? null : JSON.stringify(v)
 
+  function toSummary(row: Row): MessageSummary {
+    return {
+      id: String(row.id),
+      messageId: String(row.message_id),
+      status: row.status as MessageStatus,
+      priority: priorityFromRank(Number(row.priority)),
+      from: String(row.mail_from),
+      recipients: JSON.parse(String(row.recipients)) as string[],
+      subject: optionalText(row.subject),
+      tags: JSON.parse(String(row.tags)) as string[],
+      size: Number(row.size),
+      attempts: Number(row.attempts),
+      createdAt: new Date(Number(row.created_at)),
+      dueAt: optionalDate(row.due_at),
+      expiresAt: new Date(Number(row.expires_at)),
+      reason: optionalText(row.reason),
+      lastError: optionalText(row.last_error),
+      captured: row.captured === 1,
+      idempotencyKey: optionalText(row.idempotency_key),
+      leaseOwner: optionalText(row.lease_owner),
+      leaseExpiresAt: optionalDate(row.lease_expires_at),
+      finishedAt: optionalDate(row.finished_at),
+    }
+  }
+
+  /** Runs an UPDATE or DELETE … RETURNING id on the selected messages, in one transaction. */
+  function changeSelected(sql: string, selector: MessageSelector, leadingParams: unknown[] = []): string[] {
+    const where = selectorCondition(selector)
+    const statement = db.prepare(sql.replace('$WHERE', where.sql))
+    return now(() => (statement.all(...leadingParams, ...where.params) as Row[]).map((r) => String(r.id)))
+  }
+
   const store = {
     kind: 'sqlite',
 
@@ -269,7 +308,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
       })
     },
 
-    async release(owner: string, ids: readonly string[]): Promise<void> {
+    async releaseLeases(owner: string, ids: readonly string[]): Promise<void> {
       if (ids.length === 0) return
       now(() => {
         const t = Date.now()
@@ -346,29 +385,10 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
       const row = stmt.messageRow.get(id) as Row | undefined
       if (!row) return null
       return {
-        id: String(row.id),
-        messageId: String(row.message_id),
-        status: row.status as MessageStatus,
-        priority: priorityFromRank(Number(row.priority)),
-        from: String(row.mail_from),
-        recipients: JSON.parse(String(row.recipients)) as string[],
-        subject: optionalText(row.subject),
-        tags: JSON.parse(String(row.tags)) as string[],
-        size: Number(row.size),
-        attempts: Number(row.attempts),
-        createdAt: new Date(Number(row.created_at)),
-        dueAt: optionalDate(row.due_at),
-        expiresAt: new Date(Number(row.expires_at)),
-        reason: optionalText(row.reason),
-        lastError: optionalText(row.last_error),
-        captured: row.captured === 1,
-        idempotencyKey: optionalText(row.idempotency_key),
-        leaseOwner: optionalText(row.lease_owner),
-        leaseExpiresAt: optionalDate(row.lease_expires_at),
-        finishedAt: optionalDate(row.finished_at),
+        ...toSummary(row),
         recipientStatus: (stmt.recipientRows.all(id) as Row[]).map((r) => ({
           address: String(r.address),
-          status: r.status as MessageDetail['recipientStatus'][number]['status'],
+          status: r.status as RecipientStatus,
           code: r.code === null ? null : Number(r.code),
           reply: optionalText(r.reply),
         })),
@@ -391,6 +411,109 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
       for (const r of stmt.countByStatus.all() as Row[])
         counts[r.status as MessageStatus] = Number(r.n)
       return counts
+    },
+
+    async listMessages(filter: MessageFilter, page: PageRequest): Promise<MessagePage> {
+      assertOpen()
+      const where = filterCondition(filter)
+      const params = [...where.params]
+      let sql = `SELECT ${SUMMARY_COLUMNS} FROM messages m WHERE ${where.sql}`
+      const after = page.cursor ? decodeCursor(page.cursor) : null
+      if (after) {
+        sql += ' AND (m.created_at < ? OR (m.created_at = ? AND m.id < ?))'
+        params.push(after.createdAt, after.createdAt, after.id)
+      }
+      sql += ' ORDER BY m.created_at DESC, m.id DESC LIMIT ?'
+      params.push(page.limit + 1)
+      const rows = db.prepare(sql).all(...params) as Row[]
+      const more = rows.length > page.limit
+      const shown = rows.slice(0, page.limit)
+      const last = shown.at(-1)
+      return {
+        messages: shown.map(toSummary),
+        nextCursor: more && last ? encodeCursor(Number(last.created_at), String(last.id)) : null,
+      }
+    },
+
+    async hold(selector: MessageSelector): Promise<string[]> {
+      return changeSelected(
+        `UPDATE messages AS m SET status = 'held', due_at = NULL, waiting_upstream = 0, updated_at = ?
+         WHERE m.status IN ('queued', 'deferred') AND $WHERE RETURNING id`,
+        selector,
+        [Date.now()],
+      )
+    },
+
+    async unhold(selector: MessageSelector): Promise<string[]> {
+      const t = Date.now()
+      const ids = changeSelected(
+        `UPDATE messages AS m SET status = CASE WHEN m.attempts = 0 THEN 'queued' ELSE 'deferred' END,
+           due_at = ?, updated_at = ?
+         WHERE m.status = 'held' AND $WHERE RETURNING id`,
+        selector,
+        [t, t],
+      )
+      if (ids.length) notify()
+      return ids
+    },
+
+    async retry(selector: MessageSelector, options: { maxAgeMs: number }): Promise<string[]> {
+      const where = selectorCondition(selector)
+      const t = Date.now()
+      const ids = now(() => {
+        const deferred = db
+          .prepare(
+            `UPDATE messages AS m SET due_at = ?, waiting_upstream = 0, updated_at = ?
+             WHERE m.status = 'deferred' AND ${where.sql} RETURNING id`,
+          )
+          .all(t, t, ...where.params) as Row[]
+        const failed = (
+          db.prepare(`SELECT m.id FROM messages m WHERE m.status = 'failed' AND ${where.sql}`).all(...where.params) as Row[]
+        ).map((r) => String(r.id))
+        for (const id of failed) {
+          stmt.requeueRecipients.run(t, id)
+          stmt.requeueFailed.run(t, t + options.maxAgeMs, t, id)
+        }
+        return [...deferred.map((r) => String(r.id)), ...failed]
+      })
+      if (ids.length) notify()
+      return ids
+    },
+
+    async remove(selector: MessageSelector): Promise<string[]> {
+      return changeSelected('DELETE FROM messages AS m WHERE $WHERE RETURNING id', selector)
+    },
+
+    async purge(options: { finishedBefore: Date; statuses: readonly ('sent' | 'failed')[] }): Promise<number> {
+      if (options.statuses.length === 0) return 0
+      const marks = options.statuses.map(() => '?').join(', ')
+      // In slices, so a purge of millions never holds the write lock for long.
+      const slice = db.prepare(
+        `DELETE FROM messages WHERE id IN (
+           SELECT id FROM messages WHERE status IN (${marks}) AND finished_at < ? LIMIT 5000)`,
+      )
+      let purged = 0
+      for (let round = 0; round < 100_000; round++) {
+        const changes = now(() => slice.run(...options.statuses, options.finishedBefore.getTime()).changes)
+        purged += changes
+        if (changes === 0) break
+      }
+      return purged
+    },
+
+    async stats(): Promise<QueueStats> {
+      const counts = await store.countByStatus()
+      const t = Date.now()
+      const finished = (status: string, since: number) => Number((stmt.finishedSince.get(status, since) as Row).n)
+      const oldest = (stmt.oldestWaiting.get() as Row).t
+      return {
+        counts,
+        oldestWaitingAt: typeof oldest === 'number' ? new Date(oldest) : null,
+        sentLastHour: finished('sent', t - 3_600_000),
+        sentLastDay: finished('sent', t - 86_400_000),
+        failedLastHour: finished('failed', t - 3_600_000),
+        failedLastDay: finished('failed', t - 86_400_000),
+      }
     },
 
     onEnqueue(listener: () => void): () => void {
