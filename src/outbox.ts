@@ -20,6 +20,7 @@ import { openStore } from './store/open-store.js'
 import type { NewMessage } from './store/store.js'
 import { deliverMessage, type DeliveryDeps } from './worker/deliver-message.js'
 import { createLeaseKeeper } from './worker/lease-keeper.js'
+import { createRateLimiter } from './worker/rate-limiter.js'
 import {
   createWorker,
   workerId,
@@ -87,6 +88,7 @@ export async function createOutbox(options: OutboxOptions = {}): Promise<Outbox>
     // An outage-deferred message waits for a probe, but never longer than the longest probe gap.
     upstreamParkMs: config.probe.maxDelayMs,
     logger: log,
+    rateLimiter: createRateLimiter(config.rateLimit),
   }
   const nowOwner = `${workerId()}:now`
   const nowLeases = createLeaseKeeper(store, nowOwner, config.leaseMs, log)
@@ -110,6 +112,7 @@ export async function createOutbox(options: OutboxOptions = {}): Promise<Outbox>
     }
     nowLeases.track(message.id)
     try {
+      await deliveryDeps.rateLimiter.acquire()
       const createdAt = new Date()
       const completion = await deliverMessage(
         {

@@ -131,3 +131,16 @@ describe('poison messages never stall the queue', () => {
     expect(detail.attemptLog[0]!.error).toMatch(/transport exploded/)
   })
 })
+
+describe('rate limit', () => {
+  it('paces sends to the configured rate, after an initial burst', async () => {
+    const upstream = await sink()
+    const outbox = await outboxOn(tempSqlitePath(), { upstream: upstream.url, rateLimit: '10/s' })
+    await outbox.sendMany(Array.from({ length: 25 }, (_, i) => mail(i)))
+    const started = Date.now()
+    await outbox.drain()
+    expect(upstream.messages).toHaveLength(25)
+    // 10 at once, then one every 100 ms: the last of the 15 others cannot arrive before 1.5 s.
+    expect(upstream.messages.at(-1)!.receivedAt - started).toBeGreaterThanOrEqual(1400)
+  })
+})

@@ -7,6 +7,7 @@ import type { Logger } from '../logger.js'
 import { silentLogger } from '../logger.js'
 import type { Store } from '../store/store.js'
 import { parseDuration } from './duration.js'
+import { parseRateLimit, type RateLimit } from './rate-limit.js'
 
 /** A duration: milliseconds, or text with a unit (`250ms`, `30s`, `15m`, `24h`, `7d`). */
 export type Duration = number | string
@@ -60,6 +61,11 @@ export interface OutboxOptions {
    */
   leaseDuration?: Duration
   /**
+   * Most messages sent upstream per period by this Outbox (all its workers together), as
+   * `10/s`, `600/m` or `20000/h`, or `{ count, perMs }`. No limit when unset.
+   */
+  rateLimit?: string | RateLimit | null
+  /**
    * Default worker concurrency, and the size of the SMTP connection pool.
    * @default 10
    */
@@ -78,6 +84,7 @@ export interface ResolvedOptions {
   probe: ProbePolicy
   leaseMs: number
   concurrency: number
+  rateLimit: RateLimit | null
   logger: Logger
 }
 
@@ -117,6 +124,23 @@ const schema = z.strictObject({
     .optional(),
   leaseDuration: duration(100).optional(),
   concurrency: z.number().int().min(1).max(1000).optional(),
+  rateLimit: z
+    .union([
+      z.null(),
+      z
+        .string()
+        .transform(
+          (v, ctx) =>
+            parseRateLimit(v) ??
+            (ctx.addIssue({
+              code: 'custom',
+              message: 'expected a rate such as 10/s, 600/m or 20000/h',
+            }),
+            z.NEVER),
+        ),
+      z.strictObject({ count: z.number().int().min(1), perMs: z.number().int().min(1) }),
+    ])
+    .optional(),
   logger: z
     .custom<Logger>(
       (v) =>
@@ -173,6 +197,7 @@ export function resolveOutboxOptions(options: OutboxOptions = {}): ResolvedOptio
     }),
     leaseMs: o.leaseDuration ?? 60_000,
     concurrency: o.concurrency ?? 10,
+    rateLimit: o.rateLimit ?? null,
     logger: o.logger ?? silentLogger,
   })
 }

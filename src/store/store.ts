@@ -98,7 +98,10 @@ export interface Store {
   remove(selector: MessageSelector): Promise<string[]>
 
   /** Deletes finished messages (of the given statuses) that finished before `finishedBefore`. */
-  purge(options: { finishedBefore: Date; statuses: readonly ('sent' | 'failed')[] }): Promise<number>
+  purge(options: {
+    finishedBefore: Date
+    statuses: readonly ('sent' | 'failed')[]
+  }): Promise<number>
 
   /** Counts for a dashboard or `outbox stats`. */
   stats(): Promise<QueueStats>

@@ -5,6 +5,7 @@ import type { UpstreamHealth } from '../delivery/upstream-health.js'
 import type { Logger } from '../logger.js'
 import type { ClaimedMessage, Completion } from '../store/store.js'
 import { decideOutcome } from './decide-outcome.js'
+import type { RateLimiter } from './rate-limiter.js'
 
 /** What delivering one message needs. */
 export interface DeliveryDeps {
@@ -13,6 +14,8 @@ export interface DeliveryDeps {
   retry: RetryPolicy
   upstreamParkMs: number
   logger: Logger
+  /** Paces sends for the upstream's rate limit; shared by every sender of one Outbox. */
+  rateLimiter: RateLimiter
 }
 
 /**

@@ -88,8 +88,9 @@ export function createWorker(
   function launch(message: ClaimedMessage): void {
     const task = (async () => {
       try {
-        if (deps.health.isDown) {
-          // The upstream went away after this message was claimed: hand it back untouched.
+        const mayStart = await deps.rateLimiter.acquire(stopping.signal)
+        if (!mayStart || deps.health.isDown) {
+          // Stopping, or the upstream went away after this message was claimed: hand it back.
           await deps.store.releaseLeases(id, [message.id])
           return
         }

@@ -54,7 +54,10 @@ export function filterCondition(filter: MessageFilter): SqlCondition {
 /** Conditions for a selector: some ids, or a filter. */
 export function selectorCondition(selector: MessageSelector): SqlCondition {
   if ('ids' in selector) {
-    return { sql: 'm.id IN (SELECT value FROM json_each(?))', params: [JSON.stringify(selector.ids)] }
+    return {
+      sql: 'm.id IN (SELECT value FROM json_each(?))',
+      params: [JSON.stringify(selector.ids)],
+    }
   }
   return filterCondition(selector.filter)
 }

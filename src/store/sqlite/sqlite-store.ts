@@ -259,10 +259,16 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
   }
 
   /** Runs an UPDATE or DELETE … RETURNING id on the selected messages, in one transaction. */
-  function changeSelected(sql: string, selector: MessageSelector, leadingParams: unknown[] = []): string[] {
+  function changeSelected(
+    sql: string,
+    selector: MessageSelector,
+    leadingParams: unknown[] = [],
+  ): string[] {
     const where = selectorCondition(selector)
     const statement = db.prepare(sql.replace('$WHERE', where.sql))
-    return now(() => (statement.all(...leadingParams, ...where.params) as Row[]).map((r) => String(r.id)))
+    return now(() =>
+      (statement.all(...leadingParams, ...where.params) as Row[]).map((r) => String(r.id)),
+    )
   }
 
   const store = {
@@ -468,7 +474,9 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
           )
           .all(t, t, ...where.params) as Row[]
         const failed = (
-          db.prepare(`SELECT m.id FROM messages m WHERE m.status = 'failed' AND ${where.sql}`).all(...where.params) as Row[]
+          db
+            .prepare(`SELECT m.id FROM messages m WHERE m.status = 'failed' AND ${where.sql}`)
+            .all(...where.params) as Row[]
         ).map((r) => String(r.id))
         for (const id of failed) {
           stmt.requeueRecipients.run(t, id)
@@ -484,7 +492,10 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
       return changeSelected('DELETE FROM messages AS m WHERE $WHERE RETURNING id', selector)
     },
 
-    async purge(options: { finishedBefore: Date; statuses: readonly ('sent' | 'failed')[] }): Promise<number> {
+    async purge(options: {
+      finishedBefore: Date
+      statuses: readonly ('sent' | 'failed')[]
+    }): Promise<number> {
       if (options.statuses.length === 0) return 0
       const marks = options.statuses.map(() => '?').join(', ')
       // In slices, so a purge of millions never holds the write lock for long.
@@ -494,7 +505,9 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
       )
       let purged = 0
       for (let round = 0; round < 100_000; round++) {
-        const changes = now(() => slice.run(...options.statuses, options.finishedBefore.getTime()).changes)
+        const changes = now(
+          () => slice.run(...options.statuses, options.finishedBefore.getTime()).changes,
+        )
         purged += changes
         if (changes === 0) break
       }
@@ -504,7 +517,8 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
     async stats(): Promise<QueueStats> {
       const counts = await store.countByStatus()
       const t = Date.now()
-      const finished = (status: string, since: number) => Number((stmt.finishedSince.get(status, since) as Row).n)
+      const finished = (status: string, since: number) =>
+        Number((stmt.finishedSince.get(status, since) as Row).n)
       const oldest = (stmt.oldestWaiting.get() as Row).t
       return {
         counts,

@@ -1,0 +1,186 @@
+import { z } from 'zod'
+import { parseDuration } from './duration.js'
+import { parseRateLimit, type RateLimit } from './rate-limit.js'
+import { parseSize } from './size.js'
+
+/**
+ * The configuration of the `outbox` command, whatever its source (file, environment, flags).
+ * Every key has a default; see {@link CONFIG_KEYS} for where each can be set.
+ */
+export interface OutboxConfig {
+  /** Where the queue lives. */
+  store: string
+  /** Where mail goes: `capture`, `smtp://…`, `smtps://…`. */
+  upstream: string
+  /** Messages delivered at once by a worker (and SMTP connections). */
+  concurrency: number
+  /** A temporarily failing message fails as expired after this long (ms). */
+  maxAgeMs: number
+  /** Largest accepted message, in bytes. */
+  maxMessageSize: number
+  /** Lease on a message being sent (ms). */
+  leaseMs: number
+  /** First retry delay (ms). */
+  retryInitialDelayMs: number
+  /** Longest retry delay (ms). */
+  retryMaxDelayMs: number
+  /** Most messages sent per period by one process, or null for no limit. */
+  rateLimit: RateLimit | null
+  /** Address the SMTP listener binds (`host:port`). */
+  smtpListen: string
+  /** Address the HTTP API and dashboard bind (`host:port`). */
+  httpListen: string
+  /** pino log level. */
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
+}
+
+/** How each key is written in the config file, the environment and on the command line. */
+export interface ConfigKey {
+  /** Dotted path in `outbox.config.json`. */
+  file: string
+  env: string
+  flag: string
+  /** What a valid value looks like, for error messages. */
+  expected: string
+  /** Parses one raw value (string from env/flags, any JSON value from the file). */
+  parse: z.ZodType<unknown>
+  /** Contains a secret: redact it when printing. */
+  secret?: boolean
+}
+
+const text = z.string().trim().min(1)
+const duration = (min: number) =>
+  z.union([z.number(), z.string()]).transform((v, ctx) => {
+    const ms = parseDuration(v)
+    if (ms === undefined || ms < min) {
+      ctx.addIssue({ code: 'custom', message: 'invalid duration' })
+      return z.NEVER
+    }
+    return ms
+  })
+const wholeNumber = (min: number, max: number) =>
+  z
+    .union([z.number(), z.string().regex(/^\s*\d+\s*$/)])
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max))
+const listenAddress = text.regex(/^(\[[0-9a-fA-F:.]+\]|[^\s:]+):\d{1,5}$/)
+
+export const CONFIG_KEYS: Record<keyof OutboxConfig, ConfigKey> = {
+  store: {
+    file: 'store',
+    env: 'OUTBOX_STORE',
+    flag: '--store',
+    expected: 'a store URL such as sqlite:./outbox.db',
+    parse: text.regex(/^[a-z][a-z0-9+.-]*:/i),
+    secret: true,
+  },
+  upstream: {
+    file: 'upstream',
+    env: 'OUTBOX_UPSTREAM',
+    flag: '--upstream',
+    expected: 'capture, or an smtp:// or smtps:// URL',
+    parse: text.refine((v) => v === 'capture' || /^smtps?:\/\/[^/\s]+/.test(v)),
+    secret: true,
+  },
+  concurrency: {
+    file: 'concurrency',
+    env: 'OUTBOX_CONCURRENCY',
+    flag: '--concurrency',
+    expected: 'a whole number from 1 to 1000',
+    parse: wholeNumber(1, 1000),
+  },
+  maxAgeMs: {
+    file: 'maxAge',
+    env: 'OUTBOX_MAX_AGE',
+    flag: '--max-age',
+    expected: 'a duration of at least 1s, such as 30s, 15m, 24h or 7d',
+    parse: duration(1000),
+  },
+  maxMessageSize: {
+    file: 'maxMessageSize',
+    env: 'OUTBOX_MAX_MESSAGE_SIZE',
+    flag: '--max-message-size',
+    expected: 'a size of at least 1KB, such as 512KB, 25MB or 26214400',
+    parse: z.union([z.number(), z.string()]).transform((v, ctx) => {
+      const bytes = parseSize(v)
+      if (bytes === undefined || bytes < 1024) {
+        ctx.addIssue({ code: 'custom', message: 'invalid size' })
+        return z.NEVER
+      }
+      return bytes
+    }),
+  },
+  leaseMs: {
+    file: 'leaseDuration',
+    env: 'OUTBOX_LEASE_DURATION',
+    flag: '--lease-duration',
+    expected: 'a duration of at least 1s, such as 60s',
+    parse: duration(1000),
+  },
+  retryInitialDelayMs: {
+    file: 'retry.initialDelay',
+    env: 'OUTBOX_RETRY_INITIAL_DELAY',
+    flag: '--retry-initial-delay',
+    expected: 'a duration, such as 30s',
+    parse: duration(1),
+  },
+  retryMaxDelayMs: {
+    file: 'retry.maxDelay',
+    env: 'OUTBOX_RETRY_MAX_DELAY',
+    flag: '--retry-max-delay',
+    expected: 'a duration, such as 30m',
+    parse: duration(1),
+  },
+  rateLimit: {
+    file: 'rateLimit',
+    env: 'OUTBOX_RATE_LIMIT',
+    flag: '--rate-limit',
+    expected: 'a rate such as 10/s, 600/m or 20000/h, or none',
+    parse: z.union([z.string(), z.null()]).transform((v, ctx) => {
+      if (v === null || v === 'none' || v === '') return null
+      const limit = parseRateLimit(v)
+      if (!limit) {
+        ctx.addIssue({ code: 'custom', message: 'invalid rate' })
+        return z.NEVER
+      }
+      return limit
+    }),
+  },
+  smtpListen: {
+    file: 'smtp.listen',
+    env: 'OUTBOX_SMTP_LISTEN',
+    flag: '--smtp-listen',
+    expected: 'host:port, such as 127.0.0.1:2525 or [::1]:2525',
+    parse: listenAddress,
+  },
+  httpListen: {
+    file: 'http.listen',
+    env: 'OUTBOX_HTTP_LISTEN',
+    flag: '--http-listen',
+    expected: 'host:port, such as 127.0.0.1:8025',
+    parse: listenAddress,
+  },
+  logLevel: {
+    file: 'logLevel',
+    env: 'OUTBOX_LOG_LEVEL',
+    flag: '--log-level',
+    expected: 'one of fatal, error, warn, info, debug, trace, silent',
+    parse: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+  },
+}
+
+/** What a new user gets: SQLite next to them, mail captured, everything on loopback. */
+export const CONFIG_DEFAULTS: Readonly<OutboxConfig> = Object.freeze({
+  store: 'sqlite:./outbox.db',
+  upstream: 'capture',
+  concurrency: 10,
+  maxAgeMs: 24 * 3_600_000,
+  maxMessageSize: 25 * 1024 * 1024,
+  leaseMs: 60_000,
+  retryInitialDelayMs: 30_000,
+  retryMaxDelayMs: 30 * 60_000,
+  rateLimit: null,
+  smtpListen: '127.0.0.1:2525',
+  httpListen: '127.0.0.1:8025',
+  logLevel: 'info',
+})
