@@ -17,7 +17,7 @@ export type {
 } from './message/types.js'
 export type { RawMessageInput } from './message/compose-raw.js'
 export type { Worker, WorkerOptions, WorkerCounts } from './worker/worker.js'
-export type { Admin } from './admin/admin.js'
+export type { Admin, ActionResult, PurgeStatus } from './admin/admin.js'
 export type { UpstreamSpec } from './delivery/upstream.js'
 export type { RetryPolicy } from './delivery/retry-schedule.js'
 export type { Logger } from './logger.js'
@@ -33,6 +33,11 @@ export type {
   RecipientOutcome,
   MessageSummary,
   MessageDetail,
+  MessageFilter,
+  MessageSelector,
+  MessagePage,
+  PageRequest,
+  QueueStats,
 } from './store/store.js'
 export {
   OutboxError,

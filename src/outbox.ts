@@ -93,7 +93,7 @@ export async function createOutbox(options: OutboxOptions = {}): Promise<Outbox>
   const nowOwner = `${workerId()}:now`
   const nowLeases = createLeaseKeeper(store, nowOwner, config.leaseMs, log)
   const workers = new Set<Worker & { done: Promise<void> }>()
-  const admin = createAdmin(store)
+  const admin = createAdmin(store, { maxAgeMs: config.maxAgeMs })
   let closed = false
 
   function assertOpen(): void {

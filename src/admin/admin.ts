@@ -1,19 +1,107 @@
-import { MessageNotFoundError } from '../errors.js'
-import type { MessageStatus } from '../message/types.js'
-import type { MessageDetail, Store } from '../store/store.js'
+import { describeValue, InvalidMessageError, MessageNotFoundError } from '../errors.js'
+import { MESSAGE_STATUSES, type MessageStatus } from '../message/types.js'
+import type {
+  MessageDetail,
+  MessageFilter,
+  MessagePage,
+  MessageSelector,
+  QueueStats,
+  Store,
+} from '../store/store.js'
 
-/** Queue inspection and management, shared by the CLI and the HTTP API. */
+/** What a queue action did, id by id. */
+export interface ActionResult {
+  /** Messages the action applied to. */
+  changed: string[]
+  /** Messages that exist but were not in a state the action applies to (e.g. holding a sent one). */
+  unchanged: string[]
+  /** Ids that match no message. */
+  notFound: string[]
+}
+
+/** Which finished messages `purge` deletes. */
+export type PurgeStatus = 'sent' | 'failed' | 'all'
+
+/**
+ * Queue inspection and management, shared by the CLI and the HTTP API: every operator action
+ * goes through here, so both behave the same.
+ */
 export interface Admin {
+  /** A page of messages, newest first. At most 1000 per page. */
+  list(
+    filter?: MessageFilter,
+    page?: { limit?: number; cursor?: string | null },
+  ): Promise<MessagePage>
   /** One message with its recipients and attempt log. Throws `MessageNotFoundError`. */
   getMessage(id: string): Promise<MessageDetail>
   /** The stored RFC 5322 bytes of a message. Throws `MessageNotFoundError`. */
   getRaw(id: string): Promise<Buffer>
   /** Number of messages in each status. */
   countByStatus(): Promise<Record<MessageStatus, number>>
+  /** Counts per status, oldest waiting message, what finished in the last hour and day. */
+  stats(): Promise<QueueStats>
+  /** Sets queued or deferred messages aside until released. */
+  hold(selector: MessageSelector): Promise<ActionResult>
+  /** Puts held messages back in the queue, due at once. */
+  release(selector: MessageSelector): Promise<ActionResult>
+  /** Sends deferred messages now (ignoring backoff) and requeues failed ones. */
+  retry(selector: MessageSelector): Promise<ActionResult>
+  /** Removes messages from the queue, with their attempt log. */
+  delete(selector: MessageSelector): Promise<ActionResult>
+  /** Deletes messages that finished (sent, failed, or both) longer than `olderThanMs` ago. */
+  purge(options: { olderThanMs: number; status: PurgeStatus }): Promise<number>
 }
 
-export function createAdmin(store: Store): Admin {
+function checkSelector(selector: MessageSelector): void {
+  if ('ids' in selector) {
+    if (!Array.isArray(selector.ids) || selector.ids.length === 0) {
+      throw new InvalidMessageError('ids', 'Name at least one message id.')
+    }
+    return
+  }
+  const statuses = selector.filter.status ?? []
+  for (const status of statuses) {
+    if (!MESSAGE_STATUSES.includes(status)) {
+      throw new InvalidMessageError(
+        'status',
+        `Unknown status ${describeValue(status)}; expected one of ${MESSAGE_STATUSES.join(', ')}.`,
+      )
+    }
+  }
+}
+
+export function createAdmin(store: Store, options: { maxAgeMs: number }): Admin {
+  /** Runs an action and sorts the named ids into changed / unchanged / not found. */
+  async function act(
+    selector: MessageSelector,
+    run: () => Promise<string[]>,
+  ): Promise<ActionResult> {
+    checkSelector(selector)
+    const changed = await run()
+    if (!('ids' in selector)) return { changed, unchanged: [], notFound: [] }
+    const done = new Set(changed)
+    const unchanged: string[] = []
+    const notFound: string[] = []
+    for (const id of new Set(selector.ids)) {
+      if (done.has(id)) continue
+      if (await store.getMessage(id)) unchanged.push(id)
+      else notFound.push(id)
+    }
+    return { changed, unchanged, notFound }
+  }
+
   return {
+    async list(filter = {}, page = {}) {
+      const limit = page.limit ?? 50
+      if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
+        throw new InvalidMessageError(
+          'limit',
+          `\`limit\` must be a whole number from 1 to 1000, got ${describeValue(limit)}.`,
+        )
+      }
+      checkSelector({ filter })
+      return store.listMessages(filter, { limit, cursor: page.cursor ?? null })
+    },
     async getMessage(id) {
       const message = await store.getMessage(id)
       if (!message) throw new MessageNotFoundError(id)
@@ -25,5 +113,22 @@ export function createAdmin(store: Store): Admin {
       return raw
     },
     countByStatus: () => store.countByStatus(),
+    stats: () => store.stats(),
+    hold: (selector) => act(selector, () => store.hold(selector)),
+    release: (selector) => act(selector, () => store.unhold(selector)),
+    retry: (selector) => act(selector, () => store.retry(selector, { maxAgeMs: options.maxAgeMs })),
+    delete: (selector) => act(selector, () => store.remove(selector)),
+    async purge({ olderThanMs, status }) {
+      if (!['sent', 'failed', 'all'].includes(status)) {
+        throw new InvalidMessageError(
+          'status',
+          `\`status\` must be sent, failed or all, got ${describeValue(status)}.`,
+        )
+      }
+      return store.purge({
+        finishedBefore: new Date(Date.now() - olderThanMs),
+        statuses: status === 'all' ? ['sent', 'failed'] : [status],
+      })
+    },
   }
 }

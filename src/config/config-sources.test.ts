@@ -3,6 +3,7 @@ import { CONFIG_DEFAULTS } from './config-schema.js'
 import { mergeConfigSources, redactConfig } from './config-sources.js'
 import { parseRateLimit } from './rate-limit.js'
 import { parseSize } from './size.js'
+import { redactUrl } from '../delivery/upstream.js'
 
 describe('mergeConfigSources', () => {
   it('lets later sources win: defaults, file, environment, flags', () => {
@@ -91,4 +92,14 @@ describe('value parsers', () => {
     ['0/s', undefined],
     ['10/d', undefined],
   ])('parseRateLimit(%j) = %j', (input, limit) => expect(parseRateLimit(input)).toEqual(limit))
+})
+
+describe('redactUrl', () => {
+  it.each([
+    ['smtp://user:pass@host:587', 'smtp://user:***@host:587'],
+    ['smtps://u%40x:p%3Aw@h', 'smtps://u%40x:***@h'],
+    ['smtp://host:25', 'smtp://host:25'],
+    ['http://x', 'http://x'],
+    ['postgres://app:secret@db/outbox?sslmode=require', 'postgres://app:***@db/outbox?sslmode=require'],
+  ])('%s → %s', (url, shown) => expect(redactUrl(url)).toBe(shown))
 })

@@ -127,17 +127,15 @@ const schema = z.strictObject({
   rateLimit: z
     .union([
       z.null(),
-      z
-        .string()
-        .transform(
-          (v, ctx) =>
-            parseRateLimit(v) ??
-            (ctx.addIssue({
-              code: 'custom',
-              message: 'expected a rate such as 10/s, 600/m or 20000/h',
-            }),
-            z.NEVER),
-        ),
+      z.string().transform(
+        (v, ctx) =>
+          parseRateLimit(v) ??
+          (ctx.addIssue({
+            code: 'custom',
+            message: 'expected a rate such as 10/s, 600/m or 20000/h',
+          }),
+          z.NEVER),
+      ),
       z.strictObject({ count: z.number().int().min(1), perMs: z.number().int().min(1) }),
     ])
     .optional(),

@@ -65,15 +65,9 @@ export interface UpstreamOptions {
   maxConnections: number
 }
 
-/** Removes the password from a URL for logs and `outbox config`. */
+/** Removes the password from a URL for logs and `outbox config`; leaves the rest as written. */
 export function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url)
-    if (parsed.password) parsed.password = '***'
-    return parsed.toString()
-  } catch {
-    return url.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@')
-  }
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:@/?#]*):[^@/?#]*@/i, '$1:***@')
 }
 
 /**

@@ -1,0 +1,134 @@
+import type { Command } from 'commander'
+import type { ActionResult, Admin } from '../../admin/admin.js'
+import type { MessageSelector } from '../../store/store.js'
+import { CliExit, EXIT, withOutbox } from '../context.js'
+import { parseStatuses } from './list.js'
+
+/** Prints what an action did; exit code 1 when an id was not found. */
+function report(
+  verb: string,
+  result: ActionResult,
+  json: boolean | undefined,
+  notApplicable: string,
+): void {
+  if (json) {
+    process.stdout.write(`${JSON.stringify(result)}\n`)
+  } else {
+    process.stdout.write(
+      `${verb} ${result.changed.length} message${result.changed.length === 1 ? '' : 's'}\n`,
+    )
+    if (result.unchanged.length)
+      process.stderr.write(`outbox: ${notApplicable}: ${result.unchanged.join(' ')}\n`)
+    for (const id of result.notFound) process.stderr.write(`outbox: no message with id ${id}\n`)
+  }
+  if (result.notFound.length) process.exitCode = EXIT.failed
+}
+
+/** Ids from the arguments, or the bulk selector an option names; never both, never neither. */
+function selector(ids: string[], bulk: MessageSelector | null, usage: string): MessageSelector {
+  if (ids.length && bulk) throw new CliExit(EXIT.usage, `give message ids or ${usage}, not both`)
+  if (!ids.length && !bulk)
+    throw new CliExit(EXIT.usage, `give at least one message id, or ${usage}`)
+  return bulk ?? { ids }
+}
+
+interface ActionSpec {
+  name: string
+  description: string
+  verb: string
+  notApplicable: string
+  run: (admin: Admin, selector: MessageSelector) => Promise<ActionResult>
+  /** Bulk options: flag → selector. */
+  bulk?: { flags: string; description: string; select: (value: string | true) => MessageSelector }[]
+}
+
+const ACTIONS: ActionSpec[] = [
+  {
+    name: 'retry',
+    description:
+      'send deferred messages now (ignoring their backoff) and requeue failed ones (their failed recipients only)',
+    verb: 'retrying',
+    notApplicable: 'not deferred or failed, left alone',
+    run: (admin, s) => admin.retry(s),
+    bulk: [
+      {
+        flags: '--deferred',
+        description: 'every deferred message, now',
+        select: () => ({ filter: { status: ['deferred'] } }),
+      },
+      {
+        flags: '--failed',
+        description: 'every failed message, requeued',
+        select: () => ({ filter: { status: ['failed'] } }),
+      },
+    ],
+  },
+  {
+    name: 'hold',
+    description: 'set queued or deferred messages aside until released',
+    verb: 'held',
+    notApplicable: 'not queued or deferred, left alone',
+    run: (admin, s) => admin.hold(s),
+  },
+  {
+    name: 'release',
+    description: 'put held messages back in the queue, due at once',
+    verb: 'released',
+    notApplicable: 'not held, left alone',
+    run: (admin, s) => admin.release(s),
+  },
+  {
+    name: 'delete',
+    description: 'remove messages from the queue, with their attempt log',
+    verb: 'deleted',
+    notApplicable: 'left alone',
+    run: (admin, s) => admin.delete(s),
+    bulk: [
+      {
+        flags: '--status <status>',
+        description: 'every message in this status (e.g. failed)',
+        select: (value) => ({ filter: { status: parseStatuses(String(value)) } }),
+      },
+    ],
+  },
+]
+
+export function registerActionCommands(program: Command): void {
+  for (const spec of ACTIONS) {
+    const command = program
+      .command(spec.name)
+      .description(spec.description)
+      .argument('[ids...]', 'queue ids')
+      .option('--json', 'print JSON: { changed, unchanged, notFound }')
+    for (const option of spec.bulk ?? []) command.option(option.flags, option.description)
+    command.action(
+      async (ids: string[], opts: Record<string, string | true | undefined>, cmd: Command) => {
+        const chosen = (spec.bulk ?? []).filter((b) => opts[optionKey(b.flags)] !== undefined)
+        if (chosen.length > 1)
+          throw new CliExit(
+            EXIT.usage,
+            `choose one of ${chosen.map((b) => b.flags.split(' ')[0]).join(', ')}`,
+          )
+        const bulk = chosen[0] ? chosen[0].select(opts[optionKey(chosen[0].flags)]!) : null
+        const usage = (spec.bulk ?? []).map((b) => b.flags.split(' ')[0]).join(' or ') || 'ids'
+        const selected = selector(ids, bulk, usage)
+        await withOutbox(cmd, async (outbox) => {
+          report(
+            spec.verb,
+            await spec.run(outbox.admin, selected),
+            opts.json === true,
+            spec.notApplicable,
+          )
+        })
+      },
+    )
+  }
+}
+
+/** `--status <status>` → `status`; `--deferred` → `deferred`. */
+function optionKey(flags: string): string {
+  return flags
+    .split(' ')[0]!
+    .replace(/^--/, '')
+    .replace(/-([a-z])/g, (_, c: string) => c.toUpperCase())
+}

@@ -1,0 +1,121 @@
+import { pino, type Logger as PinoLogger } from 'pino'
+import type { Command } from 'commander'
+import { loadConfig, type MergedConfig } from '../config/config-sources.js'
+import type { OutboxConfig } from '../config/config-schema.js'
+import { MessageNotFoundError, OutboxError } from '../errors.js'
+import { createOutbox, type Outbox } from '../outbox.js'
+
+/** Exit codes of the `outbox` command. */
+export const EXIT = {
+  ok: 0,
+  /** The command ran and something failed (a message failed, an id was not found, the store is down). */
+  failed: 1,
+  /** Bad usage or configuration: nothing was done. */
+  usage: 2,
+} as const
+
+/** Thrown to end a command with a message on stderr and an exit code. */
+export class CliExit extends Error {
+  constructor(
+    readonly exitCode: number,
+    message = '',
+  ) {
+    super(message)
+  }
+}
+
+/** Command-line flags that set configuration keys, as Commander names them. */
+const FLAG_KEYS = {
+  store: 'store',
+  upstream: 'upstream',
+  concurrency: 'concurrency',
+  maxAge: 'maxAgeMs',
+  maxMessageSize: 'maxMessageSize',
+  leaseDuration: 'leaseMs',
+  retryInitialDelay: 'retryInitialDelayMs',
+  retryMaxDelay: 'retryMaxDelayMs',
+  rateLimit: 'rateLimit',
+  smtpListen: 'smtpListen',
+  httpListen: 'httpListen',
+  logLevel: 'logLevel',
+} as const
+
+/** Reads the configuration for a command; stops with exit code 2 and one line per problem. */
+export function commandConfig(command: Command): MergedConfig {
+  const opts = command.optsWithGlobals<Record<string, string | undefined>>()
+  const flags: Partial<Record<keyof OutboxConfig, string>> = {}
+  for (const [flag, key] of Object.entries(FLAG_KEYS)) {
+    if (opts[flag] !== undefined) flags[key] = opts[flag]
+  }
+  const merged = loadConfig({ configPath: opts.config, env: process.env, flags })
+  if (merged.problems.length > 0) {
+    throw new CliExit(
+      EXIT.usage,
+      `invalid configuration:\n${merged.problems.map((p) => `  ${p}`).join('\n')}`,
+    )
+  }
+  return merged
+}
+
+/**
+ * The logger of long-running commands: JSON lines, readable when stdout is a terminal.
+ * One-shot commands log to stderr so their stdout stays clean for scripts.
+ */
+export function createCliLogger(
+  config: OutboxConfig,
+  destination: 'stdout' | 'stderr',
+): PinoLogger {
+  const fd = destination === 'stdout' ? 1 : 2
+  const tty = destination === 'stdout' ? process.stdout.isTTY : process.stderr.isTTY
+  if (tty) {
+    return pino({
+      level: config.logLevel,
+      transport: {
+        target: 'pino-pretty',
+        options: { destination: fd, translateTime: 'SYS:HH:MM:ss', ignore: 'pid,hostname' },
+      },
+    })
+  }
+  return pino({ level: config.logLevel }, pino.destination({ fd, sync: true }))
+}
+
+/** Opens the Outbox a command works on. */
+export async function openOutbox(config: OutboxConfig, logger?: PinoLogger): Promise<Outbox> {
+  return createOutbox({
+    store: config.store,
+    upstream: config.upstream,
+    concurrency: config.concurrency,
+    maxAge: config.maxAgeMs,
+    maxMessageSize: config.maxMessageSize,
+    leaseDuration: config.leaseMs,
+    retry: { initialDelay: config.retryInitialDelayMs, maxDelay: config.retryMaxDelayMs },
+    rateLimit: config.rateLimit,
+    ...(logger ? { logger } : {}),
+  })
+}
+
+/** Runs a one-shot command against the configured Outbox, closing it afterwards. */
+export async function withOutbox<T>(
+  command: Command,
+  run: (outbox: Outbox, merged: MergedConfig) => Promise<T>,
+): Promise<T> {
+  const merged = commandConfig(command)
+  const outbox = await openOutbox(merged.config)
+  try {
+    return await run(outbox, merged)
+  } finally {
+    await outbox.close()
+  }
+}
+
+/** Turns an error into the line printed on stderr and the exit code. */
+export function describeFailure(error: unknown): { message: string; exitCode: number } {
+  if (error instanceof CliExit) return { message: error.message, exitCode: error.exitCode }
+  if (error instanceof MessageNotFoundError)
+    return { message: error.message, exitCode: EXIT.failed }
+  if (error instanceof OutboxError) {
+    const usage = error.code === 'OUTBOX_INVALID_CONFIG' || error.code === 'OUTBOX_INVALID_MESSAGE'
+    return { message: error.message, exitCode: usage ? EXIT.usage : EXIT.failed }
+  }
+  return { message: (error as Error)?.stack ?? String(error), exitCode: EXIT.failed }
+}
