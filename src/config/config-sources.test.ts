@@ -100,6 +100,9 @@ describe('redactUrl', () => {
     ['smtps://u%40x:p%3Aw@h', 'smtps://u%40x:***@h'],
     ['smtp://host:25', 'smtp://host:25'],
     ['http://x', 'http://x'],
-    ['postgres://app:secret@db/outbox?sslmode=require', 'postgres://app:***@db/outbox?sslmode=require'],
+    [
+      'postgres://app:secret@db/outbox?sslmode=require',
+      'postgres://app:***@db/outbox?sslmode=require',
+    ],
   ])('%s → %s', (url, shown) => expect(redactUrl(url)).toBe(shown))
 })

@@ -12,14 +12,22 @@ export interface CliResult {
 
 /** Environment for a CLI run: the test's own, minus any OUTBOX_* the developer has set. */
 export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('OUTBOX_')))
+  const env = Object.fromEntries(
+    Object.entries(process.env).filter(([k]) => !k.startsWith('OUTBOX_')),
+  )
   return { ...env, ...extra }
 }
 
 /** Runs `outbox ARGS…` to completion (at most `timeoutMs`). */
-export function runCli(args: string[], options: { cwd: string; env?: Record<string, string>; timeoutMs?: number }): Promise<CliResult> {
+export function runCli(
+  args: string[],
+  options: { cwd: string; env?: Record<string, string>; timeoutMs?: number },
+): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: options.cwd, env: cleanEnv(options.env) })
+    const child = spawn(process.execPath, [CLI, ...args], {
+      cwd: options.cwd,
+      env: cleanEnv(options.env),
+    })
     let stdout = ''
     let stderr = ''
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()))
@@ -40,12 +48,18 @@ export async function startCli(
   args: string[],
   options: { cwd: string; env?: Record<string, string>; readyText: string },
 ): Promise<{ child: ChildProcess; output: () => string }> {
-  const child = spawn(process.execPath, [CLI, ...args], { cwd: options.cwd, env: cleanEnv(options.env) })
+  const child = spawn(process.execPath, [CLI, ...args], {
+    cwd: options.cwd,
+    env: cleanEnv(options.env),
+  })
   let output = ''
   child.stdout.on('data', (d: Buffer) => (output += d.toString()))
   child.stderr.on('data', (d: Buffer) => (output += d.toString()))
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`outbox ${args.join(' ')} did not start:\n${output}`)), 15_000)
+    const timer = setTimeout(
+      () => reject(new Error(`outbox ${args.join(' ')} did not start:\n${output}`)),
+      15_000,
+    )
     const check = () => {
       if (output.includes(options.readyText)) {
         clearTimeout(timer)

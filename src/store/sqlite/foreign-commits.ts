@@ -15,14 +15,16 @@ export function watchForeignCommits(
   path: string,
   onCommit: () => void,
 ): () => void {
-  const walName = `${basename(path)}-wal`
+  // A commit writes the -wal file and then the -shm index; the new data_version is visible
+  // only once the index is written, so look again a moment after the last event of a burst.
+  const files = new Set([`${basename(path)}-wal`, `${basename(path)}-shm`])
   const readVersion = (): number => Number(db.pragma('data_version', { simple: true }))
   let lastVersion = readVersion()
-  let scheduled = false
+  let immediate = false
+  let trailing: NodeJS.Timeout | null = null
   let watcher: FSWatcher | null = null
 
   const check = (): void => {
-    scheduled = false
     if (!db.open) return
     const version = readVersion()
     if (version !== lastVersion) {
@@ -33,13 +35,27 @@ export function watchForeignCommits(
 
   try {
     watcher = watch(dirname(path), { persistent: false }, (_event, file) => {
-      if (file !== walName || scheduled) return
-      scheduled = true
-      setImmediate(check)
+      if (!file || !files.has(String(file))) return
+      if (!immediate) {
+        immediate = true
+        setImmediate(() => {
+          immediate = false
+          check()
+        })
+      }
+      if (trailing) clearTimeout(trailing)
+      trailing = setTimeout(() => {
+        trailing = null
+        check()
+      }, 5)
+      trailing.unref()
     })
     watcher.on('error', () => watcher?.close())
   } catch {
     // No inotify (or the folder vanished): workers still wake at due times and on local sends.
   }
-  return () => watcher?.close()
+  return () => {
+    if (trailing) clearTimeout(trailing)
+    watcher?.close()
+  }
 }
