@@ -17,7 +17,7 @@ import type {
   SendResult,
 } from './message/types.js'
 import { openStore } from './store/open-store.js'
-import type { NewMessage } from './store/store.js'
+import type { ExternalTransaction, NewMessage } from './store/store.js'
 import { deliverMessage, type DeliveryDeps } from './worker/deliver-message.js'
 import { createLeaseKeeper } from './worker/lease-keeper.js'
 import { createRateLimiter } from './worker/rate-limiter.js'
@@ -39,8 +39,11 @@ export interface Outbox {
    * store has committed it. Throws `InvalidMessageError` (nothing stored) on bad input.
    */
   send(mail: MailInput, options?: SendOptions): Promise<SendResult>
-  /** Enqueues several messages in one transaction: all are stored, or none. */
-  sendMany(items: readonly BatchItem[]): Promise<SendResult[]>
+  /**
+   * Enqueues several messages in one transaction: all are stored, or none. `options.db` enqueues
+   * them inside your own open transaction (PostgreSQL).
+   */
+  sendMany(items: readonly BatchItem[], options?: Pick<SendOptions, 'db'>): Promise<SendResult[]>
   /**
    * Enqueues a message that is already composed, such as one received over SMTP: its bytes
    * are stored unchanged (a Message-ID header is added if it has none).
@@ -74,8 +77,9 @@ export async function createOutbox(options: OutboxOptions = {}): Promise<Outbox>
   const config = resolveOutboxOptions(options)
   const log = config.logger
   const ownsStore = typeof config.store === 'string'
-  const store = typeof config.store === 'string' ? openStore(config.store) : config.store
+  // The upstream first: a bad upstream option must not leave a store connection open.
   const upstream = createUpstream(config.upstream, { maxConnections: config.concurrency })
+  const store = typeof config.store === 'string' ? await openStore(config.store, { logger: log }) : config.store
   const health = createUpstreamHealth({
     probe: () => upstream.probe(),
     logger: log,
@@ -151,6 +155,7 @@ export async function createOutbox(options: OutboxOptions = {}): Promise<Outbox>
 
   async function enqueue(
     items: { composed: ComposedMessage; opts: ResolvedSendOptions }[],
+    transaction: ExternalTransaction | null = items[0]?.opts.transaction ?? null,
   ): Promise<SendResult[]> {
     assertOpen()
     const now = Date.now()
@@ -165,17 +170,18 @@ export async function createOutbox(options: OutboxOptions = {}): Promise<Outbox>
       maxAgeMs: config.maxAgeMs,
       idempotencyKey: opts.idempotencyKey,
       tags: opts.tags,
+      // Inside the caller's transaction nothing is committed yet, so nothing can be sent yet.
       leaseTo:
-        opts.priority === 'now' && (!opts.sendAt || opts.sendAt.getTime() <= now)
+        opts.priority === 'now' && !transaction && (!opts.sendAt || opts.sendAt.getTime() <= now)
           ? { owner: nowOwner, leaseMs: config.leaseMs }
           : undefined,
     }))
-    const results = await store.enqueue(messages)
+    const results = await store.enqueue(messages, transaction ? { transaction } : undefined)
     return Promise.all(
       results.map(async (result, i): Promise<SendResult> => {
         const message = messages[i]!
         let status: MessageStatus = 'queued'
-        if (result.duplicate) {
+        if (result.duplicate && !transaction) {
           status = (await store.getMessage(result.id))?.status ?? 'queued'
         } else if (message.leaseTo) {
           status = await deliverNow(message)
@@ -211,8 +217,9 @@ export async function createOutbox(options: OutboxOptions = {}): Promise<Outbox>
       return (await enqueue([{ composed, opts }]))[0]!
     },
 
-    async sendMany(items) {
+    async sendMany(items, batchOptions) {
       assertOpen()
+      const batch = resolveSendOptions(batchOptions ? { db: batchOptions.db } : undefined)
       if (!Array.isArray(items)) {
         throw new InvalidMessageError('messages', '`sendMany()` takes an array of messages.')
       }
@@ -224,6 +231,12 @@ export async function createOutbox(options: OutboxOptions = {}): Promise<Outbox>
               : { mail: item as MailInput, options: undefined }
           try {
             const opts = resolveSendOptions(itemOptions)
+            if (opts.transaction) {
+              throw new InvalidMessageError(
+                'options.db',
+                'Pass `db` once, as the second argument of sendMany(), not per message.',
+              )
+            }
             return { composed: await composeMessage(mail, limits), opts }
           } catch (error) {
             if (error instanceof InvalidMessageError) {
@@ -240,7 +253,7 @@ export async function createOutbox(options: OutboxOptions = {}): Promise<Outbox>
           }
         }),
       )
-      return enqueue(prepared)
+      return enqueue(prepared, batch.transaction)
     },
 
     async sendRaw(message, sendOptions) {

@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { InvalidMessageError } from '../errors.js'
+import type { ExternalTransaction } from '../store/store.js'
 import { PRIORITIES, type Priority, type SendOptions } from './types.js'
 
 /** Send options after validation: what the store is given. */
@@ -8,6 +9,7 @@ export interface ResolvedSendOptions {
   sendAt: Date | null
   idempotencyKey: string | null
   tags: string[]
+  transaction: ExternalTransaction | null
 }
 
 const sendOptionsSchema = z.strictObject({
@@ -29,6 +31,12 @@ const sendOptionsSchema = z.strictObject({
     )
     .max(20)
     .optional(),
+  db: z
+    .custom<ExternalTransaction>(
+      (v) => typeof v === 'object' && v !== null && typeof (v as { query?: unknown }).query === 'function',
+      'expected a database client with a query() method (a pg Client or PoolClient inside BEGIN)',
+    )
+    .optional(),
 })
 
 /**
@@ -43,13 +51,13 @@ export function resolveSendOptions(options: SendOptions | undefined): ResolvedSe
       const key = issue.keys[0] ?? ''
       throw new InvalidMessageError(
         `options.${key}`,
-        `Unknown send option \`${key}\`. Known options: priority, sendAt, idempotencyKey, tags.`,
+        `Unknown send option \`${key}\`. Known options: priority, sendAt, idempotencyKey, tags, db.`,
       )
     }
     const path = ['options', ...issue.path.map(String)].join('.')
     throw new InvalidMessageError(path, `\`${path}\` is invalid: ${issue.message}.`)
   }
-  const { priority = 'normal', sendAt, idempotencyKey, tags = [] } = parsed.data
+  const { priority = 'normal', sendAt, idempotencyKey, tags = [], db } = parsed.data
   let due: Date | null = null
   if (sendAt !== undefined) {
     due = sendAt instanceof Date ? sendAt : new Date(sendAt)
@@ -60,5 +68,11 @@ export function resolveSendOptions(options: SendOptions | undefined): ResolvedSe
       )
     }
   }
-  return { priority, sendAt: due, idempotencyKey: idempotencyKey ?? null, tags: [...new Set(tags)] }
+  return {
+    priority,
+    sendAt: due,
+    idempotencyKey: idempotencyKey ?? null,
+    tags: [...new Set(tags)],
+    transaction: db ?? null,
+  }
 }

@@ -60,6 +60,12 @@ export interface SendOptions {
   idempotencyKey?: string
   /** Labels for finding the message later (`outbox list --tag receipt`). */
   tags?: string[]
+  /**
+   * Enqueue inside your own open database transaction (PostgreSQL store only): pass the `pg`
+   * client on which you ran `BEGIN`. The message is stored, and will be sent, only if your
+   * transaction commits. A `now` priority then waits for a worker like `high`.
+   */
+  db?: { query(text: string, values?: unknown[]): Promise<unknown> }
 }
 
 /** The SMTP envelope: who the message is from and whom it goes to (Bcc included). */

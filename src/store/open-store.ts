@@ -1,25 +1,50 @@
 import { ConfigError } from '../errors.js'
+import type { Logger } from '../logger.js'
+import { createPostgresStore } from './postgres/postgres-store.js'
 import { createSqliteStore } from './sqlite/sqlite-store.js'
 import type { Store } from './store.js'
 
 /**
  * Opens the store a URL names:
  * - `sqlite:./outbox.db`, `sqlite:/var/lib/outbox/queue.db`, `sqlite::memory:`
- *   (`sqlite://` followed by a path is accepted too).
+ * - `postgres://user:pass@host:5432/db` (or `postgresql://`), with optional query parameters
+ *   `schema` (default `outbox`), `migrate=false` (refuse an outdated schema instead of
+ *   upgrading it) and `poolSize`; other parameters go to the driver.
  */
-export function openStore(url: string): Store {
+export async function openStore(url: string, options: { logger?: Logger } = {}): Promise<Store> {
   if (url.startsWith('sqlite:')) {
     let path = url.slice('sqlite:'.length)
     if (path.startsWith('//')) path = path.slice(2)
-    if (!path)
-      throw new ConfigError('store', '`store` sqlite: needs a file path, e.g. sqlite:./outbox.db.')
+    if (!path) throw new ConfigError('store', '`store` sqlite: needs a file path, e.g. sqlite:./outbox.db.')
     return createSqliteStore({ path })
+  }
+  if (/^postgres(ql)?:\/\//.test(url)) {
+    let parsed: URL
+    try {
+      parsed = new URL(url)
+    } catch {
+      throw new ConfigError('store', '`store` is not a valid postgres:// URL.')
+    }
+    const schema = parsed.searchParams.get('schema') ?? undefined
+    const migrate = parsed.searchParams.get('migrate') !== 'false'
+    const poolSize = parsed.searchParams.has('poolSize') ? Number(parsed.searchParams.get('poolSize')) : undefined
+    if (poolSize !== undefined && !(Number.isInteger(poolSize) && poolSize >= 1)) {
+      throw new ConfigError('store', '`store` parameter poolSize must be a whole number from 1.')
+    }
+    for (const own of ['schema', 'migrate', 'poolSize']) parsed.searchParams.delete(own)
+    return createPostgresStore({
+      connectionString: parsed.toString(),
+      migrate,
+      ...(schema ? { schema } : {}),
+      ...(poolSize ? { poolSize } : {}),
+      ...(options.logger ? { logger: options.logger } : {}),
+    })
   }
   const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(url)?.[1]
   throw new ConfigError(
     'store',
     scheme
-      ? `\`store\` has the unsupported scheme ${scheme}:; this version supports sqlite:PATH.`
-      : `\`store\` ${JSON.stringify(url)} is not a store URL; expected e.g. sqlite:./outbox.db.`,
+      ? `\`store\` has the unsupported scheme ${scheme}:; expected sqlite:PATH or postgres://….`
+      : `\`store\` ${JSON.stringify(url)} is not a store URL; expected e.g. sqlite:./outbox.db or postgres://host/db.`,
   )
 }

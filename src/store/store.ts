@@ -22,7 +22,7 @@ export interface Store {
    * the store (or earlier in the same batch) is not stored again: its result points to the
    * first message and has `duplicate: true`.
    */
-  enqueue(messages: readonly NewMessage[]): Promise<EnqueueResult[]>
+  enqueue(messages: readonly NewMessage[], options?: EnqueueOptions): Promise<EnqueueResult[]>
 
   /**
    * Leases up to `limit` due messages to `owner` for `leaseMs`: queued or deferred messages
@@ -49,10 +49,11 @@ export interface Store {
   complete(completion: Completion): Promise<boolean>
 
   /**
-   * The earliest time at which something becomes claimable (a due time, or a lease expiry),
-   * or null when nothing is waiting. Workers sleep until then.
+   * Milliseconds until something becomes claimable (a due time, or a lease expiry), by the
+   * store's clock (0 if something is claimable now), or null when nothing is waiting. Workers
+   * sleep that long; a relative time keeps a worker with a skewed clock on time.
    */
-  nextDueAt(): Promise<Date | null>
+  msUntilNextDue(): Promise<number | null>
 
   /**
    * Makes every message deferred only because the upstream was down due now. Called when a
@@ -135,6 +136,21 @@ export interface NewMessage {
    * caller attempts at once.
    */
   leaseTo?: { owner: string; leaseMs: number }
+}
+
+/**
+ * A caller's open database transaction to enqueue in (the "transactional outbox"): the
+ * messages commit or roll back with the caller's own writes. Structural, so the core depends
+ * on no driver: for PostgreSQL, a `pg` client (`Client` or `PoolClient`) inside `BEGIN`.
+ */
+export interface ExternalTransaction {
+  query(text: string, values?: unknown[]): Promise<unknown>
+}
+
+/** Options of {@link Store.enqueue}. */
+export interface EnqueueOptions {
+  /** Enqueue inside this open transaction of the caller's; the store neither commits nor rolls back. */
+  transaction?: ExternalTransaction
 }
 
 /** What {@link Store.enqueue} returns for each message, in order. */

@@ -188,13 +188,13 @@ export function createWorker(
         }
         continue
       }
-      let next: Date | null = null
+      let wait: number | null = null
       try {
-        next = await deps.store.nextDueAt()
+        wait = await deps.store.msUntilNextDue()
       } catch {
-        next = null
+        wait = null
       }
-      const wait = next ? next.getTime() - Date.now() : MAX_IDLE_MS
+      wait ??= MAX_IDLE_MS
       await waker.sleep(Math.min(Math.max(wait, 1), MAX_IDLE_MS))
     }
   }

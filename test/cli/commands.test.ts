@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { createOutbox, type Outbox } from '../../src/index.js'
-import { runCli, startCli } from '../helpers/run-cli.js'
+import { killStartedCli, runCli, startCli } from '../helpers/run-cli.js'
 import { createSmtpSink, type SmtpSink } from '../helpers/smtp-sink.js'
 import { sleep, waitUntil } from '../helpers/temp.js'
 
@@ -27,6 +27,7 @@ beforeEach(async () => {
   outbox = await createOutbox({ store })
 })
 afterEach(async () => {
+  killStartedCli()
   await outbox.close()
   await sink.close()
   rmSync(cwd, { recursive: true, force: true })

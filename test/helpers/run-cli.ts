@@ -43,6 +43,14 @@ export function runCli(
   })
 }
 
+const started = new Set<ChildProcess>()
+
+/** Kills every process started with {@link startCli} that is still running (for afterEach). */
+export function killStartedCli(): void {
+  for (const child of started) if (child.exitCode === null) child.kill('SIGKILL')
+  started.clear()
+}
+
 /** Starts a long-running `outbox ARGS…`; resolves once its output contains `readyText`. */
 export async function startCli(
   args: string[],

@@ -50,6 +50,7 @@ describe('SQLite store specifics', () => {
     expect(db.prepare('SELECT version, name FROM outbox_migrations').all()).toEqual([
       { version: 1, name: 'init' },
       { version: 2, name: 'operator_indexes' },
+      { version: 3, name: 'due_index' },
     ])
     db.prepare('INSERT INTO outbox_migrations VALUES (99, ?, ?)').run('future', Date.now())
     db.close()
@@ -69,7 +70,7 @@ describe('SQLite store specifics', () => {
     await createSqliteStore({ path }).close()
     await createSqliteStore({ path }).close()
     const db = new Database(path)
-    expect(db.prepare('SELECT count(*) AS n FROM outbox_migrations').get()).toEqual({ n: 2 })
+    expect(db.prepare('SELECT count(*) AS n FROM outbox_migrations').get()).toEqual({ n: 3 })
     db.close()
   })
 

@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3'
 import { mkdirSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
-import { OutboxError, StoreUnavailableError } from '../../errors.js'
+import { ConfigError, OutboxError, StoreUnavailableError } from '../../errors.js'
 import { MESSAGE_STATUSES, type MessageStatus, type RecipientStatus } from '../../message/types.js'
 import { priorityFromRank, priorityRank } from '../priority-rank.js'
 import type {
@@ -15,6 +15,7 @@ import type {
   ClaimedMessage,
   ClaimRequest,
   Completion,
+  EnqueueOptions,
   EnqueueResult,
   MessageDetail,
   NewMessage,
@@ -23,7 +24,8 @@ import type {
 } from '../store.js'
 import { watchForeignCommits } from './foreign-commits.js'
 import { migrateSqlite } from './migrate.js'
-import { decodeCursor, encodeCursor, filterCondition, selectorCondition } from './filter-sql.js'
+import { decodeCursor, encodeCursor } from '../cursor.js'
+import { filterCondition, selectorCondition } from './filter-sql.js'
 import { SQL, SUMMARY_COLUMNS } from './queries.js'
 
 /** Options of the SQLite store. */
@@ -282,7 +284,13 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
       return db.pragma(name, { simple: true })
     },
 
-    async enqueue(messages: readonly NewMessage[]): Promise<EnqueueResult[]> {
+    async enqueue(messages: readonly NewMessage[], options?: EnqueueOptions): Promise<EnqueueResult[]> {
+      if (options?.transaction) {
+        throw new ConfigError(
+          'options.db',
+          'The SQLite store cannot enqueue inside your own database transaction; `db` needs the PostgreSQL store.',
+        )
+      }
       const results = await grouped(() => {
         const seen = new Map<string, EnqueueResult>()
         return messages.map((m) => insertOne(m, seen))
@@ -359,12 +367,12 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
       })
     },
 
-    async nextDueAt(): Promise<Date | null> {
+    async msUntilNextDue(): Promise<number | null> {
       assertOpen()
       const due = (stmt.nextClaimableDue.get() as Row).t
       const lease = (stmt.nextLeaseExpiry.get() as Row).t
       const times = [due, lease].filter((v): v is number => typeof v === 'number')
-      return times.length ? new Date(Math.min(...times)) : null
+      return times.length ? Math.max(0, Math.min(...times) - Date.now()) : null
     },
 
     async wakeUpstreamWaiters(): Promise<number> {

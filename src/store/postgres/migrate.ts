@@ -1,0 +1,56 @@
+import type pg from 'pg'
+import { ErrorCodes, StoreUnavailableError } from '../../errors.js'
+import { loadMigrations } from '../migrations.js'
+
+const MIGRATIONS = new URL('./migrations/', import.meta.url)
+
+/**
+ * Brings the schema up to date, or (with `apply: false`) checks that it is. Runs in one
+ * transaction under an advisory lock on the schema's name, so processes starting together
+ * apply each migration once, and a failed migration leaves nothing half done.
+ */
+export async function migratePostgres(
+  pool: pg.Pool,
+  schemaName: string,
+  schema: string,
+  options: { apply: boolean },
+): Promise<void> {
+  const migrations = loadMigrations(MIGRATIONS)
+  const latest = migrations.length
+  const client = await pool.connect()
+  try {
+    await client.query('BEGIN')
+    await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`outbox-migrate:${schemaName}`])
+    await client.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`)
+    await client.query(`CREATE TABLE IF NOT EXISTS ${schema}.outbox_migrations (
+      version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`)
+    const current = Number(
+      (await client.query<{ v: number | null }>(`SELECT max(version) AS v FROM ${schema}.outbox_migrations`)).rows[0]?.v ?? 0,
+    )
+    if (current > latest) {
+      throw new StoreUnavailableError(
+        `The database schema ${schemaName} is at version ${current}, but this Outbox knows versions up to ${latest}. ` +
+          'A newer Outbox has upgraded it: upgrade this installation of outbox too.',
+        { code: ErrorCodes.SCHEMA_TOO_NEW },
+      )
+    }
+    if (current < latest && !options.apply) {
+      throw new StoreUnavailableError(
+        `The database schema ${schemaName} is at version ${current} and this Outbox needs ${latest}: run \`outbox migrate\`.`,
+      )
+    }
+    for (const migration of migrations.slice(current)) {
+      await client.query(migration.sql.replaceAll('{{schema}}', schema))
+      await client.query(`INSERT INTO ${schema}.outbox_migrations (version, name) VALUES ($1, $2)`, [
+        migration.version,
+        migration.name,
+      ])
+    }
+    await client.query('COMMIT')
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined)
+    throw error
+  } finally {
+    client.release()
+  }
+}

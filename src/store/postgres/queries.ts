@@ -1,0 +1,145 @@
+/**
+ * Every runtime SQL statement of the PostgreSQL store, by name, for one schema. Schema
+ * changes go in migrations/. Every time that matters is `now()`: the database's clock.
+ */
+export function createQueries(s: string) {
+  const CLAIMABLE = `status IN ('queued', 'deferred')`
+  const ms = (param: string) => `(${param}::double precision * interval '1 millisecond')`
+  return {
+    // One round trip per message: the row, its bytes, recipients and tags. On an idempotency
+    // key already stored, nothing is inserted and no id comes back.
+    insertMessage: `
+      WITH m AS (
+        INSERT INTO ${s}.messages (id, message_id, status, priority, mail_from, recipients, subject,
+          tags, size, idempotency_key, due_at, expires_at, lease_owner, lease_expires_at)
+        VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8::jsonb, $9, $10,
+          CASE WHEN $3 = 'sending' THEN NULL ELSE coalesce($11::timestamptz, now()) END,
+          greatest(coalesce($11::timestamptz, now()), now()) + ${ms('$12')},
+          $13, CASE WHEN $13::text IS NULL THEN NULL ELSE now() + ${ms('$14')} END)
+        ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+        RETURNING id
+      ), b AS (
+        INSERT INTO ${s}.message_bodies (id, raw) SELECT id, $15 FROM m
+      ), r AS (
+        INSERT INTO ${s}.recipients (message_id, position, address, status)
+        SELECT m.id, t.n - 1, t.address, 'pending'
+        FROM m, unnest($16::text[]) WITH ORDINALITY AS t(address, n)
+      ), g AS (
+        INSERT INTO ${s}.message_tags (tag, message_id)
+        SELECT DISTINCT t.tag, m.id FROM m, unnest($17::text[]) AS t(tag)
+      )
+      SELECT id FROM m`,
+    findByIdempotencyKey: `SELECT id, message_id FROM ${s}.messages WHERE idempotency_key = $1`,
+    notify: `SELECT pg_notify($1, '')`,
+
+    claimExpiredLeases: `
+      UPDATE ${s}.messages SET lease_owner = $1, lease_expires_at = now() + ${ms('$3')}, updated_at = now()
+      WHERE id IN (
+        SELECT id FROM ${s}.messages WHERE status = 'sending' AND lease_expires_at <= now()
+        ORDER BY priority, lease_expires_at LIMIT $2 FOR UPDATE SKIP LOCKED)
+      RETURNING id, priority, due_at`,
+    // One statement per priority keeps each an index range scan on messages_claimable.
+    claimDue: `
+      UPDATE ${s}.messages SET status = 'sending', lease_owner = $1,
+        lease_expires_at = now() + ${ms('$3')}, updated_at = now()
+      WHERE id IN (
+        SELECT id FROM ${s}.messages WHERE ${CLAIMABLE} AND priority = $4 AND due_at <= now()
+        ORDER BY due_at, id LIMIT $2 FOR UPDATE SKIP LOCKED)
+      RETURNING id, priority, due_at`,
+    claimedRows: `
+      SELECT m.id, m.message_id, m.mail_from, m.priority, m.attempts, m.backoff_step, m.created_at,
+        m.expires_at, b.raw,
+        ARRAY(SELECT address FROM ${s}.recipients r
+              WHERE r.message_id = m.id AND r.status = 'pending' ORDER BY position) AS pending,
+        (SELECT count(*) FROM ${s}.recipients r WHERE r.message_id = m.id AND r.status = 'failed')::int AS failed
+      FROM ${s}.messages m LEFT JOIN ${s}.message_bodies b ON b.id = m.id
+      WHERE m.id = ANY($1)`,
+
+    renewLeases: `
+      UPDATE ${s}.messages SET lease_expires_at = now() + ${ms('$3')}
+      WHERE id = ANY($1) AND status = 'sending' AND lease_owner = $2
+      RETURNING id`,
+    releaseLeases: `
+      UPDATE ${s}.messages
+      SET status = CASE WHEN attempts = 0 THEN 'queued' ELSE 'deferred' END,
+        due_at = now(), lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
+      WHERE id = ANY($1) AND status = 'sending' AND lease_owner = $2`,
+
+    // The attempt, the recipients and the message in one statement; the outcome applies only
+    // while the lease is ours, the attempt is logged whenever the message still exists.
+    complete: `
+      WITH holder AS (
+        SELECT id FROM ${s}.messages WHERE id = $1 AND status = 'sending' AND lease_owner = $2 FOR UPDATE
+      ), attempt AS (
+        INSERT INTO ${s}.attempts (message_id, worker, started_at, duration_ms, outcome, error, recipients)
+        SELECT $1, $3, $4, $5, $6, $7, $8::jsonb WHERE EXISTS (SELECT 1 FROM ${s}.messages WHERE id = $1)
+      ), rcpt AS (
+        UPDATE ${s}.recipients r SET status = x.status, code = x.code, reply = x.reply, updated_at = now()
+        FROM jsonb_to_recordset($9::jsonb) AS x(address text, status text, code int, reply text), holder
+        WHERE r.message_id = holder.id AND r.address = x.address AND r.status = 'pending'
+      )
+      UPDATE ${s}.messages m SET status = $10,
+        due_at = CASE WHEN $10 = 'deferred' THEN now() + ${ms('$11')} END,
+        attempts = attempts + 1, backoff_step = backoff_step + $12, waiting_upstream = $13,
+        lease_owner = NULL, lease_expires_at = NULL, reason = $14, last_error = $7, captured = $15,
+        updated_at = now(), finished_at = CASE WHEN $10 IN ('sent', 'failed') THEN now() END
+      FROM holder WHERE m.id = holder.id
+      RETURNING m.id`,
+
+    msUntilNextDue: `
+      SELECT extract(epoch FROM (least(
+        (SELECT min(due_at) FROM ${s}.messages WHERE ${CLAIMABLE}),
+        (SELECT min(lease_expires_at) FROM ${s}.messages WHERE status = 'sending')) - now())) * 1000 AS ms`,
+    wakeUpstreamWaiters: `
+      UPDATE ${s}.messages SET due_at = now(), waiting_upstream = false, updated_at = now()
+      WHERE status = 'deferred' AND waiting_upstream`,
+    expireOverdue: `
+      WITH e AS (
+        UPDATE ${s}.messages SET status = 'failed', reason = 'expired', due_at = NULL,
+          waiting_upstream = false, updated_at = now(), finished_at = now()
+        WHERE id IN (SELECT id FROM ${s}.messages WHERE status = 'deferred' AND expires_at <= now()
+                     LIMIT 1000 FOR UPDATE SKIP LOCKED)
+        RETURNING id
+      ), r AS (
+        UPDATE ${s}.recipients SET status = 'failed',
+          reply = 'expired: not delivered before the maximum age', updated_at = now()
+        FROM e WHERE recipients.message_id = e.id AND recipients.status = 'pending'
+      )
+      SELECT count(*)::int AS n FROM e`,
+
+    messageRow: `SELECT * FROM ${s}.messages WHERE id = $1`,
+    recipientRows: `
+      SELECT address, status, code, reply FROM ${s}.recipients WHERE message_id = $1 ORDER BY position`,
+    attemptRows: `
+      SELECT worker, started_at, duration_ms, outcome, error, recipients
+      FROM ${s}.attempts WHERE message_id = $1 ORDER BY id`,
+    raw: `SELECT raw FROM ${s}.message_bodies WHERE id = $1`,
+    countByStatus: `SELECT status, count(*)::int AS n FROM ${s}.messages GROUP BY status`,
+    finishedSince: `
+      SELECT count(*)::int AS n FROM ${s}.messages
+      WHERE status = $1 AND finished_at >= now() - ${ms('$2')}`,
+    oldestWaiting: `
+      SELECT min(created_at) AS t FROM ${s}.messages WHERE status IN ('queued', 'deferred', 'sending')`,
+
+    requeueFailed: `
+      WITH f AS (
+        UPDATE ${s}.messages SET status = 'queued', due_at = now(), expires_at = now() + ${ms('$2')},
+          backoff_step = 0, waiting_upstream = false, reason = NULL, finished_at = NULL, updated_at = now()
+        WHERE id = ANY($1) AND status = 'failed'
+        RETURNING id
+      ), r AS (
+        UPDATE ${s}.recipients SET status = 'pending', updated_at = now()
+        FROM f WHERE recipients.message_id = f.id AND recipients.status = 'failed'
+      )
+      SELECT id FROM f`,
+    purgeSlice: `
+      DELETE FROM ${s}.messages WHERE id IN (
+        SELECT id FROM ${s}.messages WHERE status = ANY($1) AND finished_at < now() - ${ms('$2')}
+        LIMIT 5000)`,
+  }
+}
+
+/** Every column of a message row but the bytes, for listings (aliased `m`). */
+export const SUMMARY_COLUMNS = `m.id, m.message_id, m.status, m.priority, m.mail_from, m.recipients,
+  m.subject, m.tags, m.size, m.idempotency_key, m.created_at, m.due_at, m.expires_at, m.attempts,
+  m.reason, m.last_error, m.captured, m.lease_owner, m.lease_expires_at, m.finished_at`
