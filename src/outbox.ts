@@ -79,7 +79,8 @@ export async function createOutbox(options: OutboxOptions = {}): Promise<Outbox>
   const ownsStore = typeof config.store === 'string'
   // The upstream first: a bad upstream option must not leave a store connection open.
   const upstream = createUpstream(config.upstream, { maxConnections: config.concurrency })
-  const store = typeof config.store === 'string' ? await openStore(config.store, { logger: log }) : config.store
+  const store =
+    typeof config.store === 'string' ? await openStore(config.store, { logger: log }) : config.store
   const health = createUpstreamHealth({
     probe: () => upstream.probe(),
     logger: log,

@@ -1,11 +1,10 @@
-import { spawn, type ChildProcess } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
+import type { ChildProcess } from 'node:child_process'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createOutbox, type Outbox } from '../src/index.js'
 import { createSmtpSink, type SmtpSink } from './helpers/smtp-sink.js'
 import { tempSqliteUrl, waitUntil } from './helpers/temp.js'
+import { startWorkerProcess } from './helpers/worker-processes.js'
 
-const WORKER = fileURLToPath(new URL('./fixtures/worker-process.mjs', import.meta.url))
 const CONCURRENCY = 10
 
 let outbox: Outbox | null = null
@@ -18,16 +17,8 @@ afterEach(async () => {
 })
 
 async function startWorker(store: string, upstream: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [WORKER, store, upstream, String(CONCURRENCY)], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  })
+  const child = await startWorkerProcess(store, upstream, CONCURRENCY)
   children.push(child)
-  await new Promise<void>((resolve, reject) => {
-    child.stdout.on('data', (chunk: Buffer) => {
-      if (chunk.toString().includes('ready')) resolve()
-    })
-    child.once('exit', (code) => reject(new Error(`worker exited early with code ${code}`)))
-  })
   return child
 }
 

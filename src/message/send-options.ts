@@ -33,7 +33,10 @@ const sendOptionsSchema = z.strictObject({
     .optional(),
   db: z
     .custom<ExternalTransaction>(
-      (v) => typeof v === 'object' && v !== null && typeof (v as { query?: unknown }).query === 'function',
+      (v) =>
+        typeof v === 'object' &&
+        v !== null &&
+        typeof (v as { query?: unknown }).query === 'function',
       'expected a database client with a query() method (a pg Client or PoolClient inside BEGIN)',
     )
     .optional(),

@@ -15,7 +15,8 @@ export async function openStore(url: string, options: { logger?: Logger } = {}):
   if (url.startsWith('sqlite:')) {
     let path = url.slice('sqlite:'.length)
     if (path.startsWith('//')) path = path.slice(2)
-    if (!path) throw new ConfigError('store', '`store` sqlite: needs a file path, e.g. sqlite:./outbox.db.')
+    if (!path)
+      throw new ConfigError('store', '`store` sqlite: needs a file path, e.g. sqlite:./outbox.db.')
     return createSqliteStore({ path })
   }
   if (/^postgres(ql)?:\/\//.test(url)) {
@@ -27,7 +28,9 @@ export async function openStore(url: string, options: { logger?: Logger } = {}):
     }
     const schema = parsed.searchParams.get('schema') ?? undefined
     const migrate = parsed.searchParams.get('migrate') !== 'false'
-    const poolSize = parsed.searchParams.has('poolSize') ? Number(parsed.searchParams.get('poolSize')) : undefined
+    const poolSize = parsed.searchParams.has('poolSize')
+      ? Number(parsed.searchParams.get('poolSize'))
+      : undefined
     if (poolSize !== undefined && !(Number.isInteger(poolSize) && poolSize >= 1)) {
       throw new ConfigError('store', '`store` parameter poolSize must be a whole number from 1.')
     }

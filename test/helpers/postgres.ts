@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto'
 import pg from 'pg'
 
 /** The PostgreSQL the tests use: this machine's, unless OUTBOX_TEST_POSTGRES_URL says otherwise. */
-export const POSTGRES_URL = process.env.OUTBOX_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
+export const POSTGRES_URL =
+  process.env.OUTBOX_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
 
 let reachable: Promise<boolean> | null = null
 
@@ -19,7 +20,8 @@ export function postgresAvailable(): Promise<boolean> {
       return true
     } catch (error) {
       const reason = `PostgreSQL is not reachable at ${POSTGRES_URL}: ${(error as Error).message}`
-      if (process.env.CI === 'true') throw new Error(`${reason}. CI needs it: start it (see .ci/run).`)
+      if (process.env.CI === 'true')
+        throw new Error(`${reason}. CI needs it: start it (see .ci/run).`)
       console.warn(`SKIPPING PostgreSQL tests: ${reason}`)
       return false
     } finally {

@@ -14,13 +14,21 @@ describe.skipIf(!available)('PostgreSQL', () => {
   runStoreContract('postgres', {
     async newStore() {
       const schema = uniqueSchema('contract')
-      const store = await createPostgresStore({ connectionString: POSTGRES_URL, schema, poolSize: 4 })
+      const store = await createPostgresStore({
+        connectionString: POSTGRES_URL,
+        schema,
+        poolSize: 4,
+      })
       schemas.set(store, schema)
       return store
     },
     async reopen(store) {
       const schema = schemas.get(store)!
-      const other = await createPostgresStore({ connectionString: POSTGRES_URL, schema, poolSize: 4 })
+      const other = await createPostgresStore({
+        connectionString: POSTGRES_URL,
+        schema,
+        poolSize: 4,
+      })
       schemas.set(other, schema)
       return other
     },

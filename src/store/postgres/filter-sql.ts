@@ -9,14 +9,19 @@ export interface PgCondition {
 const escapeLike = (text: string): string => text.replace(/[\\%_]/g, (c) => `\\${c}`)
 
 /** Conditions on `messages m` for a filter; placeholders start at `$firstParam`. */
-export function pgFilterCondition(schema: string, filter: MessageFilter, firstParam = 1): PgCondition {
+export function pgFilterCondition(
+  schema: string,
+  filter: MessageFilter,
+  firstParam = 1,
+): PgCondition {
   const parts: string[] = []
   const params: unknown[] = []
   const p = (value: unknown): string => {
     params.push(value)
     return `$${firstParam + params.length - 1}`
   }
-  if (filter.status && filter.status.length > 0) parts.push(`m.status = ANY(${p([...filter.status])}::text[])`)
+  if (filter.status && filter.status.length > 0)
+    parts.push(`m.status = ANY(${p([...filter.status])}::text[])`)
   if (filter.from) parts.push(`lower(m.mail_from) = lower(${p(filter.from)})`)
   if (filter.to) {
     parts.push(
@@ -25,7 +30,10 @@ export function pgFilterCondition(schema: string, filter: MessageFilter, firstPa
         : `m.id IN (SELECT message_id FROM ${schema}.recipients WHERE lower(address) = lower(${p(filter.to)}))`,
     )
   }
-  if (filter.tag) parts.push(`m.id IN (SELECT message_id FROM ${schema}.message_tags WHERE tag = ${p(filter.tag)})`)
+  if (filter.tag)
+    parts.push(
+      `m.id IN (SELECT message_id FROM ${schema}.message_tags WHERE tag = ${p(filter.tag)})`,
+    )
   if (filter.since) parts.push(`m.created_at >= ${p(filter.since)}`)
   if (filter.before) parts.push(`m.created_at < ${p(filter.before)}`)
   if (filter.subject) parts.push(`m.subject ILIKE ${p(`%${escapeLike(filter.subject)}%`)}`)
@@ -33,7 +41,12 @@ export function pgFilterCondition(schema: string, filter: MessageFilter, firstPa
 }
 
 /** Conditions for a selector: some ids, or a filter. */
-export function pgSelectorCondition(schema: string, selector: MessageSelector, firstParam = 1): PgCondition {
-  if ('ids' in selector) return { sql: `m.id = ANY($${firstParam}::text[])`, params: [[...selector.ids]] }
+export function pgSelectorCondition(
+  schema: string,
+  selector: MessageSelector,
+  firstParam = 1,
+): PgCondition {
+  if ('ids' in selector)
+    return { sql: `m.id = ANY($${firstParam}::text[])`, params: [[...selector.ids]] }
   return pgFilterCondition(schema, selector.filter, firstParam)
 }

@@ -27,7 +27,10 @@ export function createNotificationListener(options: {
 
   const connect = async (): Promise<void> => {
     if (!running) return
-    const c = new pg.Client({ connectionString: options.connectionString, application_name: 'outbox-listen' })
+    const c = new pg.Client({
+      connectionString: options.connectionString,
+      application_name: 'outbox-listen',
+    })
     client = c
     c.on('notification', () => options.onNotify())
     c.on('error', (error) => {
@@ -42,7 +45,10 @@ export function createNotificationListener(options: {
       retryMs = RECONNECT_MS[0]
       options.onNotify()
     } catch (error) {
-      options.logger.debug({ err: (error as Error).message, retryInMs: retryMs }, 'LISTEN connection failed')
+      options.logger.debug(
+        { err: (error as Error).message, retryInMs: retryMs },
+        'LISTEN connection failed',
+      )
       lost(c)
     }
   }

@@ -20,12 +20,18 @@ export async function migratePostgres(
   const client = await pool.connect()
   try {
     await client.query('BEGIN')
-    await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`outbox-migrate:${schemaName}`])
+    await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [
+      `outbox-migrate:${schemaName}`,
+    ])
     await client.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`)
     await client.query(`CREATE TABLE IF NOT EXISTS ${schema}.outbox_migrations (
       version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`)
     const current = Number(
-      (await client.query<{ v: number | null }>(`SELECT max(version) AS v FROM ${schema}.outbox_migrations`)).rows[0]?.v ?? 0,
+      (
+        await client.query<{ v: number | null }>(
+          `SELECT max(version) AS v FROM ${schema}.outbox_migrations`,
+        )
+      ).rows[0]?.v ?? 0,
     )
     if (current > latest) {
       throw new StoreUnavailableError(
@@ -41,10 +47,10 @@ export async function migratePostgres(
     }
     for (const migration of migrations.slice(current)) {
       await client.query(migration.sql.replaceAll('{{schema}}', schema))
-      await client.query(`INSERT INTO ${schema}.outbox_migrations (version, name) VALUES ($1, $2)`, [
-        migration.version,
-        migration.name,
-      ])
+      await client.query(
+        `INSERT INTO ${schema}.outbox_migrations (version, name) VALUES ($1, $2)`,
+        [migration.version, migration.name],
+      )
     }
     await client.query('COMMIT')
   } catch (error) {

@@ -68,8 +68,13 @@ export function quoteSchema(schema: string): string {
 /** Postgres error classes that mean "the server is not there", as opposed to a bad query. */
 function isConnectionError(error: unknown): boolean {
   const code = (error as { code?: string }).code ?? ''
-  return /^(08|57P|53)/.test(code) || ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND'].includes(code) ||
-    /Connection terminated|connection timeout|Client has encountered a connection error/i.test(String((error as Error).message))
+  return (
+    /^(08|57P|53)/.test(code) ||
+    ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND'].includes(code) ||
+    /Connection terminated|connection timeout|Client has encountered a connection error/i.test(
+      String((error as Error).message),
+    )
+  )
 }
 
 /**
@@ -90,7 +95,9 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     application_name: 'outbox',
   })
   // An idle client losing its server (a restart) emits here; without a listener it would crash.
-  pool.on('error', (error) => log.warn({ err: error.message }, 'PostgreSQL connection lost; will reconnect'))
+  pool.on('error', (error) =>
+    log.warn({ err: error.message }, 'PostgreSQL connection lost; will reconnect'),
+  )
   const safeUrl = options.connectionString.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@')
 
   function unavailable(cause: unknown): OutboxError {
@@ -147,10 +154,18 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
   const notify = (): void => {
     for (const listener of listeners) listener()
   }
-  const listener = createNotificationListener({ connectionString: options.connectionString, channel, logger: log, onNotify: notify })
+  const listener = createNotificationListener({
+    connectionString: options.connectionString,
+    channel,
+    logger: log,
+    onNotify: notify,
+  })
   let closed = false
 
-  async function insertAll(client: ExternalTransaction, messages: readonly NewMessage[]): Promise<EnqueueResult[]> {
+  async function insertAll(
+    client: ExternalTransaction,
+    messages: readonly NewMessage[],
+  ): Promise<EnqueueResult[]> {
     const seen = new Map<string, EnqueueResult>()
     const results: EnqueueResult[] = []
     for (const m of messages) {
@@ -183,8 +198,14 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
         result = { id: m.id, messageId: m.messageId, duplicate: false }
       } else {
         // The idempotency key is taken (ON CONFLICT waited for its transaction to commit).
-        const existing = ((await client.query(q.findByIdempotencyKey, [m.idempotencyKey])) as pg.QueryResult<Row>).rows[0]
-        result = { id: String(existing?.id), messageId: String(existing?.message_id), duplicate: true }
+        const existing = (
+          (await client.query(q.findByIdempotencyKey, [m.idempotencyKey])) as pg.QueryResult<Row>
+        ).rows[0]
+        result = {
+          id: String(existing?.id),
+          messageId: String(existing?.message_id),
+          duplicate: true,
+        }
       }
       if (m.idempotencyKey !== null) seen.set(m.idempotencyKey, result)
       results.push(result)
@@ -194,7 +215,7 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
   }
 
   function toSummary(row: Row): MessageSummary {
-    const optionalText = (v: unknown) => (v === null || v === undefined ? null : String(v as string))
+    const optionalText = (v: unknown) => (v === null || v === undefined ? null : String(v))
     const optionalDate = (v: unknown) => (v instanceof Date ? v : null)
     return {
       id: String(row.id),
@@ -221,7 +242,11 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
   }
 
   /** Runs `UPDATE/DELETE … WHERE <selector> RETURNING id`; `$WHERE` marks the condition. */
-  async function changeSelected(sql: string, selector: MessageSelector, leading: unknown[] = []): Promise<string[]> {
+  async function changeSelected(
+    sql: string,
+    selector: MessageSelector,
+    leading: unknown[] = [],
+  ): Promise<string[]> {
     const where = pgSelectorCondition(s, selector, leading.length + 1)
     const rows = await query(sql.replace('$WHERE', where.sql), [...leading, ...where.params])
     return rows.map((r) => String(r.id))
@@ -250,31 +275,32 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
       // RETURNING comes in no particular order: sort each batch by due time, then id.
       const byDue = (a: Row, b: Row) =>
         (a.due_at as Date | null)?.getTime() !== (b.due_at as Date | null)?.getTime()
-          ? ((a.due_at as Date | null)?.getTime() ?? 0) - ((b.due_at as Date | null)?.getTime() ?? 0)
+          ? ((a.due_at as Date | null)?.getTime() ?? 0) -
+            ((b.due_at as Date | null)?.getTime() ?? 0)
           : String(a.id).localeCompare(String(b.id))
       const picked: Row[] = (await query(q.claimExpiredLeases, [owner, limit, leaseMs])).sort(byDue)
       for (let rank = 0; rank <= 3 && picked.length < limit; rank++) {
-        picked.push(...(await query(q.claimDue, [owner, limit - picked.length, leaseMs, rank])).sort(byDue))
+        picked.push(
+          ...(await query(q.claimDue, [owner, limit - picked.length, leaseMs, rank])).sort(byDue),
+        )
       }
       if (picked.length === 0) return []
       const order = new Map(picked.map((r, i) => [String(r.id), i]))
       const rows = await query(q.claimedRows, [picked.map((r) => String(r.id))])
       rows.sort((a, b) => order.get(String(a.id))! - order.get(String(b.id))!)
-      return rows.map(
-        (row): ClaimedMessage => ({
-          id: String(row.id),
-          messageId: String(row.message_id),
-          from: String(row.mail_from),
-          pendingRecipients: row.pending as string[],
-          failedRecipients: Number(row.failed),
-          raw: Buffer.isBuffer(row.raw) ? row.raw : null,
-          priority: priorityFromRank(Number(row.priority)),
-          attempts: Number(row.attempts),
-          backoffStep: Number(row.backoff_step),
-          createdAt: row.created_at as Date,
-          expiresAt: row.expires_at as Date,
-        }),
-      )
+      return rows.map((row): ClaimedMessage => ({
+        id: String(row.id),
+        messageId: String(row.message_id),
+        from: String(row.mail_from),
+        pendingRecipients: row.pending as string[],
+        failedRecipients: Number(row.failed),
+        raw: Buffer.isBuffer(row.raw) ? row.raw : null,
+        priority: priorityFromRank(Number(row.priority)),
+        attempts: Number(row.attempts),
+        backoffStep: Number(row.backoff_step),
+        createdAt: row.created_at as Date,
+        expiresAt: row.expires_at as Date,
+      }))
     },
 
     async renewLeases(owner, ids, leaseMs) {
@@ -333,7 +359,10 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     async getMessage(id) {
       const row = (await query(q.messageRow, [id]))[0]
       if (!row) return null
-      const [recipients, attempts] = await Promise.all([query(q.recipientRows, [id]), query(q.attemptRows, [id])])
+      const [recipients, attempts] = await Promise.all([
+        query(q.recipientRows, [id]),
+        query(q.attemptRows, [id]),
+      ])
       return {
         ...toSummary(row),
         recipientStatus: recipients.map((r) => ({
@@ -342,16 +371,14 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
           code: r.code === null ? null : Number(r.code),
           reply: r.reply === null ? null : String(r.reply as string),
         })),
-        attemptLog: attempts.map(
-          (r): AttemptRecord => ({
-            worker: String(r.worker),
-            startedAt: r.started_at as Date,
-            durationMs: Number(r.duration_ms),
-            outcome: r.outcome as AttemptRecord['outcome'],
-            error: r.error === null ? null : String(r.error as string),
-            recipients: r.recipients as RecipientOutcome[],
-          }),
-        ),
+        attemptLog: attempts.map((r): AttemptRecord => ({
+          worker: String(r.worker),
+          startedAt: r.started_at as Date,
+          durationMs: Number(r.duration_ms),
+          outcome: r.outcome as AttemptRecord['outcome'],
+          error: r.error === null ? null : String(r.error as string),
+          recipients: r.recipients as RecipientOutcome[],
+        })),
       } satisfies MessageDetail
     },
 
@@ -361,7 +388,10 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     },
 
     async countByStatus() {
-      const counts = Object.fromEntries(MESSAGE_STATUSES.map((st) => [st, 0])) as Record<MessageStatus, number>
+      const counts = Object.fromEntries(MESSAGE_STATUSES.map((st) => [st, 0])) as Record<
+        MessageStatus,
+        number
+      >
       for (const r of await query(q.countByStatus)) counts[r.status as MessageStatus] = Number(r.n)
       return counts
     },
@@ -383,7 +413,10 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
       const last = shown.at(-1)
       return {
         messages: shown.map(toSummary),
-        nextCursor: rows.length > page.limit && last ? encodeCursor((last.created_at as Date).getTime(), String(last.id)) : null,
+        nextCursor:
+          rows.length > page.limit && last
+            ? encodeCursor((last.created_at as Date).getTime(), String(last.id))
+            : null,
       }
     },
 
@@ -413,10 +446,15 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
         selector,
       )
       const where = pgSelectorCondition(s, selector)
-      const failedIds = (await query(`SELECT m.id FROM ${s}.messages m WHERE m.status = 'failed' AND ${where.sql}`, where.params)).map(
-        (r) => String(r.id),
-      )
-      const failed = failedIds.length ? (await query(q.requeueFailed, [failedIds, maxAgeMs])).map((r) => String(r.id)) : []
+      const failedIds = (
+        await query(
+          `SELECT m.id FROM ${s}.messages m WHERE m.status = 'failed' AND ${where.sql}`,
+          where.params,
+        )
+      ).map((r) => String(r.id))
+      const failed = failedIds.length
+        ? (await query(q.requeueFailed, [failedIds, maxAgeMs])).map((r) => String(r.id))
+        : []
       const ids = [...deferred, ...failed]
       if (ids.length) await query(q.notify, [channel])
       return ids
@@ -444,17 +482,26 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     },
 
     async stats(): Promise<QueueStats> {
-      const finished = async (status: string, ms: number) => Number((await query(q.finishedSince, [status, ms]))[0]?.n ?? 0)
-      const [counts, oldest, sentLastHour, sentLastDay, failedLastHour, failedLastDay] = await Promise.all([
-        store.countByStatus(),
-        query(q.oldestWaiting),
-        finished('sent', 3_600_000),
-        finished('sent', 86_400_000),
-        finished('failed', 3_600_000),
-        finished('failed', 86_400_000),
-      ])
+      const finished = async (status: string, ms: number) =>
+        Number((await query(q.finishedSince, [status, ms]))[0]?.n ?? 0)
+      const [counts, oldest, sentLastHour, sentLastDay, failedLastHour, failedLastDay] =
+        await Promise.all([
+          store.countByStatus(),
+          query(q.oldestWaiting),
+          finished('sent', 3_600_000),
+          finished('sent', 86_400_000),
+          finished('failed', 3_600_000),
+          finished('failed', 86_400_000),
+        ])
       const t = oldest[0]?.t
-      return { counts, oldestWaitingAt: t instanceof Date ? t : null, sentLastHour, sentLastDay, failedLastHour, failedLastDay }
+      return {
+        counts,
+        oldestWaitingAt: t instanceof Date ? t : null,
+        sentLastHour,
+        sentLastDay,
+        failedLastHour,
+        failedLastDay,
+      }
     },
 
     onEnqueue(fn) {

@@ -284,7 +284,10 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
       return db.pragma(name, { simple: true })
     },
 
-    async enqueue(messages: readonly NewMessage[], options?: EnqueueOptions): Promise<EnqueueResult[]> {
+    async enqueue(
+      messages: readonly NewMessage[],
+      options?: EnqueueOptions,
+    ): Promise<EnqueueResult[]> {
       if (options?.transaction) {
         throw new ConfigError(
           'options.db',
