@@ -215,7 +215,7 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
   }
 
   function toSummary(row: Row): MessageSummary {
-    const optionalText = (v: unknown) => (v === null || v === undefined ? null : String(v))
+    const optionalText = (v: unknown) => (typeof v === 'string' ? v : null)
     const optionalDate = (v: unknown) => (v instanceof Date ? v : null)
     return {
       id: String(row.id),
