@@ -3,8 +3,8 @@ import { defineConfig } from 'vitest/config'
 export default defineConfig({
   test: {
     include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
-    // Tests that restart services run alone afterwards: vitest.disruptive.config.ts.
-    exclude: ['**/node_modules/**', 'test/**/*.disruptive.test.ts'],
+    // Tests that need the machine to themselves run afterwards, alone: vitest.solo.config.ts.
+    exclude: ['**/node_modules/**', 'test/**/*.solo.test.ts'],
     testTimeout: 60_000,
     hookTimeout: 30_000,
     // Tests crossing sockets and child processes are heavy on a 2-core machine; run files

@@ -11,7 +11,7 @@ import {
 import { createSmtpSink, type SmtpSink } from '../helpers/smtp-sink.js'
 import { sleep, waitUntil } from '../helpers/temp.js'
 
-// Stops and starts this machine's PostgreSQL: run on its own (vitest.disruptive.config.ts), never
+// Stops and starts this machine's PostgreSQL: runs on its own (vitest.solo.config.ts), never
 // alongside other tests that use the server.
 
 const available = await postgresAvailable()

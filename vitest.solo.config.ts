@@ -1,0 +1,12 @@
+import { defineConfig } from 'vitest/config'
+
+// Tests that need the machine to themselves: they restart its services (PostgreSQL) or load
+// both cores for a minute. They run one at a time, after the main suite.
+export default defineConfig({
+  test: {
+    include: ['test/**/*.solo.test.ts'],
+    testTimeout: 240_000,
+    hookTimeout: 60_000,
+    fileParallelism: false,
+  },
+})
