@@ -36,6 +36,12 @@ const FLAG_KEYS = {
   retryMaxDelay: 'retryMaxDelayMs',
   rateLimit: 'rateLimit',
   smtpListen: 'smtpListen',
+  smtpTlsListen: 'smtpTlsListen',
+  smtpTlsKey: 'smtpTlsKey',
+  smtpTlsCert: 'smtpTlsCert',
+  smtpAllowNetworks: 'smtpAllowNetworks',
+  smtpUsers: 'smtpUsers',
+  smtpMaxRecipients: 'smtpMaxRecipients',
   httpListen: 'httpListen',
   logLevel: 'logLevel',
 } as const

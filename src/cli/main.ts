@@ -5,10 +5,12 @@ import { packageVersion } from '../version.js'
 import { registerActionCommands } from './commands/actions.js'
 import { registerConfigCommand } from './commands/config.js'
 import { registerDaemonCommands } from './commands/daemon.js'
+import { registerHashPasswordCommand } from './commands/hash-password.js'
 import { registerListCommand } from './commands/list.js'
 import { registerMigrateCommand } from './commands/migrate.js'
 import { registerPurgeCommand } from './commands/purge.js'
 import { registerSendCommand } from './commands/send.js'
+import { registerSendmailCommand } from './commands/sendmail.js'
 import { registerShowCommand } from './commands/show.js'
 import { registerStatsCommand } from './commands/stats.js'
 import { describeFailure, EXIT } from './context.js'
@@ -46,6 +48,8 @@ function buildProgram(): Command {
   registerStatsCommand(program)
   registerMigrateCommand(program)
   registerConfigCommand(program)
+  registerSendmailCommand(program)
+  registerHashPasswordCommand(program)
   program.commands.forEach((c) =>
     c.exitOverride().showHelpAfterError('(run with --help for usage)'),
   )

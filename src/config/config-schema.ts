@@ -28,6 +28,17 @@ export interface OutboxConfig {
   rateLimit: RateLimit | null
   /** Address the SMTP listener binds (`host:port`). */
   smtpListen: string
+  /** Address for implicit TLS (SMTPS), or null for none. */
+  smtpTlsListen: string | null
+  /** PEM files of the listener's TLS key and certificate (STARTTLS is offered only with both). */
+  smtpTlsKey: string | null
+  smtpTlsCert: string | null
+  /** Networks allowed to submit without AUTH. */
+  smtpAllowNetworks: string[]
+  /** Users allowed to AUTH, with scrypt hashes (`outbox hash-password`). */
+  smtpUsers: { username: string; passwordHash: string }[]
+  /** Most recipients per message accepted over SMTP. */
+  smtpMaxRecipients: number
   /** Address the HTTP API and dashboard bind (`host:port`). */
   httpListen: string
   /** pino log level. */
@@ -153,6 +164,82 @@ export const CONFIG_KEYS: Record<keyof OutboxConfig, ConfigKey> = {
     expected: 'host:port, such as 127.0.0.1:2525 or [::1]:2525',
     parse: listenAddress,
   },
+  smtpTlsListen: {
+    file: 'smtp.tlsListen',
+    env: 'OUTBOX_SMTP_TLS_LISTEN',
+    flag: '--smtp-tls-listen',
+    expected: 'host:port for implicit TLS, such as 127.0.0.1:4650, or none',
+    parse: z.union([z.literal('none').transform(() => null), listenAddress, z.null()]),
+  },
+  smtpTlsKey: {
+    file: 'smtp.tlsKey',
+    env: 'OUTBOX_SMTP_TLS_KEY',
+    flag: '--smtp-tls-key',
+    expected: 'the path of a PEM private key',
+    parse: z.union([text, z.null()]),
+  },
+  smtpTlsCert: {
+    file: 'smtp.tlsCert',
+    env: 'OUTBOX_SMTP_TLS_CERT',
+    flag: '--smtp-tls-cert',
+    expected: 'the path of a PEM certificate (chain)',
+    parse: z.union([text, z.null()]),
+  },
+  smtpAllowNetworks: {
+    file: 'smtp.allowNetworks',
+    env: 'OUTBOX_SMTP_ALLOW_NETWORKS',
+    flag: '--smtp-allow-networks',
+    expected: 'networks in CIDR form, comma-separated, such as 127.0.0.0/8,::1/128,10.0.0.0/8',
+    parse: z
+      .union([
+        z.string().transform((v) =>
+          v
+            .split(',')
+            .map((n) => n.trim())
+            .filter(Boolean),
+        ),
+        z.array(z.string()),
+      ])
+      .pipe(z.array(z.string().regex(/^(\d{1,3}(\.\d{1,3}){3}|[0-9a-fA-F:]+)(\/\d{1,3})?$/))),
+  },
+  smtpUsers: {
+    file: 'smtp.users',
+    env: 'OUTBOX_SMTP_USERS',
+    flag: '--smtp-users',
+    expected: 'user:hash pairs, comma-separated, with hashes from `outbox hash-password`',
+    secret: true,
+    parse: z
+      .union([
+        z.string().transform((v) =>
+          v
+            .split(',')
+            .map((u) => u.trim())
+            .filter(Boolean),
+        ),
+        z.array(
+          z.union([z.string(), z.strictObject({ username: z.string(), passwordHash: z.string() })]),
+        ),
+      ])
+      .transform((entries) =>
+        entries.map((e) =>
+          typeof e === 'string'
+            ? { username: e.slice(0, e.indexOf(':')), passwordHash: e.slice(e.indexOf(':') + 1) }
+            : e,
+        ),
+      )
+      .pipe(
+        z.array(
+          z.object({ username: z.string().min(1), passwordHash: z.string().startsWith('scrypt$') }),
+        ),
+      ),
+  },
+  smtpMaxRecipients: {
+    file: 'smtp.maxRecipients',
+    env: 'OUTBOX_SMTP_MAX_RECIPIENTS',
+    flag: '--smtp-max-recipients',
+    expected: 'a whole number from 1 to 100000',
+    parse: wholeNumber(1, 100_000),
+  },
   httpListen: {
     file: 'http.listen',
     env: 'OUTBOX_HTTP_LISTEN',
@@ -181,6 +268,12 @@ export const CONFIG_DEFAULTS: Readonly<OutboxConfig> = Object.freeze({
   retryMaxDelayMs: 30 * 60_000,
   rateLimit: null,
   smtpListen: '127.0.0.1:2525',
+  smtpTlsListen: null,
+  smtpTlsKey: null,
+  smtpTlsCert: null,
+  smtpAllowNetworks: ['127.0.0.0/8', '::1/128'],
+  smtpUsers: [],
+  smtpMaxRecipients: 1000,
   httpListen: '127.0.0.1:8025',
   logLevel: 'info',
 })

@@ -45,7 +45,11 @@ function leafPaths(values: unknown, prefix = ''): string[] {
 }
 
 const show = (key: Key, value: unknown): string =>
-  JSON.stringify(CONFIG_KEYS[key].secret && typeof value === 'string' ? redactUrl(value) : value)
+  key === 'smtpUsers'
+    ? '"***"'
+    : JSON.stringify(
+        CONFIG_KEYS[key].secret && typeof value === 'string' ? redactUrl(value) : value,
+      )
 
 /**
  * Merges the configuration sources, later ones winning: defaults → file → environment →
@@ -155,5 +159,10 @@ export function loadConfig(options: {
 
 /** The configuration with secrets (passwords in URLs) replaced by `***`, for printing. */
 export function redactConfig(config: OutboxConfig): OutboxConfig {
-  return { ...config, store: redactUrl(config.store), upstream: redactUrl(config.upstream) }
+  return {
+    ...config,
+    store: redactUrl(config.store),
+    upstream: redactUrl(config.upstream),
+    smtpUsers: config.smtpUsers.map((u) => ({ username: u.username, passwordHash: '***' })),
+  }
 }

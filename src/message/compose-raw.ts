@@ -32,7 +32,8 @@ export function composeRaw(input: RawMessageInput, limits: ComposeLimits): Compo
   if (!input || typeof input !== 'object') {
     throw new InvalidMessageError('message', 'A raw message must be { from, to, raw }.')
   }
-  if (typeof input.from !== 'string' || !isValidAddress(input.from)) {
+  // An empty sender is the null reverse-path (MAIL FROM:<>) of bounces and notifications.
+  if (typeof input.from !== 'string' || (input.from !== '' && !isValidAddress(input.from))) {
     throw new InvalidMessageError(
       'from',
       `The envelope sender ${JSON.stringify(input.from)} is not a valid address.`,
@@ -74,7 +75,8 @@ export function composeRaw(input: RawMessageInput, limits: ComposeLimits): Compo
   const headerBlock = end === -1 ? head : head.slice(0, end)
   let messageId = readHeader(headerBlock, 'message-id')
   if (!messageId) {
-    const domain = input.from.slice(input.from.lastIndexOf('@') + 1) || 'outbox.local'
+    const domain =
+      (input.from && input.from.slice(input.from.lastIndexOf('@') + 1)) || 'outbox.local'
     messageId = `<${randomUUID()}@${domain}>`
     raw = Buffer.concat([Buffer.from(`Message-ID: ${messageId}\r\n`), raw])
   }

@@ -9,6 +9,15 @@ import { table } from '../format.js'
 
 function display(key: keyof OutboxConfig, value: OutboxConfig[keyof OutboxConfig]): string {
   if (value === null) return 'none'
+  if (Array.isArray(value)) {
+    return (
+      value
+        .map((v: string | { username: string }) =>
+          typeof v === 'string' ? v : `${v.username}:***`,
+        )
+        .join(',') || 'none'
+    )
+  }
   if (typeof value === 'object') return formatRateLimit(value)
   if (key.endsWith('Ms') && typeof value === 'number') return formatDuration(value)
   if (key === 'maxMessageSize' && typeof value === 'number') return formatBytes(value)

@@ -1,21 +1,85 @@
 import type { Command } from 'commander'
+import { readFileSync } from 'node:fs'
+import type { OutboxConfig } from '../../config/config-schema.js'
 import { redactUrl } from '../../delivery/upstream.js'
-import { commandConfig, createCliLogger, openOutbox } from '../context.js'
+import { startSmtpListener, type SmtpListener } from '../../ingress/smtp-listener.js'
+import type { Logger } from '../../logger.js'
+import type { Outbox } from '../../outbox.js'
+import { CliExit, commandConfig, createCliLogger, EXIT, openOutbox } from '../context.js'
 
-/** Runs a worker until SIGTERM/SIGINT; `start` is the all-in-one flavour. */
-async function runDaemon(command: Command, kind: 'start' | 'worker'): Promise<void> {
+/** Starts the SMTP listener the configuration describes. */
+async function startListener(
+  outbox: Outbox,
+  config: OutboxConfig,
+  logger: Logger,
+): Promise<SmtpListener> {
+  if (!!config.smtpTlsKey !== !!config.smtpTlsCert) {
+    throw new CliExit(
+      EXIT.usage,
+      'invalid configuration:\n  smtp.tlsKey and smtp.tlsCert go together: set both or neither',
+    )
+  }
+  let tls: { key: Buffer; cert: Buffer } | undefined
+  if (config.smtpTlsKey && config.smtpTlsCert) {
+    try {
+      tls = { key: readFileSync(config.smtpTlsKey), cert: readFileSync(config.smtpTlsCert) }
+    } catch (error) {
+      throw new CliExit(
+        EXIT.usage,
+        `cannot read the SMTP TLS key or certificate: ${(error as Error).message}`,
+      )
+    }
+  }
+  try {
+    return await startSmtpListener(outbox, {
+      listen: config.smtpListen,
+      ...(config.smtpTlsListen ? { tlsListen: config.smtpTlsListen } : {}),
+      ...(tls ? { tls } : {}),
+      allowNetworks: config.smtpAllowNetworks,
+      users: config.smtpUsers,
+      maxMessageSize: config.maxMessageSize,
+      maxRecipients: config.smtpMaxRecipients,
+      logger,
+    })
+  } catch (error) {
+    throw new CliExit(
+      EXIT.failed,
+      `cannot listen for SMTP on ${config.smtpListen}: ${(error as Error).message}`,
+    )
+  }
+}
+
+/** Runs until SIGTERM/SIGINT: `start` (worker and SMTP listener), `worker`, or `smtp` (listener only). */
+async function runDaemon(command: Command, kind: 'start' | 'worker' | 'smtp'): Promise<void> {
   const { config } = commandConfig(command)
   const logger = createCliLogger(config, 'stdout')
   const outbox = await openOutbox(config, logger)
-  const worker = outbox.worker()
-  await worker.start()
+  let listener: SmtpListener | null = null
+  try {
+    if (kind !== 'smtp') await outbox.worker().start()
+    if (kind !== 'worker') listener = await startListener(outbox, config, logger)
+  } catch (error) {
+    await outbox.close()
+    throw error
+  }
   const store = redactUrl(config.store)
   const upstream = config.upstream === 'capture' ? 'capture' : redactUrl(config.upstream)
+  const smtp = listener ? `SMTP on ${listener.addresses.join(' and ')}; ` : ''
+  const where =
+    kind === 'smtp'
+      ? 'workers deliver it'
+      : upstream === 'capture'
+        ? 'no upstream configured, so mail is captured and kept, not sent (set OUTBOX_UPSTREAM=smtp://…)'
+        : `delivering to ${upstream}`
   logger.info(
-    { store, upstream, concurrency: config.concurrency, mode: kind },
-    upstream === 'capture'
-      ? `outbox ${kind}: queue in ${store}; no upstream configured, so mail is captured and kept, not sent (set OUTBOX_UPSTREAM=smtp://…)`
-      : `outbox ${kind}: queue in ${store}; delivering to ${upstream}`,
+    {
+      store,
+      upstream,
+      concurrency: config.concurrency,
+      mode: kind,
+      smtp: listener?.addresses ?? [],
+    },
+    `outbox ${kind}: ${smtp}queue in ${store}; ${where}`,
   )
 
   await new Promise<void>((resolve) => {
@@ -24,8 +88,8 @@ async function runDaemon(command: Command, kind: 'start' | 'worker'): Promise<vo
       if (stopping) return
       stopping = true
       logger.info({ signal }, 'stopping: finishing sends in progress, giving back the rest')
-      outbox
-        .close()
+      Promise.resolve(listener?.close())
+        .then(() => outbox.close())
         .catch((error: unknown) =>
           logger.error({ err: (error as Error).message }, 'error while stopping'),
         )
@@ -41,8 +105,8 @@ export function registerDaemonCommands(program: Command): void {
   program
     .command('start')
     .description(
-      'run everything a single machine needs: a worker delivering from the store (SQLite ./outbox.db by default). ' +
-        'With no upstream configured, mail is captured and kept instead of sent.',
+      'run everything a single machine needs: a worker delivering from the store (SQLite ./outbox.db by default) ' +
+        'and the SMTP listener (127.0.0.1:2525). With no upstream configured, mail is captured and kept instead of sent.',
     )
     .action((_opts, command: Command) => runDaemon(command, 'start'))
 
@@ -50,4 +114,12 @@ export function registerDaemonCommands(program: Command): void {
     .command('worker')
     .description('run a delivery worker only; run as many as you like against one store')
     .action((_opts, command: Command) => runDaemon(command, 'worker'))
+
+  program
+    .command('smtp')
+    .description(
+      'listen for SMTP (smarthost mode) and queue every accepted message; 250 only once it is stored. ' +
+        'Without AUTH only the allowed networks (loopback by default) may submit.',
+    )
+    .action((_opts, command: Command) => runDaemon(command, 'smtp'))
 }

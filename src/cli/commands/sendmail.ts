@@ -1,0 +1,127 @@
+import type { Command } from 'commander'
+import { hostname, userInfo } from 'node:os'
+import addressparser from 'nodemailer/lib/addressparser'
+import { readHeader } from '../../message/compose-raw.js'
+import { InvalidMessageError, StoreUnavailableError } from '../../errors.js'
+import { CliExit, withOutbox } from '../context.js'
+
+/** sendmail's exit codes (sysexits.h), which callers such as PHP and cron understand. */
+const EX = { usage: 64, dataErr: 65, tempFail: 75 } as const
+
+interface SendmailArgs {
+  fromHeaders: boolean
+  /** A line holding only "." ends the message (unless -i / -oi). */
+  dotEnds: boolean
+  sender: string | null
+  recipients: string[]
+}
+
+/** Parses the sendmail flags programs use: -t, -i, -oi, -f ADDR / -fADDR, -F NAME; others are ignored. */
+export function parseSendmailArgs(args: readonly string[]): SendmailArgs {
+  const parsed: SendmailArgs = { fromHeaders: false, dotEnds: true, sender: null, recipients: [] }
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!
+    if (arg === '--') {
+      parsed.recipients.push(...args.slice(i + 1))
+      break
+    }
+    if (!arg.startsWith('-') || arg === '-') {
+      parsed.recipients.push(arg)
+    } else if (arg === '-t') {
+      parsed.fromHeaders = true
+    } else if (arg === '-i' || arg === '-oi') {
+      parsed.dotEnds = false
+    } else if (arg === '-f' || arg === '-r') {
+      parsed.sender = args[++i] ?? null
+    } else if (arg.startsWith('-f') || arg.startsWith('-r')) {
+      parsed.sender = arg.slice(2)
+    } else if (
+      arg === '-F' ||
+      arg === '-O' ||
+      arg === '-B' ||
+      arg === '-N' ||
+      arg === '-R' ||
+      arg === '-V' ||
+      arg === '-X'
+    ) {
+      i++ // these take a value we do not use
+    }
+    // -bm, -odi, -odb, -oem, -v …: accepted and ignored, as other sendmail replacements do.
+  }
+  return parsed
+}
+
+/** The message as read: up to a lone "." line when `dotEnds`, CRLF or LF endings alike. */
+export function cutAtDot(input: Buffer, dotEnds: boolean): Buffer {
+  if (!dotEnds) return input
+  const text = input.toString('latin1')
+  const match = /(^|\r?\n)\.\r?\n?$|(^|\r?\n)\.\r?\n/m.exec(text)
+  return match ? input.subarray(0, match.index + (match[1] ?? match[2] ?? '').length) : input
+}
+
+function addressesIn(headerBlock: string, name: string): string[] {
+  const value = readHeader(headerBlock, name)
+  return value
+    ? addressparser(value, { flatten: true })
+        .map((a) => a.address)
+        .filter(Boolean)
+    : []
+}
+
+/** Removes every Bcc header (and its continuation lines): Bcc recipients go in the envelope only. */
+function withoutBcc(raw: Buffer, headerEnd: number): Buffer {
+  const head = raw.subarray(0, headerEnd).toString('latin1')
+  const kept = head.replace(/^bcc:.*(\r?\n[ \t].*)*(\r?\n|$)/gim, '')
+  return Buffer.concat([Buffer.from(kept, 'latin1'), raw.subarray(headerEnd)])
+}
+
+async function readStdin(): Promise<Buffer> {
+  const chunks: Buffer[] = []
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer)
+  return Buffer.concat(chunks)
+}
+
+export function registerSendmailCommand(program: Command): void {
+  program
+    .command('sendmail')
+    .description(
+      'read a message on stdin and queue it, like /usr/sbin/sendmail: -t takes recipients from To/Cc/Bcc, ' +
+        '-f sets the sender, -i/-oi keep lines of a single dot; recipients may follow. Exit 0 once queued.',
+    )
+    .argument('[args...]', 'sendmail flags and recipients')
+    .allowUnknownOption()
+    .helpOption('--help', 'display help for command')
+    .action(async (args: string[], _opts, command: Command) => {
+      const flags = parseSendmailArgs(args)
+      const input = cutAtDot(await readStdin(), flags.dotEnds)
+      const text = input.subarray(0, 65536).toString('latin1')
+      const headerEnd = text.search(/\r?\n\r?\n/)
+      const headerBlock = headerEnd === -1 ? text : text.slice(0, headerEnd)
+      const recipients = [...flags.recipients]
+      let raw = input
+      if (flags.fromHeaders) {
+        recipients.push(...['to', 'cc', 'bcc'].flatMap((h) => addressesIn(headerBlock, h)))
+        raw = withoutBcc(input, headerEnd === -1 ? input.length : headerEnd)
+      }
+      const sender =
+        flags.sender ??
+        addressesIn(headerBlock, 'from')[0] ??
+        `${userInfo().username}@${hostname()}`
+      if (recipients.length === 0) {
+        throw new CliExit(
+          EX.usage,
+          'no recipients: name them as arguments or use -t to read To/Cc/Bcc',
+        )
+      }
+      await withOutbox(command, async (outbox) => {
+        try {
+          const result = await outbox.sendRaw({ from: sender, to: [...new Set(recipients)], raw })
+          process.stderr.write(`outbox: queued as ${result.id}\n`)
+        } catch (error) {
+          if (error instanceof InvalidMessageError) throw new CliExit(EX.dataErr, error.message)
+          if (error instanceof StoreUnavailableError) throw new CliExit(EX.tempFail, error.message)
+          throw error
+        }
+      })
+    })
+}

@@ -1,0 +1,260 @@
+import { BlockList, isIPv6 } from 'node:net'
+import { hostname as osHostname } from 'node:os'
+import { SMTPServer, type SMTPServerOptions, type SMTPServerSession } from 'smtp-server'
+import { InvalidMessageError, ErrorCodes, OutboxError } from '../errors.js'
+import type { Logger } from '../logger.js'
+import type { RawMessageInput } from '../message/compose-raw.js'
+import type { SendResult } from '../message/types.js'
+import { isValidAddress } from '../message/validate-mail.js'
+import { verifyPassword } from './password-hash.js'
+
+/** Options of the SMTP listener (smarthost mode). */
+export interface SmtpListenerOptions {
+  /** `host:port` to listen on, e.g. `127.0.0.1:2525` or `[::1]:2525`. */
+  listen: string
+  /** TLS key and certificate (PEM). With them STARTTLS is offered; without, it is not. */
+  tls?: { key: string | Buffer; cert: string | Buffer }
+  /** `host:port` for implicit TLS (SMTPS), if wanted; needs `tls`. */
+  tlsListen?: string
+  /**
+   * Networks (CIDR) allowed to submit without AUTH.
+   * @default ['127.0.0.0/8', '::1/128']
+   */
+  allowNetworks?: string[]
+  /** Users allowed to AUTH, with scrypt hashes made by `outbox hash-password`. */
+  users?: { username: string; passwordHash: string }[]
+  /** Largest message accepted, in bytes (SIZE is advertised and enforced). */
+  maxMessageSize: number
+  /** @default 1000 */
+  maxRecipients?: number
+  /** @default 100 */
+  maxClients?: number
+  /** Idle time before a client is disconnected. @default 60_000 */
+  idleTimeoutMs?: number
+  /** Longest a client may take to send one message's DATA. @default 600_000 */
+  dataTimeoutMs?: number
+  /** Name in the greeting and in Received headers. @default the machine's host name */
+  hostname?: string
+  logger: Logger
+}
+
+/** What the listener needs from the Outbox. */
+export interface SmtpTarget {
+  sendRaw(message: RawMessageInput): Promise<SendResult>
+}
+
+/** A running SMTP listener. */
+export interface SmtpListener {
+  /** Where it listens, as `host:port` (ports resolved when 0 was asked). */
+  readonly addresses: string[]
+  close(): Promise<void>
+}
+
+/** Splits `host:port` / `[v6]:port`. */
+export function parseListenAddress(text: string): { host: string; port: number } {
+  const match = /^\[?([^\]]+?)\]?:(\d{1,5})$/.exec(text.trim())
+  if (!match) throw new InvalidMessageError('listen', `${JSON.stringify(text)} is not host:port.`)
+  return { host: match[1]!, port: Number(match[2]) }
+}
+
+/** A matcher for client addresses against CIDR networks (IPv4-mapped IPv6 counts as IPv4). */
+export function createNetworkMatcher(networks: readonly string[]): (address: string) => boolean {
+  const list = new BlockList()
+  for (const network of networks) {
+    const [ip, bits] = network.split('/')
+    const type = isIPv6(ip!) ? 'ipv6' : 'ipv4'
+    const prefix = bits === undefined ? (type === 'ipv6' ? 128 : 32) : Number(bits)
+    list.addSubnet(ip!, prefix, type)
+  }
+  return (address) => {
+    const plain =
+      address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address
+    return list.check(plain, isIPv6(plain) ? 'ipv6' : 'ipv4')
+  }
+}
+
+const LOOPBACK = createNetworkMatcher(['127.0.0.0/8', '::1/128'])
+
+function smtpError(code: number, message: string): Error {
+  return Object.assign(new Error(message), { responseCode: code })
+}
+
+/** A Received header for the hop into Outbox (the only change made to the bytes). */
+function receivedHeader(session: SMTPServerSession, by: string): string {
+  const protocol = `ESMTP${session.secure ? 'S' : ''}${session.user ? 'A' : ''}`
+  const helo = (session.hostNameAppearsAs || 'unknown').replace(/[^\x21-\x7e]/g, '')
+  const date = new Date().toUTCString().replace('GMT', '+0000')
+  return `Received: from ${helo} ([${session.remoteAddress}])\r\n\tby ${by} (Outbox) with ${protocol};\r\n\t${date}\r\n`
+}
+
+/**
+ * Starts the SMTP listener: every accepted message goes into the same durable queue as
+ * `outbox.send()`, and the client gets `250` only after the store has committed it.
+ */
+export async function startSmtpListener(
+  target: SmtpTarget,
+  options: SmtpListenerOptions,
+): Promise<SmtpListener> {
+  const log = options.logger
+  const allowed = createNetworkMatcher(options.allowNetworks ?? ['127.0.0.0/8', '::1/128'])
+  const users = new Map((options.users ?? []).map((u) => [u.username, u.passwordHash]))
+  const name = options.hostname ?? osHostname()
+
+  const base: SMTPServerOptions = {
+    name,
+    banner: 'Outbox ESMTP',
+    disableReverseLookup: true,
+    logger: false,
+    size: options.maxMessageSize,
+    rejectOversized: true,
+    maxRecipients: options.maxRecipients ?? 1000,
+    maxClients: options.maxClients ?? 100,
+    socketTimeout: options.idleTimeoutMs ?? 60_000,
+    closeTimeout: 5000,
+    authMethods: ['PLAIN', 'LOGIN'],
+    authOptional: true,
+    // Checked in onAuth instead, so that loopback clients may log in without TLS.
+    allowInsecureAuth: true,
+    hideSTARTTLS: !options.tls,
+    ...(options.tls
+      ? { key: options.tls.key, cert: options.tls.cert }
+      : { disabledCommands: ['STARTTLS'] }),
+
+    onAuth(auth, session, callback) {
+      if (!session.secure && !LOOPBACK(session.remoteAddress)) {
+        return callback(smtpError(538, '5.7.11 Encryption required: use STARTTLS before AUTH'))
+      }
+      const hash = users.get(auth.username ?? '')
+      if (!hash || !verifyPassword(auth.password ?? '', hash)) {
+        log.warn({ user: auth.username, client: session.remoteAddress }, 'SMTP AUTH failed')
+        return callback(smtpError(535, '5.7.8 Authentication credentials invalid'))
+      }
+      callback(null, { user: auth.username })
+    },
+
+    onMailFrom(address, session, callback) {
+      if (!session.user && !allowed(session.remoteAddress)) {
+        return callback(
+          smtpError(530, '5.7.0 Authentication required: this client may not relay without AUTH'),
+        )
+      }
+      if (address.address !== '' && !isValidAddress(address.address)) {
+        return callback(smtpError(553, `5.1.7 Bad sender address syntax: ${address.address}`))
+      }
+      callback()
+    },
+
+    onRcptTo(address, _session, callback) {
+      if (!isValidAddress(address.address)) {
+        return callback(smtpError(553, `5.1.3 Bad recipient address syntax: ${address.address}`))
+      }
+      callback()
+    },
+
+    onData(stream, session, callback) {
+      const chunks: Buffer[] = []
+      let size = 0
+      // smtp-server's idle timeout restarts with every byte: a client trickling a message
+      // byte by byte would hold its slot forever without this bound on the whole DATA phase.
+      const timer = setTimeout(() => {
+        log.warn(
+          { client: session.remoteAddress },
+          'SMTP DATA took too long; closing the connection',
+        )
+        stream.destroy(new Error('DATA timeout'))
+        closeSession(session)
+      }, options.dataTimeoutMs ?? 600_000)
+      stream.on('data', (chunk: Buffer) => {
+        size += chunk.length
+        if (size <= options.maxMessageSize) chunks.push(chunk)
+      })
+      stream.on('error', () => clearTimeout(timer))
+      stream.on('end', () => {
+        clearTimeout(timer)
+        if (stream.sizeExceeded)
+          return callback(smtpError(552, '5.3.4 Message too big for this system'))
+        const raw = Buffer.concat([Buffer.from(receivedHeader(session, name)), ...chunks])
+        const from = session.envelope.mailFrom ? session.envelope.mailFrom.address : ''
+        const to = session.envelope.rcptTo.map((r) => r.address)
+        target.sendRaw({ from, to, raw }).then(
+          (result) => {
+            log.info(
+              {
+                id: result.id,
+                client: session.remoteAddress,
+                recipients: to.length,
+                size: raw.length,
+              },
+              'SMTP message queued',
+            )
+            callback(null, `2.0.0 Ok: queued as ${result.id}`)
+          },
+          (error: unknown) => {
+            if (error instanceof InvalidMessageError) {
+              const code = error.code === ErrorCodes.MESSAGE_TOO_LARGE ? 552 : 554
+              return callback(
+                smtpError(code, `${code === 552 ? '5.3.4' : '5.6.0'} ${error.message}`),
+              )
+            }
+            // Never accept and lose: the client keeps the message and tries again.
+            log.error(
+              { err: error instanceof OutboxError ? error.message : String(error) },
+              'could not queue an SMTP message',
+            )
+            callback(smtpError(451, '4.3.0 Temporary failure storing the message; try again later'))
+          },
+        )
+      })
+    },
+  }
+
+  const servers: SMTPServer[] = []
+  const addresses: string[] = []
+  const closeSession = (session: SMTPServerSession): void => {
+    for (const server of servers) {
+      for (const connection of server.connections)
+        if (connection.id === session.id) connection._socket.destroy()
+    }
+  }
+
+  async function listen(address: string, secure: boolean): Promise<void> {
+    const { host, port } = parseListenAddress(address)
+    const server = new SMTPServer({ ...base, secure })
+    server.on('error', (error) => log.warn({ err: error.message }, 'SMTP listener error'))
+    await new Promise<void>((resolve, reject) => {
+      server.server.once('error', reject)
+      server.listen(port, host, () => {
+        server.server.off('error', reject)
+        resolve()
+      })
+    })
+    const bound = server.server.address()
+    const boundPort = bound && typeof bound === 'object' ? bound.port : port
+    addresses.push(host.includes(':') ? `[${host}]:${boundPort}` : `${host}:${boundPort}`)
+    servers.push(server)
+  }
+
+  try {
+    await listen(options.listen, false)
+    if (options.tlsListen) {
+      if (!options.tls)
+        throw new InvalidMessageError(
+          'smtp.tlsListen',
+          'Implicit TLS needs smtp.tlsKey and smtp.tlsCert.',
+        )
+      await listen(options.tlsListen, true)
+    }
+  } catch (error) {
+    await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))))
+    throw error
+  }
+
+  return {
+    addresses,
+    async close() {
+      await Promise.all(
+        servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))),
+      )
+    },
+  }
+}
