@@ -73,8 +73,6 @@ export function createNetworkMatcher(networks: readonly string[]): (address: str
   }
 }
 
-const LOOPBACK = createNetworkMatcher(['127.0.0.0/8', '::1/128'])
-
 function smtpError(code: number, message: string): Error {
   return Object.assign(new Error(message), { responseCode: code })
 }
@@ -103,6 +101,7 @@ export async function startSmtpListener(
   const base: SMTPServerOptions = {
     name,
     banner: 'Outbox ESMTP',
+    hideENHANCEDSTATUSCODES: false,
     disableReverseLookup: true,
     logger: false,
     size: options.maxMessageSize,
@@ -121,13 +120,14 @@ export async function startSmtpListener(
       : { disabledCommands: ['STARTTLS'] }),
 
     onAuth(auth, session, callback) {
-      if (!session.secure && !LOOPBACK(session.remoteAddress)) {
-        return callback(smtpError(538, '5.7.11 Encryption required: use STARTTLS before AUTH'))
+      // Passwords cross the network in the clear without TLS: only trusted networks may do that.
+      if (!session.secure && !allowed(session.remoteAddress)) {
+        return callback(smtpError(538, 'Encryption required: use STARTTLS before AUTH'))
       }
       const hash = users.get(auth.username ?? '')
       if (!hash || !verifyPassword(auth.password ?? '', hash)) {
         log.warn({ user: auth.username, client: session.remoteAddress }, 'SMTP AUTH failed')
-        return callback(smtpError(535, '5.7.8 Authentication credentials invalid'))
+        return callback(smtpError(535, 'Authentication credentials invalid'))
       }
       callback(null, { user: auth.username })
     },
@@ -135,18 +135,18 @@ export async function startSmtpListener(
     onMailFrom(address, session, callback) {
       if (!session.user && !allowed(session.remoteAddress)) {
         return callback(
-          smtpError(530, '5.7.0 Authentication required: this client may not relay without AUTH'),
+          smtpError(530, 'Authentication required: this client may not relay without AUTH'),
         )
       }
       if (address.address !== '' && !isValidAddress(address.address)) {
-        return callback(smtpError(553, `5.1.7 Bad sender address syntax: ${address.address}`))
+        return callback(smtpError(553, `Bad sender address syntax: ${address.address}`))
       }
       callback()
     },
 
     onRcptTo(address, _session, callback) {
       if (!isValidAddress(address.address)) {
-        return callback(smtpError(553, `5.1.3 Bad recipient address syntax: ${address.address}`))
+        return callback(smtpError(553, `Bad recipient address syntax: ${address.address}`))
       }
       callback()
     },
@@ -171,8 +171,7 @@ export async function startSmtpListener(
       stream.on('error', () => clearTimeout(timer))
       stream.on('end', () => {
         clearTimeout(timer)
-        if (stream.sizeExceeded)
-          return callback(smtpError(552, '5.3.4 Message too big for this system'))
+        if (stream.sizeExceeded) return callback(smtpError(552, 'Message too big for this system'))
         const raw = Buffer.concat([Buffer.from(receivedHeader(session, name)), ...chunks])
         const from = session.envelope.mailFrom ? session.envelope.mailFrom.address : ''
         const to = session.envelope.rcptTo.map((r) => r.address)
@@ -187,7 +186,7 @@ export async function startSmtpListener(
               },
               'SMTP message queued',
             )
-            callback(null, `2.0.0 Ok: queued as ${result.id}`)
+            callback(null, `Ok: queued as ${result.id}`)
           },
           (error: unknown) => {
             if (error instanceof InvalidMessageError) {
@@ -201,7 +200,7 @@ export async function startSmtpListener(
               { err: error instanceof OutboxError ? error.message : String(error) },
               'could not queue an SMTP message',
             )
-            callback(smtpError(451, '4.3.0 Temporary failure storing the message; try again later'))
+            callback(smtpError(451, 'Temporary failure storing the message; try again later'))
           },
         )
       })

@@ -1,0 +1,349 @@
+import { execFile, execFileSync } from 'node:child_process'
+import { promisify } from 'node:util'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { connect } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { createOutbox, type Outbox } from '../../src/index.js'
+import { hashPassword } from '../../src/ingress/password-hash.js'
+import {
+  startSmtpListener,
+  type SmtpListener,
+  type SmtpListenerOptions,
+} from '../../src/ingress/smtp-listener.js'
+import { silentLogger } from '../../src/logger.js'
+import { createSmtpSink, type SmtpSink } from '../helpers/smtp-sink.js'
+import { sleep, tempSqliteUrl } from '../helpers/temp.js'
+
+const CLIENT = fileURLToPath(new URL('../fixtures/smtp_client.py', import.meta.url))
+let dir: string
+let tls: { key: Buffer; cert: Buffer }
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'outbox-smtp-'))
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      join(dir, 'key.pem'),
+      '-out',
+      join(dir, 'cert.pem'),
+      '-days',
+      '1',
+      '-subj',
+      '/CN=localhost',
+    ],
+    { stdio: 'ignore' },
+  )
+  tls = { key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) }
+})
+afterAll(() => rmSync(dir, { recursive: true, force: true }))
+
+let outbox: Outbox
+let sink: SmtpSink
+let listener: SmtpListener
+let port: number
+afterEach(async () => {
+  await listener?.close()
+  await outbox?.close()
+  await sink?.close()
+})
+
+async function setup(options: Partial<SmtpListenerOptions> = {}) {
+  sink = await createSmtpSink()
+  outbox = await createOutbox({
+    store: tempSqliteUrl(),
+    upstream: sink.url,
+    maxMessageSize: 30 * 1024 * 1024,
+  })
+  listener = await startSmtpListener(outbox, {
+    listen: '127.0.0.1:0',
+    maxMessageSize: 30 * 1024 * 1024,
+    logger: silentLogger,
+    tls,
+    ...options,
+  })
+  port = Number(listener.addresses[0]!.split(':').pop())
+}
+
+function message(name: string, body: Buffer): string {
+  const file = join(dir, name)
+  writeFileSync(file, body)
+  return file
+}
+
+const run = promisify(execFile)
+
+/** Runs a client as a child process, without blocking the listener in this process. */
+async function python(
+  args: Record<string, unknown>,
+): Promise<{ ok: boolean; code?: number; error?: string }> {
+  const { stdout } = await run('python3', [CLIENT, JSON.stringify({ port, ...args })], {
+    timeout: 120_000,
+  })
+  return JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as {
+    ok: boolean
+    code?: number
+    error?: string
+  }
+}
+
+const total = async () =>
+  Object.values(await outbox.admin.countByStatus()).reduce((a, b) => a + b, 0)
+
+/** The sink got the client's bytes unchanged, after the one Received header Outbox adds. */
+function expectSameBytes(received: Buffer, sent: Buffer) {
+  const text = received.toString('latin1')
+  expect(text).toMatch(/^Received: from python-client\.test \(\[127\.0\.0\.\d\]\)/m)
+  const body = received.subarray(received.length - sent.length)
+  expect(body.equals(sent)).toBe(true)
+}
+
+describe('SMTP listener with real clients', () => {
+  it('python smtplib, plain, 8-bit and SMTPUTF8: queued, delivered byte-identical', async () => {
+    await setup()
+    const sent = Buffer.from(
+      'From: Zoë <zoe@exämple.com>\r\nTo: bjørn@exämple.org\r\nSubject: Grüße\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\nHej! Ærlig talt, ça marche. 日本語\r\n.leading dot line\r\n',
+      'utf8',
+    )
+    const result = await python({
+      from: 'zoe@exämple.com',
+      to: ['bjørn@exämple.org'],
+      file: message('utf8.eml', sent),
+      smtputf8: true,
+    })
+    expect(result).toMatchObject({ ok: true })
+    await outbox.drain()
+    expect(sink.messages).toHaveLength(1)
+    expect(sink.messages[0]!.to).toEqual(['bjørn@exämple.org'])
+    expectSameBytes(sink.messages[0]!.raw, sent)
+  })
+
+  it('python smtplib with STARTTLS and AUTH from a non-allowed address; a 20 MB attachment arrives intact', async () => {
+    await setup({
+      allowNetworks: ['127.0.0.1/32'],
+      users: [{ username: 'app', passwordHash: hashPassword('s3cret') }],
+    })
+    const attachment = Buffer.alloc(15 * 1024 * 1024)
+    for (let i = 0; i < attachment.length; i++) attachment[i] = (i * 7919) & 0xff
+    const b64 = attachment.toString('base64').replace(/.{76}/g, '$&\r\n')
+    const sent = Buffer.from(
+      `From: app@example.com\r\nTo: big@example.com\r\nSubject: big\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n--b\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n${b64}\r\n--b--\r\n`,
+    )
+    expect(sent.length).toBeGreaterThan(20 * 1000 * 1000)
+    const result = await python({
+      from: 'app@example.com',
+      to: ['big@example.com'],
+      file: message('big.eml', sent),
+      source: '127.0.0.2',
+      starttls: true,
+      user: 'app',
+      password: 's3cret',
+    })
+    expect(result).toMatchObject({ ok: true })
+    await outbox.drain()
+    expect(sink.messages).toHaveLength(1)
+    expectSameBytes(sink.messages[0]!.raw, sent)
+    expect(sink.messages[0]!.raw.toString('latin1')).toMatch(/with ESMTPSA/)
+  })
+
+  it('swaks with pipelining', async () => {
+    await setup()
+    const { stdout: out } = await run(
+      'swaks',
+      [
+        '--server',
+        `127.0.0.1:${port}`,
+        '--from',
+        's@example.com',
+        '--to',
+        'a@example.com,b@example.com',
+        '--pipeline',
+        '--header',
+        'Subject: swaks',
+      ],
+      { timeout: 60_000 },
+    )
+    expect(out).toMatch(/PIPELINING/)
+    expect(out).toMatch(/250 2\.\d\.\d+ Ok: queued as [0-9a-z]{20}/)
+    await outbox.drain()
+    expect(sink.messages[0]!.to.sort()).toEqual(['a@example.com', 'b@example.com'])
+  })
+
+  it('advertises SIZE, PIPELINING, 8BITMIME, SMTPUTF8 and STARTTLS only with a certificate', async () => {
+    await setup({ tls: undefined })
+    const withoutTls = await converse(['EHLO client.test'])
+    expect(withoutTls).toMatch(/250[- ]SIZE 31457280/)
+    expect(withoutTls).toMatch(/PIPELINING/)
+    expect(withoutTls).toMatch(/8BITMIME/)
+    expect(withoutTls).toMatch(/SMTPUTF8/)
+    expect(withoutTls).not.toMatch(/STARTTLS/)
+    await listener.close()
+    listener = await startSmtpListener(outbox, {
+      listen: '127.0.0.1:0',
+      maxMessageSize: 1024 * 1024,
+      logger: silentLogger,
+      tls,
+    })
+    port = Number(listener.addresses[0]!.split(':').pop())
+    expect(await converse(['EHLO client.test'])).toMatch(/STARTTLS/)
+  })
+})
+
+/** Speaks raw SMTP: sends each line after the previous reply, returns everything the server said. */
+async function converse(
+  lines: string[],
+  source = '127.0.0.1',
+  endAbruptly = false,
+): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: '127.0.0.1', port, localAddress: source })
+    let transcript = ''
+    let next = 0
+    let done = false
+    const timer = setTimeout(() => {
+      socket.destroy()
+      resolve(transcript)
+    }, 10_000)
+    socket.on('data', (chunk) => {
+      transcript += chunk.toString()
+      if (done || !/(^|\r\n)\d{3} [^\r\n]*\r\n$/.test(transcript)) return
+      if (next < lines.length) socket.write(`${lines[next++]}\r\n`)
+      else {
+        done = true
+        clearTimeout(timer)
+        if (endAbruptly) socket.destroy()
+        else socket.end('QUIT\r\n')
+        setTimeout(() => resolve(transcript), 50)
+      }
+    })
+    socket.on('error', reject)
+  })
+}
+
+describe('SMTP listener refuses, with the right reply, and stores nothing', () => {
+  const DATA = ['DATA', 'Subject: x\r\n\r\nbody\r\n.']
+  it.each([
+    [
+      'an oversized message',
+      { maxMessageSize: 2048 },
+      [
+        'EHLO c',
+        'MAIL FROM:<s@example.com>',
+        'RCPT TO:<a@example.com>',
+        'DATA',
+        `Subject: big\r\n\r\n${'x'.repeat(4000)}\r\n.`,
+      ],
+      /552 5\.3\.4/,
+    ],
+    [
+      'too many recipients',
+      { maxRecipients: 2 },
+      [
+        'EHLO c',
+        'MAIL FROM:<s@example.com>',
+        'RCPT TO:<a@example.com>',
+        'RCPT TO:<b@example.com>',
+        'RCPT TO:<c@example.com>',
+      ],
+      /452 4\.5\.3/,
+    ],
+    [
+      'a bad recipient address',
+      {},
+      ['EHLO c', 'MAIL FROM:<s@example.com>', 'RCPT TO:<not an address>'],
+      /^50[01] |\r\n50[01] |\r\n553 /m,
+    ],
+    [
+      'a bad recipient domain',
+      {},
+      ['EHLO c', 'MAIL FROM:<s@example.com>', 'RCPT TO:<a@bad..domain>'],
+      /\r\n(553|501) /,
+    ],
+    ['a malformed command', {}, ['EHLO c', 'MAIL FROM s@example.com'], /\r\n50[01] /],
+    ['an unknown command', {}, ['EHLO c', 'FROBNICATE'], /\r\n50[02] /],
+  ])('%s', async (_name, options, lines, reply) => {
+    await setup(options as Partial<SmtpListenerOptions>)
+    expect(await converse([...lines, ...(lines.length < 4 ? [] : [])])).toMatch(reply)
+    void DATA
+    expect(await total()).toBe(0)
+  })
+
+  it('relaying without AUTH from a non-allowed address: 530', async () => {
+    await setup({ allowNetworks: ['127.0.0.1/32'] })
+    expect(await converse(['EHLO c', 'MAIL FROM:<s@example.com>'], '127.0.0.2')).toMatch(
+      /530 5\.7\.0/,
+    )
+    expect(await total()).toBe(0)
+  })
+
+  it('AUTH without TLS from a non-allowed address: 538', async () => {
+    await setup({
+      allowNetworks: ['127.0.0.1/32'],
+      users: [{ username: 'app', passwordHash: hashPassword('pw') }],
+    })
+    const plain = Buffer.from('\0app\0pw').toString('base64')
+    expect(await converse(['EHLO c', `AUTH PLAIN ${plain}`], '127.0.0.2')).toMatch(
+      /538 5\.7\.\d+ Encryption required/,
+    )
+    expect(await total()).toBe(0)
+  })
+
+  it('a wrong password: 535', async () => {
+    await setup({ users: [{ username: 'app', passwordHash: hashPassword('pw') }] })
+    const plain = Buffer.from('\0app\0nope').toString('base64')
+    expect(await converse(['EHLO c', `AUTH PLAIN ${plain}`])).toMatch(/535 5\.7\.8/)
+  })
+
+  it('a client that stops in the middle of DATA', async () => {
+    await setup()
+    await new Promise<void>((resolve) => {
+      const socket = connect({ host: '127.0.0.1', port })
+      socket.on('data', () => {})
+      socket.write('EHLO c\r\nMAIL FROM:<s@example.com>\r\nRCPT TO:<a@example.com>\r\nDATA\r\n')
+      setTimeout(() => {
+        socket.write('Subject: half\r\n\r\nthe first half of a mess')
+        setTimeout(() => {
+          socket.destroy()
+          resolve()
+        }, 200)
+      }, 300)
+    })
+    await sleep(300)
+    expect(await total()).toBe(0)
+  })
+
+  it('a store failure answers 451, so the client keeps the message', async () => {
+    await setup()
+    await outbox.close()
+    expect(
+      await converse(['EHLO c', 'MAIL FROM:<s@example.com>', 'RCPT TO:<a@example.com>', ...DATA]),
+    ).toMatch(/451 4\.3\.0/)
+  })
+
+  it('bare LF and bare CR are normalised, so no second message can be smuggled', async () => {
+    await setup()
+    const smuggle =
+      'Subject: one\r\n\r\nhello\n.\r\nMAIL FROM:<evil@example.com>\r\nRCPT TO:<victim@example.com>\r\nDATA\r\nSubject: two\r\n\r\nsmuggled\r\n.'
+    expect(
+      await converse([
+        'EHLO c',
+        'MAIL FROM:<s@example.com>',
+        'RCPT TO:<a@example.com>',
+        'DATA',
+        smuggle,
+      ]),
+    ).toMatch(/250 2\.\d\.\d+ Ok: queued/)
+    await outbox.drain()
+    // One message upstream, the would-be second one inside its body, every line ending CRLF.
+    expect(sink.messages).toHaveLength(1)
+    expect(sink.messages[0]!.to).toEqual(['a@example.com'])
+    expect(/(^|[^\r])\n/.test(sink.messages[0]!.raw.toString('latin1'))).toBe(false)
+  })
+})
