@@ -269,7 +269,7 @@ describe('SMTP listener refuses, with the right reply, and stores nothing', () =
     ['a malformed command', {}, ['EHLO c', 'MAIL FROM s@example.com'], /\r\n50[01] /],
     ['an unknown command', {}, ['EHLO c', 'FROBNICATE'], /\r\n50[02] /],
   ])('%s', async (_name, options, lines, reply) => {
-    await setup(options as Partial<SmtpListenerOptions>)
+    await setup(options)
     expect(await converse([...lines, ...(lines.length < 4 ? [] : [])])).toMatch(reply)
     void DATA
     expect(await total()).toBe(0)
