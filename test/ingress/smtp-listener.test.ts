@@ -347,3 +347,78 @@ describe('SMTP listener refuses, with the right reply, and stores nothing', () =
     expect(/(^|[^\r])\n/.test(sink.messages[0]!.raw.toString('latin1'))).toBe(false)
   })
 })
+
+describe('SMTP listener limits and addresses', () => {
+  it('listens on IPv6 loopback too', async () => {
+    sink = await createSmtpSink()
+    outbox = await createOutbox({ store: tempSqliteUrl(), upstream: sink.url })
+    listener = await startSmtpListener(outbox, {
+      listen: '[::1]:0',
+      maxMessageSize: 1024 * 1024,
+      logger: silentLogger,
+    })
+    expect(listener.addresses[0]).toMatch(/^\[::1\]:\d+$/)
+    const v6port = Number(listener.addresses[0]!.split(':').pop())
+    const nodemailer = (await import('nodemailer')).default
+    const transporter = nodemailer.createTransport({
+      host: '::1',
+      port: v6port,
+      secure: false,
+      ignoreTLS: true,
+    })
+    const info = (await transporter.sendMail({
+      from: 's@example.com',
+      to: 'a@example.com',
+      subject: 'v6',
+      text: 'x',
+    })) as { response: string }
+    transporter.close()
+    expect(info.response).toMatch(/Ok: queued as/)
+    expect(await total()).toBe(1)
+  })
+
+  it('refuses connections over maxClients with 421', async () => {
+    await setup({ maxClients: 1 })
+    const first = connect({ host: '127.0.0.1', port })
+    await new Promise((resolve) => first.once('data', resolve))
+    expect(await converse([])).toMatch(/^421 /)
+    first.destroy()
+  })
+
+  it('refuses an over-long command line', async () => {
+    await setup()
+    expect(await converse(['EHLO c', `MAIL FROM:<${'a'.repeat(20_000)}@example.com>`])).toMatch(
+      /\r\n(421|5\d\d) .*too long/,
+    )
+    expect(await total()).toBe(0)
+  })
+
+  it('closes a client that trickles DATA past the DATA timeout, and stores nothing', async () => {
+    await setup({ dataTimeoutMs: 500 })
+    const closed = await new Promise<boolean>((resolve) => {
+      const socket = connect({ host: '127.0.0.1', port })
+      let sentData = false
+      let trickle: NodeJS.Timeout | undefined
+      socket.on('data', (chunk) => {
+        if (!sentData && chunk.toString().startsWith('220')) {
+          sentData = true
+          socket.write(
+            'EHLO c\r\nMAIL FROM:<s@example.com>\r\nRCPT TO:<a@example.com>\r\nDATA\r\nSubject: slow\r\n\r\n',
+          )
+        }
+      })
+      socket.on('close', () => {
+        clearInterval(trickle)
+        resolve(true)
+      })
+      socket.on('error', () => {})
+      setTimeout(() => {
+        clearInterval(trickle)
+        socket.destroy()
+        resolve(false)
+      }, 5000)
+    })
+    expect(closed).toBe(true)
+    expect(await total()).toBe(0)
+  })
+})
