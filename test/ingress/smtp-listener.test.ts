@@ -422,3 +422,36 @@ describe('SMTP listener limits and addresses', () => {
     expect(await total()).toBe(0)
   })
 })
+
+describe('implicit TLS', () => {
+  it('accepts mail on a second, TLS-from-the-start port', async () => {
+    sink = await createSmtpSink()
+    outbox = await createOutbox({ store: tempSqliteUrl(), upstream: sink.url })
+    listener = await startSmtpListener(outbox, {
+      listen: '127.0.0.1:0',
+      tlsListen: '127.0.0.1:0',
+      tls,
+      maxMessageSize: 1024 * 1024,
+      logger: silentLogger,
+    })
+    expect(listener.addresses).toHaveLength(2)
+    const tlsPort = Number(listener.addresses[1]!.split(':').pop())
+    const nodemailer = (await import('nodemailer')).default
+    const transporter = nodemailer.createTransport({
+      host: '127.0.0.1',
+      port: tlsPort,
+      secure: true,
+      tls: { rejectUnauthorized: false },
+    })
+    const info = (await transporter.sendMail({
+      from: 's@example.com',
+      to: 'a@example.com',
+      subject: 'smtps',
+      text: 'x',
+    })) as { response: string }
+    transporter.close()
+    expect(info.response).toMatch(/Ok: queued as/)
+    await outbox.drain()
+    expect(sink.messages[0]!.raw.toString()).toMatch(/with ESMTPS;/)
+  })
+})
