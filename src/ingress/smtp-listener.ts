@@ -112,7 +112,7 @@ export async function startSmtpListener(
     closeTimeout: 5000,
     authMethods: ['PLAIN', 'LOGIN'],
     authOptional: true,
-    // Checked in onAuth instead, so that loopback clients may log in without TLS.
+    // Checked in onAuth instead: clients on the trusted networks may log in without TLS.
     allowInsecureAuth: true,
     hideSTARTTLS: !options.tls,
     ...(options.tls
