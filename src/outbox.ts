@@ -265,7 +265,11 @@ export async function createOutbox(options: OutboxOptions = {}): Promise<Outbox>
 
     transport() {
       return createNodemailerTransport({
-        sendRaw: (message, sendOptions) => outbox.sendRaw(message, sendOptions),
+        // Already composed and checked by the transport: enqueued as is, not parsed again.
+        async sendComposed(composed, sendOptions) {
+          assertOpen()
+          return (await enqueue([{ composed, opts: resolveSendOptions(sendOptions) }]))[0]!
+        },
         limits,
       })
     },

@@ -1,13 +1,13 @@
 import type { SentMessageInfo, Transport } from 'nodemailer'
 import type MailMessage from 'nodemailer/lib/mailer/mail-message'
 import { composeFromMimeNode, type ComposeLimits } from '../message/compose.js'
-import type { RawMessageInput } from '../message/compose-raw.js'
-import type { SendOptions, SendResult } from '../message/types.js'
+import type { ComposedMessage, SendOptions, SendResult } from '../message/types.js'
 import { packageVersion } from '../version.js'
 
 /** What the transport needs from the Outbox. */
 export interface TransportTarget {
-  sendRaw(message: RawMessageInput, options?: SendOptions): Promise<SendResult>
+  /** Enqueues a message composed and checked here, as it is. */
+  sendComposed(message: ComposedMessage, options?: SendOptions): Promise<SendResult>
   limits: ComposeLimits
 }
 
@@ -37,22 +37,17 @@ export function createNodemailerTransport(target: TransportTarget): Transport {
     ) {
       composeFromMimeNode(mail.message, target.limits)
         .then((composed) =>
-          target
-            .sendRaw(
-              { from: composed.envelope.from, to: composed.envelope.to, raw: composed.raw },
-              sendOptionsOf(mail),
-            )
-            .then((result) => {
-              callback(null, {
-                envelope: { ...composed.envelope },
-                messageId: result.messageId,
-                accepted: composed.envelope.to,
-                rejected: [],
-                pending: [],
-                response: `250 2.0.0 Ok: queued as ${result.id}`,
-                queueId: result.id,
-              })
-            }),
+          target.sendComposed(composed, sendOptionsOf(mail)).then((result) => {
+            callback(null, {
+              envelope: { ...composed.envelope },
+              messageId: result.messageId,
+              accepted: composed.envelope.to,
+              rejected: [],
+              pending: [],
+              response: `250 2.0.0 Ok: queued as ${result.id}`,
+              queueId: result.id,
+            })
+          }),
         )
         .catch((error: Error) => callback(error))
     },
