@@ -108,6 +108,12 @@ export interface Store {
   stats(): Promise<QueueStats>
 
   /**
+   * Delivery attempts since `since`, counted per `bucketMs` by what they led to, and the
+   * upstream's last success and last error: the dashboard's activity chart and health panel.
+   */
+  activity(request: ActivityRequest): Promise<Activity>
+
+  /**
    * Registers a callback run when messages are enqueued, in this process or (where the
    * backend can tell) another one. Returns a function that unregisters it.
    */
@@ -336,4 +342,56 @@ export interface QueueStats {
   sentLastDay: number
   failedLastHour: number
   failedLastDay: number
+}
+
+/** Arguments of {@link Store.activity}. */
+export interface ActivityRequest {
+  since: Date
+  /** Width of one bucket, e.g. 60_000 for a count per minute. */
+  bucketMs: number
+}
+
+/** Attempts in one time bucket, by what they led to. */
+export interface ActivityBucket {
+  /** Start of the bucket (a multiple of `bucketMs` since the epoch). */
+  at: Date
+  /** Attempts that delivered (or captured) the message. */
+  sent: number
+  /** Attempts that failed for good (rejected, expired, damaged). */
+  failed: number
+  /** Every other attempt: temporary failures, upstream outages, partial deliveries. */
+  deferred: number
+}
+
+/** What {@link Store.activity} returns. */
+export interface Activity {
+  /** Buckets that saw attempts, oldest first; empty buckets are left out. */
+  buckets: ActivityBucket[]
+  /** Start of the newest attempt that delivered something. */
+  lastSuccessAt: Date | null
+  /** The newest attempt that recorded an error. */
+  lastError: { at: Date; error: string } | null
+}
+
+/** Attempt outcomes counted as `sent` and as `failed` in {@link ActivityBucket}. */
+export const SENT_OUTCOMES: readonly AttemptOutcome[] = ['sent', 'captured']
+export const FAILED_OUTCOMES: readonly AttemptOutcome[] = ['failed', 'expired']
+
+/** Adds up attempt counts per (bucket, outcome) rows into {@link ActivityBucket}s. */
+export function toActivityBuckets(
+  rows: readonly { bucket: number; outcome: string; n: number }[],
+): ActivityBucket[] {
+  const byStart = new Map<number, ActivityBucket>()
+  for (const row of rows) {
+    let bucket = byStart.get(row.bucket)
+    if (!bucket) {
+      bucket = { at: new Date(row.bucket), sent: 0, failed: 0, deferred: 0 }
+      byStart.set(row.bucket, bucket)
+    }
+    const outcome = row.outcome as AttemptOutcome
+    if (SENT_OUTCOMES.includes(outcome)) bucket.sent += row.n
+    else if (FAILED_OUTCOMES.includes(outcome)) bucket.failed += row.n
+    else bucket.deferred += row.n
+  }
+  return [...byStart.values()].sort((a, b) => a.at.getTime() - b.at.getTime())
 }

@@ -407,6 +407,12 @@ export function runStoreContract(name: string, options: StoreContractOptions): v
           status: 'failed',
           reason: 'rejected',
           recipients: one('carl@example.org', 'failed', 550),
+          attempt: {
+            ...completion(f.id, 'w').attempt,
+            outcome: 'failed',
+            error: '550 no such user',
+            recipients: one('carl@example.org', 'failed', 550),
+          },
         }),
       )
       await store.complete(
@@ -415,6 +421,12 @@ export function runStoreContract(name: string, options: StoreContractOptions): v
           dueAt: new Date(Date.now() + 3_600_000),
           countsTowardBackoff: true,
           recipients: one('dora@example.net', 'pending', 451),
+          attempt: {
+            ...completion(d.id, 'w').attempt,
+            outcome: 'deferred',
+            error: '451 try later',
+            recipients: one('dora@example.net', 'pending', 451),
+          },
         }),
       )
       return { q, s, f, d }
@@ -531,6 +543,36 @@ export function runStoreContract(name: string, options: StoreContractOptions): v
       expect(stats.oldestWaitingAt!.getTime()).toBe(
         (await store.getMessage(q.id))!.createdAt.getTime(),
       )
+    })
+
+    test('reports activity per time bucket and the last success and error', async () => {
+      const empty = await store.activity({
+        since: new Date(Date.now() - 3_600_000),
+        bucketMs: 60_000,
+      })
+      expect(empty).toEqual({ buckets: [], lastSuccessAt: null, lastError: null })
+
+      const start = Date.now()
+      await mixedQueue()
+      const activity = await store.activity({ since: new Date(start - 120_000), bucketMs: 60_000 })
+      const total = activity.buckets.reduce(
+        (sum, b) => ({
+          sent: sum.sent + b.sent,
+          failed: sum.failed + b.failed,
+          deferred: sum.deferred + b.deferred,
+        }),
+        { sent: 0, failed: 0, deferred: 0 },
+      )
+      expect(total).toEqual({ sent: 1, failed: 1, deferred: 1 })
+      for (const bucket of activity.buckets) {
+        expect(bucket.at.getTime() % 60_000).toBe(0)
+        expect(bucket.at.getTime()).toBeGreaterThanOrEqual(start - 60_000)
+      }
+      expect(activity.lastSuccessAt!.getTime()).toBeGreaterThanOrEqual(start - 1000)
+      expect(activity.lastError).toMatchObject({ error: expect.any(String) })
+
+      const later = await store.activity({ since: new Date(Date.now() + 60_000), bucketMs: 60_000 })
+      expect(later.buckets).toEqual([])
     })
   })
 }

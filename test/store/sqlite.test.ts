@@ -51,6 +51,7 @@ describe('SQLite store specifics', () => {
       { version: 1, name: 'init' },
       { version: 2, name: 'operator_indexes' },
       { version: 3, name: 'due_index' },
+      { version: 4, name: 'attempts_started' },
     ])
     db.prepare('INSERT INTO outbox_migrations VALUES (99, ?, ?)').run('future', Date.now())
     db.close()
@@ -70,7 +71,7 @@ describe('SQLite store specifics', () => {
     await createSqliteStore({ path }).close()
     await createSqliteStore({ path }).close()
     const db = new Database(path)
-    expect(db.prepare('SELECT count(*) AS n FROM outbox_migrations').get()).toEqual({ n: 3 })
+    expect(db.prepare('SELECT count(*) AS n FROM outbox_migrations').get()).toEqual({ n: 4 })
     db.close()
   })
 

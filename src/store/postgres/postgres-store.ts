@@ -24,6 +24,7 @@ import type {
   RecipientOutcome,
   Store,
 } from '../store.js'
+import { toActivityBuckets } from '../store.js'
 import { pgFilterCondition, pgSelectorCondition } from './filter-sql.js'
 import { createNotificationListener } from './listener.js'
 import { migratePostgres } from './migrate.js'
@@ -501,6 +502,25 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
         sentLastDay,
         failedLastHour,
         failedLastDay,
+      }
+    },
+
+    async activity({ since, bucketMs }) {
+      const [rows, success, error] = await Promise.all([
+        query(q.activityBuckets, [since, bucketMs]),
+        query(q.lastSuccess),
+        query(q.lastError),
+      ])
+      return {
+        buckets: toActivityBuckets(
+          rows.map((r) => ({
+            bucket: Number(r.bucket),
+            outcome: String(r.outcome),
+            n: Number(r.n),
+          })),
+        ),
+        lastSuccessAt: success[0] ? (success[0].t as Date) : null,
+        lastError: error[0] ? { at: error[0].t as Date, error: String(error[0].error) } : null,
       }
     },
 

@@ -118,6 +118,16 @@ export function createQueries(s: string) {
     finishedSince: `
       SELECT count(*)::int AS n FROM ${s}.messages
       WHERE status = $1 AND finished_at >= now() - ${ms('$2')}`,
+    activityBuckets: `
+      SELECT (floor(extract(epoch FROM started_at) * 1000 / $2) * $2)::float8 AS bucket, outcome,
+        count(*)::int AS n
+      FROM ${s}.attempts WHERE started_at >= $1 GROUP BY 1, 2`,
+    lastSuccess: `
+      SELECT started_at AS t FROM ${s}.attempts WHERE outcome IN ('sent', 'captured', 'partial')
+      ORDER BY started_at DESC LIMIT 1`,
+    lastError: `
+      SELECT started_at AS t, error FROM ${s}.attempts WHERE error IS NOT NULL
+      ORDER BY started_at DESC LIMIT 1`,
     oldestWaiting: `
       SELECT min(created_at) AS t FROM ${s}.messages WHERE status IN ('queued', 'deferred', 'sending')`,
 

@@ -93,6 +93,15 @@ export const SQL = {
   raw: `SELECT raw FROM message_bodies WHERE id = ?`,
   countByStatus: `SELECT status, count(*) AS n FROM messages GROUP BY status`,
   finishedSince: `SELECT count(*) AS n FROM messages WHERE status = ? AND finished_at >= ?`,
+  activityBuckets: `
+    SELECT (started_at / CAST(@bucketMs AS INTEGER)) * CAST(@bucketMs AS INTEGER) AS bucket, outcome, count(*) AS n
+    FROM attempts WHERE started_at >= @since GROUP BY bucket, outcome`,
+  lastSuccess: `
+    SELECT started_at AS t FROM attempts WHERE outcome IN ('sent', 'captured', 'partial')
+    ORDER BY started_at DESC LIMIT 1`,
+  lastError: `
+    SELECT started_at AS t, error FROM attempts WHERE error IS NOT NULL
+    ORDER BY started_at DESC LIMIT 1`,
   oldestWaiting: `
     SELECT min(created_at) AS t FROM messages WHERE status IN ('queued', 'deferred', 'sending')`,
 

@@ -4,7 +4,10 @@ import { dirname, resolve } from 'node:path'
 import { ConfigError, OutboxError, StoreUnavailableError } from '../../errors.js'
 import { MESSAGE_STATUSES, type MessageStatus, type RecipientStatus } from '../../message/types.js'
 import { priorityFromRank, priorityRank } from '../priority-rank.js'
+import { toActivityBuckets } from '../store.js'
 import type {
+  Activity,
+  ActivityRequest,
   AttemptRecord,
   MessageFilter,
   MessagePage,
@@ -538,6 +541,23 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
         sentLastDay: finished('sent', t - 86_400_000),
         failedLastHour: finished('failed', t - 3_600_000),
         failedLastDay: finished('failed', t - 86_400_000),
+      }
+    },
+
+    async activity({ since, bucketMs }: ActivityRequest): Promise<Activity> {
+      const rows = stmt.activityBuckets.all({ since: since.getTime(), bucketMs }) as Row[]
+      const success = stmt.lastSuccess.get() as Row | undefined
+      const error = stmt.lastError.get() as Row | undefined
+      return {
+        buckets: toActivityBuckets(
+          rows.map((r) => ({
+            bucket: Number(r.bucket),
+            outcome: String(r.outcome),
+            n: Number(r.n),
+          })),
+        ),
+        lastSuccessAt: success ? new Date(Number(success.t)) : null,
+        lastError: error ? { at: new Date(Number(error.t)), error: String(error.error) } : null,
       }
     },
 
