@@ -20,4 +20,16 @@ export default tseslint.config(
       'no-control-regex': 'off',
     },
   },
+  // The benchmarks are plain Node scripts, outside the TypeScript project: no type information.
+  { files: ['bench/**/*.mjs'], ...tseslint.configs.disableTypeChecked },
+  {
+    files: ['bench/**/*.mjs'],
+    languageOptions: {
+      globals: Object.fromEntries(
+        ['process', 'console', 'performance', 'Buffer', 'URL', 'setTimeout', 'clearTimeout']
+          .concat(['setInterval', 'clearInterval', 'setImmediate'])
+          .map((name) => [name, 'readonly']),
+      ),
+    },
+  },
 )

@@ -1,0 +1,193 @@
+// 2. Delivery throughput: N queued messages delivered by an Outbox worker to the sink, against
+// the baseline of the same bytes sent straight through a pooled Nodemailer SMTP transport with
+// as many connections, no queue. Both run in this process; the sink runs in its own.
+import nodemailer from 'nodemailer'
+import { createOutbox } from '../dist/index.js'
+import { openStore } from '../dist/store/open-store.js'
+import { newMessage, now, progress, summarize, waitUntil, withTimeout } from './common.mjs'
+
+const CONCURRENCY = 10
+
+/** Inserts prebuilt rows through the store's own enqueue, in batches. */
+export async function bulkInsert(store, composed, count, batchSize = 1000) {
+  for (let i = 0; i < count; i += batchSize) {
+    const rows = []
+    for (let k = i; k < Math.min(count, i + batchSize); k++) {
+      rows.push(newMessage(composed[k % composed.length]))
+    }
+    await store.enqueue(rows)
+  }
+}
+
+/** One Outbox run: queue `messages`, start a worker, time until all are recorded sent. */
+async function outboxRun({ url, sink, messages, timeoutMs }) {
+  const store = await openStore(url)
+  try {
+    await bulkInsert(store, messages, messages.length)
+    const outbox = await createOutbox({ store, upstream: sink.url, concurrency: CONCURRENCY })
+    try {
+      await sink.reset()
+      const worker = outbox.worker()
+      const started = now()
+      await worker.start()
+      await waitUntil(
+        () => worker.counts.sent >= messages.length,
+        timeoutMs,
+        'the worker to deliver',
+        10,
+      )
+      const seconds = (now() - started) / 1000
+      const arrived = await sink.status()
+      if (arrived.count !== messages.length) {
+        throw new Error(`the sink got ${arrived.count} messages, expected ${messages.length}`)
+      }
+      return messages.length / seconds
+    } finally {
+      await outbox.close()
+    }
+  } finally {
+    await store.close()
+  }
+}
+
+/** A store that hands out prebuilt messages and records nothing: the worker's own ceiling. */
+function noopStore(messages) {
+  let next = 0
+  return {
+    kind: 'noop',
+    async enqueue() {
+      return []
+    },
+    async claim({ limit }) {
+      const out = []
+      while (out.length < limit && next < messages.length) {
+        const m = messages[next++]
+        out.push({
+          id: String(next),
+          messageId: m.messageId,
+          from: m.envelope.from,
+          pendingRecipients: m.envelope.to,
+          failedRecipients: 0,
+          raw: m.raw,
+          priority: 'normal',
+          attempts: 0,
+          backoffStep: 0,
+          createdAt: new Date(),
+          expiresAt: new Date(Date.now() + 86_400_000),
+        })
+      }
+      return out
+    },
+    async renewLeases(_owner, ids) {
+      return ids
+    },
+    async releaseLeases() {},
+    async complete() {
+      return true
+    },
+    async msUntilNextDue() {
+      return null
+    },
+    async wakeUpstreamWaiters() {
+      return 0
+    },
+    async expireOverdue() {
+      return 0
+    },
+    onEnqueue() {
+      return () => {}
+    },
+    async close() {},
+  }
+}
+
+async function noopRun({ sink, messages, timeoutMs }) {
+  const outbox = await createOutbox({
+    store: noopStore(messages),
+    upstream: sink.url,
+    concurrency: CONCURRENCY,
+  })
+  try {
+    await sink.reset()
+    const worker = outbox.worker()
+    const started = now()
+    await worker.start()
+    await waitUntil(
+      () => worker.counts.sent >= messages.length,
+      timeoutMs,
+      'the worker to deliver',
+      10,
+    )
+    return messages.length / ((now() - started) / 1000)
+  } finally {
+    await outbox.close()
+  }
+}
+
+/** The baseline: every message handed at once to a pooled Nodemailer transport. */
+async function directRun({ sink, messages, timeoutMs }) {
+  const transporter = nodemailer.createTransport({
+    host: '127.0.0.1',
+    port: sink.port,
+    pool: true,
+    maxConnections: CONCURRENCY,
+    maxMessages: Infinity,
+    logger: false,
+  })
+  try {
+    await sink.reset()
+    const started = now()
+    const sends = messages.map((m) => transporter.sendMail({ envelope: m.envelope, raw: m.raw }))
+    await withTimeout(Promise.all(sends), timeoutMs, 'the direct sends')
+    return messages.length / ((now() - started) / 1000)
+  } finally {
+    transporter.close()
+  }
+}
+
+/**
+ * Outbox and direct runs alternate (O D D O O D …) so drift in the machine's speed hits both;
+ * the ratio is taken within each pair, then summarized.
+ */
+export async function benchDelivery({ kind, url, sink, messages, repeats, timeoutMs }) {
+  const outbox = []
+  const direct = []
+  const ratios = []
+  for (let run = 0; run < repeats; run++) {
+    const order = run % 2 === 0 ? ['outbox', 'direct'] : ['direct', 'outbox']
+    const pair = {}
+    for (const which of order) {
+      pair[which] =
+        which === 'outbox'
+          ? await outboxRun({ url: url(), sink, messages, timeoutMs })
+          : await directRun({ sink, messages, timeoutMs })
+      progress(`delivery ${kind} run ${run + 1} ${which}: ${Math.round(pair[which])}/s`)
+    }
+    outbox.push(pair.outbox)
+    direct.push(pair.direct)
+    ratios.push(pair.outbox / pair.direct)
+  }
+  return {
+    messages: messages.length,
+    concurrency: CONCURRENCY,
+    outboxRate: summarize(outbox),
+    directRate: summarize(direct),
+    ratio: summarize(ratios),
+  }
+}
+
+/** The worker's ceiling without a store, against the same baseline (run once per bench). */
+export async function benchNoopStore({ sink, messages, repeats, timeoutMs }) {
+  const rates = []
+  const ratios = []
+  for (let run = 0; run < repeats; run++) {
+    const rate = await noopRun({ sink, messages, timeoutMs })
+    const base = await directRun({ sink, messages, timeoutMs })
+    progress(
+      `delivery no-op store run ${run + 1}: ${Math.round(rate)}/s (direct ${Math.round(base)}/s)`,
+    )
+    rates.push(rate)
+    ratios.push(rate / base)
+  }
+  return { messages: messages.length, outboxRate: summarize(rates), ratio: summarize(ratios) }
+}

@@ -1,0 +1,122 @@
+// 3. End-to-end latency on an idle queue: from send() resolving until the sink has the message,
+// one message at a time. The worker runs in this process (as with `outbox start` and an app
+// sending through it), or in another process (an app next to `outbox worker`).
+import { createOutbox } from '../dist/index.js'
+import {
+  mail,
+  now,
+  percentile,
+  progress,
+  repeat,
+  sleep,
+  summarize,
+  withTimeout,
+} from './common.mjs'
+import { startWorkerProcess } from './worker-client.mjs'
+
+/** Sends `count` messages one by one; each waits for the previous to arrive. Latencies in ms. */
+async function measure({ outbox, sink, count, settle }) {
+  const arrivals = new Map()
+  const waiting = new Map()
+  const unsubscribe = sink.onArrival(({ messageId, t }) => {
+    const resolve = waiting.get(messageId)
+    if (resolve) resolve(t)
+    else arrivals.set(messageId, t)
+  })
+  try {
+    const latencies = []
+    for (let i = 0; i < count; i++) {
+      const result = await outbox.send(mail(i))
+      const sentAt = now()
+      const arrivedAt =
+        arrivals.get(result.messageId) ??
+        (await withTimeout(
+          new Promise((resolve) => waiting.set(result.messageId, resolve)),
+          10_000,
+          `message ${i} to reach the sink`,
+        ))
+      waiting.delete(result.messageId)
+      arrivals.delete(result.messageId)
+      latencies.push(arrivedAt - sentAt)
+      // Let the worker record the delivery and go idle again before the next message.
+      await settle(i + 1)
+    }
+    return latencies
+  } finally {
+    unsubscribe()
+  }
+}
+
+/** Both placements of the worker for one backend. */
+export async function benchLatency({ kind, url, sink, count, repeats }) {
+  const results = {}
+
+  // The worker in this process.
+  {
+    const outbox = await createOutbox({ store: url(), upstream: sink.url, concurrency: 10 })
+    const worker = outbox.worker()
+    await worker.start()
+    try {
+      await sink.reset({ reportEach: true })
+      const warmup = 20
+      const settle = async (n) => {
+        const deadline = Date.now() + 5_000
+        while (worker.counts.sent < n + warmup && Date.now() < deadline) await sleep(1)
+        await sleep(2)
+      }
+      // Warm up: open the pool's connections and compile the code paths.
+      await measure({ outbox, sink, count: warmup, settle: () => sleep(2) })
+      let done = 0
+      const runs = await repeat(repeats, async (run) => {
+        const latencies = await measure({
+          outbox,
+          sink,
+          count,
+          settle: (n) => settle(done + n),
+        })
+        done += count
+        progress(
+          `latency ${kind} in-process run ${run + 1}: p50 ${percentile(latencies, 50).toFixed(2)} ms`,
+        )
+        return latencies
+      })
+      results.inProcess = summarizeLatency(runs)
+    } finally {
+      await outbox.close()
+    }
+  }
+
+  // The worker in another process: the wake-up crosses processes (SQLite: the WAL is watched;
+  // PostgreSQL: LISTEN/NOTIFY).
+  {
+    const store = url()
+    const worker = await startWorkerProcess({ store, upstream: sink.url, concurrency: 10 })
+    const outbox = await createOutbox({ store, upstream: 'capture' })
+    try {
+      await sink.reset({ reportEach: true })
+      await measure({ outbox, sink, count: 20, settle: () => sleep(5) })
+      const runs = await repeat(repeats, async (run) => {
+        const latencies = await measure({ outbox, sink, count, settle: () => sleep(5) })
+        progress(
+          `latency ${kind} other-process run ${run + 1}: p50 ${percentile(latencies, 50).toFixed(2)} ms`,
+        )
+        return latencies
+      })
+      results.otherProcess = summarizeLatency(runs)
+    } finally {
+      await outbox.close()
+      await worker.stop()
+    }
+  }
+  results.messagesPerRun = count
+  results.clockUncertaintyMs = sink.clockUncertaintyMs
+  return results
+}
+
+function summarizeLatency(runs) {
+  return {
+    p50Ms: summarize(runs.map((l) => percentile(l, 50))),
+    p99Ms: summarize(runs.map((l) => percentile(l, 99))),
+    maxMs: summarize(runs.map((l) => Math.max(...l))),
+  }
+}

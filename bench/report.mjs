@@ -1,0 +1,232 @@
+// The results as a readable table (terminal or Markdown) and the targets of issue 7, met or not.
+
+const BACKENDS = [
+  ['sqlite', 'SQLite'],
+  ['postgres', 'PostgreSQL'],
+]
+
+function number(value, digits) {
+  if (value === null || value === undefined || !Number.isFinite(value)) return '-'
+  if (digits === undefined) digits = Math.abs(value) >= 100 ? 0 : Math.abs(value) >= 10 ? 1 : 2
+  return value.toLocaleString('en-US', {
+    minimumFractionDigits: digits,
+    maximumFractionDigits: digits,
+  })
+}
+
+/** `median [min–max]` of a summary from common.mjs `summarize`. */
+export function spread(summary, digits) {
+  if (!summary || summary.median === null) return '-'
+  return `${number(summary.median, digits)} [${number(summary.min, digits)}–${number(summary.max, digits)}]`
+}
+
+/** The targets of the issue, evaluated on the results. */
+export function evaluateTargets(results) {
+  const targets = []
+  const add = (target, value, met, note) =>
+    targets.push({ target, value, met, ...(note ? { note } : {}) })
+  const d = results.delivery ?? {}
+  if (d.sqlite)
+    add(
+      'delivery ≥ 0.8 × direct Nodemailer (SQLite)',
+      d.sqlite.ratio.median,
+      d.sqlite.ratio.median >= 0.8,
+    )
+  if (d.postgres)
+    add(
+      'delivery ≥ 0.7 × direct Nodemailer (PostgreSQL)',
+      d.postgres.ratio.median,
+      d.postgres.ratio.median >= 0.7,
+    )
+  for (const [kind, name] of BACKENDS) {
+    const l = results.latency?.[kind]?.inProcess
+    if (l) add(`idle end-to-end p50 < 20 ms (${name})`, l.p50Ms.median, l.p50Ms.median < 20)
+  }
+  for (const [kind, name] of BACKENDS) {
+    const levels = results.scale?.[kind]?.levels
+    if (!levels?.length) continue
+    const first = levels[0]
+    const last = levels.at(-1)
+    add(
+      `worker RSS < 200 MB at ${number(last.messages, 0)} queued (${name})`,
+      last.worker.peakRssMB,
+      last.worker.peakRssMB < 200,
+    )
+    // "Nearly flat": at most 3× (and at most 5 ms more) from the smallest to the largest queue.
+    const flat = (a, b) => b <= Math.max(3 * a, a + 5)
+    add(
+      `claim time nearly flat ${number(first.messages, 0)} → ${number(last.messages, 0)} (${name})`,
+      last.claimMs.median / first.claimMs.median,
+      flat(first.claimMs.median, last.claimMs.median),
+      'value: growth factor; met when ≤ 3× or ≤ +5 ms',
+    )
+    add(
+      `list first page nearly flat ${number(first.messages, 0)} → ${number(last.messages, 0)} (${name})`,
+      last.listFirstPageMs.median / first.listFirstPageMs.median,
+      flat(first.listFirstPageMs.median, last.listFirstPageMs.median),
+      'value: growth factor; met when ≤ 3× or ≤ +5 ms',
+    )
+  }
+  const e = results.enqueue?.sqlite?.small
+  if (e)
+    add('send() p99 < 2 ms, small messages (SQLite)', e.send.p99Ms.median, e.send.p99Ms.median < 2)
+  return targets
+}
+
+/** Rows of one table: [label, ...cells]. */
+function tables(results) {
+  const out = []
+  const kinds = BACKENDS.filter(([k]) => results.backends.includes(k))
+  const head = ['', ...kinds.map(([, name]) => name)]
+
+  if (results.enqueue) {
+    const rows = []
+    for (const [variant, title] of [
+      ['small', '2 KB'],
+      ['attachment', '100 KB attachment'],
+    ]) {
+      const cell = (fn) =>
+        kinds.map(([k]) => {
+          const v = results.enqueue[k]?.[variant]
+          return v ? fn(v) : '-'
+        })
+      rows.push([`send() one at a time, msg/s (${title})`, ...cell((v) => spread(v.send.rate, 0))])
+      rows.push([`send() p50 latency, ms (${title})`, ...cell((v) => spread(v.send.p50Ms))])
+      rows.push([`send() p99 latency, ms (${title})`, ...cell((v) => spread(v.send.p99Ms))])
+      rows.push([
+        `sendMany() batches of 100, msg/s (${title})`,
+        ...cell((v) => spread(v.sendManyBatch100.rate, 0)),
+      ])
+    }
+    out.push({ title: '1. Enqueue (no worker running)', head, rows })
+  }
+
+  if (results.delivery) {
+    const d = results.delivery
+    const cell = (fn) => kinds.map(([k]) => (d[k] ? fn(d[k]) : '-'))
+    const n = d.sqlite?.messages ?? d.postgres?.messages
+    const rows = [
+      ['Outbox worker, msg/s', ...cell((v) => spread(v.outboxRate, 0))],
+      ['direct pooled Nodemailer, msg/s', ...cell((v) => spread(v.directRate, 0))],
+      ['ratio Outbox / direct', ...cell((v) => spread(v.ratio))],
+    ]
+    if (d.noop) {
+      rows.push([
+        'worker with a no-op store (its own ceiling), ratio',
+        ...kinds.map(() => spread(d.noop.ratio)),
+      ])
+    }
+    out.push({
+      title: `2. Delivery of ${number(n, 0)} queued 2 KB messages, ${d.sqlite?.concurrency ?? 10} SMTP connections`,
+      head,
+      rows,
+    })
+  }
+
+  if (results.latency) {
+    const cell = (fn) => kinds.map(([k]) => (results.latency[k] ? fn(results.latency[k]) : '-'))
+    const n = results.latency.sqlite?.messagesPerRun ?? results.latency.postgres?.messagesPerRun
+    out.push({
+      title: `3. End-to-end latency, idle queue, send() resolved → at the sink (${number(n, 0)} messages one by one)`,
+      head,
+      rows: [
+        ['worker in the same process: p50, ms', ...cell((v) => spread(v.inProcess.p50Ms))],
+        ['worker in the same process: p99, ms', ...cell((v) => spread(v.inProcess.p99Ms))],
+        ['worker in another process: p50, ms', ...cell((v) => spread(v.otherProcess.p50Ms))],
+        ['worker in another process: p99, ms', ...cell((v) => spread(v.otherProcess.p99Ms))],
+      ],
+    })
+  }
+
+  if (results.scale) {
+    for (const [k, name] of kinds) {
+      const levels = results.scale[k]?.levels
+      if (!levels?.length) continue
+      const col = (fn) => levels.map(fn)
+      out.push({
+        title: `4. Scale (${name}): messages queued in the store`,
+        head: ['', ...levels.map((l) => number(l.messages, 0))],
+        rows: [
+          [
+            'bulk insert (store enqueue, batches of 5,000), msg/s',
+            ...col((l) => number(l.insertRate, 0)),
+          ],
+          ['claim a batch of 20, ms', ...col((l) => spread(l.claimMs))],
+          ['list first page (50), admin call, ms', ...col((l) => spread(l.listFirstPageMs))],
+          ['list --status queued first page, ms', ...col((l) => spread(l.listQueuedFirstPageMs))],
+          ['stats, admin call, ms', ...col((l) => spread(l.statsMs))],
+          ['`outbox list` CLI, wall time, ms', ...col((l) => spread(l.cliListMs, 0))],
+          ['`outbox stats` CLI, wall time, ms', ...col((l) => spread(l.cliStatsMs, 0))],
+          ['worker process RSS while working, MB', ...col((l) => spread(l.worker.rssMB, 0))],
+          ['worker process peak RSS, MB', ...col((l) => number(l.worker.peakRssMB, 0))],
+        ],
+      })
+    }
+  }
+
+  if (results.multiWorker) {
+    const m = results.multiWorker
+    out.push({
+      title: `5. Worker processes on one PostgreSQL store (${number(m.messages, 0)} messages, concurrency 10 each)`,
+      head: ['workers', 'msg/s', 'speed-up'],
+      rows: m.results.map((r) => [String(r.workers), spread(r.rate, 0), number(r.speedup)]),
+    })
+  }
+  return out
+}
+
+function pad(text, width) {
+  return text + ' '.repeat(Math.max(0, width - [...text].length))
+}
+
+/** The results for a terminal. */
+export function formatText(results) {
+  const lines = []
+  const m = results.machine
+  lines.push(
+    `Outbox benchmark, ${results.date}${results.quick ? ' (QUICK: small sizes, not for publishing)' : ''}`,
+  )
+  lines.push(
+    `${m.cpus} × ${m.cpuModel}, ${m.memoryGiB} GiB, Node ${m.node}, ${m.os}; PostgreSQL: ${m.postgres}`,
+  )
+  lines.push('Figures: median [min–max] of the runs.')
+  for (const table of tables(results)) {
+    lines.push('', table.title)
+    const all = [table.head, ...table.rows]
+    const widths = table.head.map((_, i) => Math.max(...all.map((r) => [...(r[i] ?? '')].length)))
+    for (const row of all)
+      lines.push(
+        '  ' +
+          row
+            .map((c, i) => pad(c ?? '', widths[i]))
+            .join('   ')
+            .trimEnd(),
+      )
+  }
+  lines.push('', 'Targets')
+  for (const t of results.targets) {
+    lines.push(
+      `  ${t.met ? 'met   ' : 'MISSED'}  ${t.target}: ${number(t.value)}${t.note ? ` (${t.note})` : ''}`,
+    )
+  }
+  if (results.skipped.length) lines.push('', ...results.skipped.map((s) => `Skipped: ${s}`))
+  lines.push('', `Total time: ${number(results.totalSeconds, 0)} s`)
+  return lines.join('\n')
+}
+
+/** The results as Markdown tables, for bench/README.md. */
+export function formatMarkdown(results) {
+  const lines = []
+  for (const table of tables(results)) {
+    lines.push(`### ${table.title}`, '')
+    lines.push(`| ${table.head.join(' | ')} |`)
+    lines.push(`| ${table.head.map((_, i) => (i === 0 ? '---' : '---:')).join(' | ')} |`)
+    for (const row of table.rows) lines.push(`| ${row.join(' | ')} |`)
+    lines.push('')
+  }
+  lines.push('### Targets', '', '| target | measured | |', '| --- | ---: | --- |')
+  for (const t of results.targets) {
+    lines.push(`| ${t.target} | ${number(t.value)} | ${t.met ? 'met' : '**missed**'} |`)
+  }
+  return lines.join('\n')
+}

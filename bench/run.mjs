@@ -1,0 +1,253 @@
+// `npm run bench`: every benchmark of issue 7 in one run, for SQLite and (when reachable)
+// PostgreSQL. Prints a table and writes the same figures to bench/results/latest.json.
+//
+//   node bench/run.mjs [--quick] [--only enqueue,delivery,latency,scale,multi] [--no-postgres]
+//                      [--report FILE.json]   (print a results file again, as text and Markdown)
+//
+// Needs a fresh build (`npm run bench` builds first). All traffic stays on 127.0.0.1.
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { cpus, loadavg, release, totalmem, type } from 'node:os'
+import { fileURLToPath } from 'node:url'
+import pg from 'pg'
+import { benchDelivery, benchNoopStore } from './delivery.mjs'
+import { benchEnqueue } from './enqueue.mjs'
+import { benchLatency } from './latency.mjs'
+import { benchMultiWorker } from './multi-worker.mjs'
+import { benchScale } from './scale.mjs'
+import { composeMany, createWorkspace, POSTGRES_URL, postgresProblem, progress } from './common.mjs'
+import { evaluateTargets, formatMarkdown, formatText } from './report.mjs'
+import { startSink } from './sink-client.mjs'
+
+const SECTIONS = ['enqueue', 'delivery', 'latency', 'scale', 'multi']
+
+const FULL = {
+  repeats: 3,
+  enqueueCount: 1000,
+  enqueueLargeCount: 300,
+  deliveryMessages: 20_000,
+  latencyMessages: 1000,
+  scaleLevels: [10_000, 100_000, 1_000_000],
+  workerSeconds: 3,
+  multiMessages: 20_000,
+  workerCounts: [1, 2, 4],
+}
+const QUICK = {
+  ...FULL,
+  enqueueCount: 200,
+  enqueueLargeCount: 50,
+  deliveryMessages: 2000,
+  latencyMessages: 100,
+  scaleLevels: [1000, 5000, 20_000],
+  workerSeconds: 2,
+  multiMessages: 2000,
+}
+/** Hard bound on the whole run: past it, the bench stops, cleans up and fails. */
+const DEADLINE_MS = 20 * 60_000
+
+function parseArgs(argv) {
+  const args = { quick: false, only: SECTIONS, postgres: true, report: null }
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]
+    if (arg === '--quick') args.quick = true
+    else if (arg === '--no-postgres') args.postgres = false
+    else if (arg === '--only') args.only = argv[++i].split(',')
+    else if (arg.startsWith('--only=')) args.only = arg.slice(7).split(',')
+    else if (arg === '--report') args.report = argv[++i]
+    else throw new Error(`unknown argument ${arg}; see the top of bench/run.mjs`)
+  }
+  for (const s of args.only) {
+    if (!SECTIONS.includes(s))
+      throw new Error(`--only: unknown section ${s} (${SECTIONS.join(', ')})`)
+  }
+  return args
+}
+
+async function postgresVersion() {
+  const client = new pg.Client({ connectionString: POSTGRES_URL, connectionTimeoutMillis: 3000 })
+  try {
+    await client.connect()
+    return String((await client.query('SHOW server_version')).rows[0].server_version)
+  } finally {
+    await client.end().catch(() => undefined)
+  }
+}
+
+/** JSON laid out as the repository's Prettier would (so `npm run lint` passes), if available. */
+async function formatJson(value) {
+  const json = `${JSON.stringify(value, null, 2)}\n`
+  try {
+    const prettier = await import('prettier')
+    return await prettier.format(json, { parser: 'json', printWidth: 100 })
+  } catch {
+    return json
+  }
+}
+
+async function main() {
+  const args = parseArgs(process.argv.slice(2))
+  if (args.report) {
+    const results = JSON.parse(readFileSync(args.report, 'utf8'))
+    process.stdout.write(`${formatText(results)}\n\n${formatMarkdown(results)}\n`)
+    return
+  }
+  const sizes = args.quick ? QUICK : FULL
+  const started = Date.now()
+  const skipped = []
+  const backends = ['sqlite']
+  const problem = args.postgres ? await postgresProblem() : 'disabled with --no-postgres'
+  if (problem) {
+    progress(`skipping the PostgreSQL parts: ${problem}`)
+    skipped.push(`PostgreSQL: ${problem}`)
+  } else backends.push('postgres')
+
+  const results = {
+    date: new Date().toISOString().slice(0, 10),
+    startedAt: new Date(started).toISOString(),
+    quick: args.quick,
+    sizes,
+    machine: {
+      cpus: cpus().length,
+      cpuModel: cpus()[0]?.model ?? 'unknown',
+      memoryGiB: Math.round(totalmem() / 2 ** 30),
+      node: process.version,
+      os: `${type()} ${release()}`,
+      postgres: backends.includes('postgres') ? await postgresVersion() : 'not used',
+      loadAverageAtStart: loadavg(),
+    },
+    backends,
+    skipped,
+  }
+
+  const workspace = createWorkspace()
+  let sink = null
+  const deadline = setTimeout(() => {
+    progress(`the bench ran past ${DEADLINE_MS / 60_000} minutes: stopping`)
+    void Promise.allSettled([sink?.stop(), workspace.cleanup()]).then(() => process.exit(1))
+  }, DEADLINE_MS)
+  deadline.unref()
+  let peakLoad = loadavg()[0]
+  const loadSampler = setInterval(() => (peakLoad = Math.max(peakLoad, loadavg()[0])), 5000)
+  loadSampler.unref()
+
+  try {
+    sink = await startSink()
+    const urlFor = (kind, label) => () => workspace.storeUrl(kind, label)
+    const timeoutMs = args.quick ? 60_000 : 180_000
+
+    if (args.only.includes('enqueue')) {
+      results.enqueue = {}
+      for (const kind of backends) {
+        results.enqueue[kind] = await benchEnqueue({
+          kind,
+          url: urlFor(kind, 'enqueue'),
+          sizes,
+          repeats: sizes.repeats,
+        })
+      }
+    }
+
+    let messages = null
+    const composed = async () => {
+      if (!messages) {
+        const count = Math.max(sizes.deliveryMessages, sizes.multiMessages)
+        progress(`composing ${count} messages once, for every delivery run`)
+        messages = await composeMany(count)
+      }
+      return messages
+    }
+
+    if (args.only.includes('delivery')) {
+      const all = (await composed()).slice(0, sizes.deliveryMessages)
+      results.delivery = {}
+      for (const kind of backends) {
+        results.delivery[kind] = await benchDelivery({
+          kind,
+          url: urlFor(kind, 'delivery'),
+          sink,
+          messages: all,
+          repeats: sizes.repeats,
+          timeoutMs,
+        })
+      }
+      results.delivery.noop = await benchNoopStore({
+        sink,
+        messages: all,
+        repeats: sizes.repeats,
+        timeoutMs,
+      })
+    }
+
+    if (args.only.includes('latency')) {
+      results.latency = {}
+      for (const kind of backends) {
+        results.latency[kind] = await benchLatency({
+          kind,
+          url: urlFor(kind, 'latency'),
+          sink,
+          count: sizes.latencyMessages,
+          repeats: sizes.repeats,
+        })
+      }
+    }
+
+    if (args.only.includes('scale')) {
+      results.scale = {}
+      const rows = (await composed()).slice(0, 1000)
+      for (const kind of backends) {
+        const scale = await benchScale({
+          kind,
+          url: urlFor(kind, 'scale'),
+          sink,
+          composed: rows,
+          levels: sizes.scaleLevels,
+          repeats: sizes.repeats,
+          workerSeconds: sizes.workerSeconds,
+        })
+        // A million rows is gigabytes: give the disk back now.
+        if (kind === 'sqlite') workspace.removeSqlite(scale.storeUrl)
+        delete scale.storeUrl
+        results.scale[kind] = scale
+      }
+    }
+
+    if (args.only.includes('multi')) {
+      if (backends.includes('postgres')) {
+        results.multiWorker = await benchMultiWorker({
+          kind: 'postgres',
+          url: urlFor('postgres', 'multi'),
+          sink,
+          messages: (await composed()).slice(0, sizes.multiMessages),
+          workerCounts: sizes.workerCounts,
+          repeats: sizes.repeats,
+          timeoutMs,
+        })
+      } else skipped.push('multi-worker: needs PostgreSQL')
+    }
+  } finally {
+    clearTimeout(deadline)
+    clearInterval(loadSampler)
+    await sink?.stop()
+    await workspace.cleanup()
+  }
+
+  results.totalSeconds = (Date.now() - started) / 1000
+  results.machine.loadAverageAtEnd = loadavg()
+  results.machine.peakLoadAverage1m = peakLoad
+  results.targets = evaluateTargets(results)
+
+  const dir = fileURLToPath(new URL('./results/', import.meta.url))
+  mkdirSync(dir, { recursive: true })
+  const file = `${dir}${args.quick || args.only.length < SECTIONS.length ? 'partial.json.tmp' : 'latest.json'}`
+  writeFileSync(file, await formatJson(results))
+  process.stdout.write(`${formatText(results)}\n\nWritten to ${file}\n`)
+}
+
+main()
+  .catch((error) => {
+    process.stderr.write(`bench failed: ${error.stack ?? error.message}\n`)
+    process.exitCode = 1
+  })
+  .finally(() => {
+    // Whatever a failed run left open (a pool, a socket) must not keep the bench alive.
+    setTimeout(() => process.exit(), 2000).unref()
+  })

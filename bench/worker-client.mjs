@@ -1,0 +1,72 @@
+// The bench's side of worker-process.mjs: start a worker process, read its counts and memory,
+// stop it. Every wait is bounded; a worker that does not stop in time is killed.
+import { fork } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { withTimeout } from './common.mjs'
+
+const WORKER = fileURLToPath(new URL('./worker-process.mjs', import.meta.url))
+
+/** Starts a worker process; resolves once it is delivering, with its first status. */
+export async function startWorkerProcess(options) {
+  const child = fork(WORKER, [JSON.stringify(options)], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  })
+  const pending = new Map()
+  let nextId = 1
+  child.on('message', (message) => {
+    const request = pending.get(message.id)
+    if (request) {
+      pending.delete(message.id)
+      request(message)
+    }
+  })
+  const exited = new Promise((resolve) => child.once('exit', resolve))
+
+  const ready = await withTimeout(
+    new Promise((resolve, reject) => {
+      child.once('message', (m) =>
+        m.type === 'ready' ? resolve(m) : reject(new Error(String(m.type))),
+      )
+      child.once('exit', (code) => reject(new Error(`the worker process exited with code ${code}`)))
+    }),
+    30_000,
+    'a worker process to start',
+  ).catch((error) => {
+    child.kill('SIGKILL')
+    throw error
+  })
+
+  function ask(type, timeoutMs) {
+    const id = nextId++
+    return withTimeout(
+      new Promise((resolve) => {
+        pending.set(id, resolve)
+        child.send({ type, id })
+      }),
+      timeoutMs,
+      `the worker process to answer ${type}`,
+    ).finally(() => pending.delete(id))
+  }
+
+  return {
+    pid: child.pid,
+    ready,
+    /** `{ counts, rss, heapUsed, peakRss }` */
+    status: () => ask('status', 10_000),
+    /** Stops it cleanly (SIGKILL after 40 s); resolves with its last status. */
+    async stop() {
+      try {
+        const last = await ask('stop', 40_000)
+        await withTimeout(exited, 5_000, 'the worker process to exit')
+        return last
+      } catch (error) {
+        child.kill('SIGKILL')
+        await exited
+        throw error
+      }
+    },
+    kill() {
+      child.kill('SIGKILL')
+    },
+  }
+}
