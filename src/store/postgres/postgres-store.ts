@@ -55,6 +55,31 @@ export interface PostgresStoreOptions {
 
 type Row = Record<string, unknown>
 
+/** Most messages, and bytes, in one insert statement; larger batches take several. */
+const MAX_INSERT_ROWS = 1000
+const MAX_INSERT_BYTES = 16 * 1024 * 1024
+
+/** Splits messages into runs that each fit one insert statement. */
+function chunks(messages: readonly NewMessage[]): NewMessage[][] {
+  const out: NewMessage[][] = []
+  let current: NewMessage[] = []
+  let bytes = 0
+  for (const m of messages) {
+    if (
+      current.length > 0 &&
+      (current.length >= MAX_INSERT_ROWS || bytes + m.raw.length > MAX_INSERT_BYTES)
+    ) {
+      out.push(current)
+      current = []
+      bytes = 0
+    }
+    current.push(m)
+    bytes += m.raw.length
+  }
+  if (current.length > 0) out.push(current)
+  return out
+}
+
 /** Quotes a schema name after checking it is a plain identifier. */
 export function quoteSchema(schema: string): string {
   if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) {
@@ -163,56 +188,77 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
   })
   let closed = false
 
+  /**
+   * Inserts a batch with one statement per chunk (see `insertMessages`), inside `client`'s
+   * transaction. A message whose idempotency key is already stored, or appears earlier in the
+   * batch, is not inserted: its result points to the first message, with `duplicate: true`.
+   */
   async function insertAll(
     client: ExternalTransaction,
     messages: readonly NewMessage[],
   ): Promise<EnqueueResult[]> {
-    const seen = new Map<string, EnqueueResult>()
-    const results: EnqueueResult[] = []
+    // A key's first occurrence is inserted; later ones in the batch take its result.
+    const firstWithKey = new Map<string, NewMessage>()
+    const fresh: NewMessage[] = []
     for (const m of messages) {
-      const earlier = m.idempotencyKey !== null ? seen.get(m.idempotencyKey) : undefined
-      if (earlier) {
-        results.push({ ...earlier, duplicate: true })
-        continue
+      if (m.idempotencyKey === null) fresh.push(m)
+      else if (!firstWithKey.has(m.idempotencyKey)) {
+        firstWithKey.set(m.idempotencyKey, m)
+        fresh.push(m)
       }
-      const inserted = (await client.query(q.insertMessage, [
-        m.id,
-        m.messageId,
-        m.leaseTo ? 'sending' : 'queued',
-        priorityRank(m.priority),
-        m.envelope.from,
-        JSON.stringify(m.envelope.to),
-        m.subject,
-        JSON.stringify(m.tags),
-        m.raw.length,
-        m.idempotencyKey,
-        m.sendAt,
-        m.maxAgeMs,
-        m.leaseTo?.owner ?? null,
-        m.leaseTo?.leaseMs ?? null,
-        m.raw,
-        m.envelope.to,
-        m.tags,
-      ])) as pg.QueryResult<Row>
-      let result: EnqueueResult
-      if (inserted.rows.length === 1) {
-        result = { id: m.id, messageId: m.messageId, duplicate: false }
-      } else {
-        // The idempotency key is taken (ON CONFLICT waited for its transaction to commit).
-        const existing = (
-          (await client.query(q.findByIdempotencyKey, [m.idempotencyKey])) as pg.QueryResult<Row>
-        ).rows[0]
-        result = {
-          id: String(existing?.id),
-          messageId: String(existing?.message_id),
-          duplicate: true,
-        }
-      }
-      if (m.idempotencyKey !== null) seen.set(m.idempotencyKey, result)
-      results.push(result)
     }
-    if (results.some((r) => !r.duplicate)) await client.query(q.notify, [channel])
-    return results
+    const inserted = new Set<string>()
+    for (const chunk of chunks(fresh)) {
+      const result = (await client.query(q.insertMessages(chunk.length), [
+        chunk.map((m) => m.id),
+        chunk.map((m) => m.messageId),
+        chunk.map((m) => (m.leaseTo ? 'sending' : 'queued')),
+        chunk.map((m) => priorityRank(m.priority)),
+        chunk.map((m) => m.envelope.from),
+        chunk.map((m) => JSON.stringify(m.envelope.to)),
+        chunk.map((m) => m.subject),
+        chunk.map((m) => JSON.stringify(m.tags)),
+        chunk.map((m) => m.raw.length),
+        chunk.map((m) => m.idempotencyKey),
+        chunk.map((m) => m.sendAt),
+        chunk.map((m) => m.maxAgeMs),
+        chunk.map((m) => m.leaseTo?.owner ?? null),
+        chunk.map((m) => m.leaseTo?.leaseMs ?? null),
+        channel,
+        ...chunk.map((m) => m.raw),
+      ])) as pg.QueryResult<Row>
+      for (const id of (result.rows[0]?.ids as string[] | null) ?? []) inserted.add(id)
+    }
+    // Keys already taken (ON CONFLICT waited for the transaction holding them to commit).
+    const taken = fresh.filter((m) => !inserted.has(m.id)).map((m) => m.idempotencyKey)
+    const existing = new Map<string, EnqueueResult>()
+    if (taken.length > 0) {
+      const rows = ((await client.query(q.findByIdempotencyKeys, [taken])) as pg.QueryResult<Row>)
+        .rows
+      for (const row of rows) {
+        existing.set(String(row.idempotency_key), {
+          id: String(row.id),
+          messageId: String(row.message_id),
+          duplicate: true,
+        })
+      }
+    }
+    return messages.map((m): EnqueueResult => {
+      if (m.idempotencyKey === null || firstWithKey.get(m.idempotencyKey) === m) {
+        if (inserted.has(m.id)) return { id: m.id, messageId: m.messageId, duplicate: false }
+        const first = m.idempotencyKey !== null ? existing.get(m.idempotencyKey) : undefined
+        if (!first) {
+          throw new StoreUnavailableError(
+            `PostgreSQL store failed: message ${m.id} was neither stored nor found by its idempotency key.`,
+          )
+        }
+        return first
+      }
+      const first = firstWithKey.get(m.idempotencyKey)!
+      return inserted.has(first.id)
+        ? { id: first.id, messageId: first.messageId, duplicate: true }
+        : existing.get(m.idempotencyKey)!
+    })
   }
 
   function toSummary(row: Row): MessageSummary {
@@ -266,7 +312,17 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
           throw unavailable(error)
         }
       }
-      const results = await transaction((client) => insertAll(client, messages))
+      // One statement is atomic on its own: a batch that fits one and needs no look-up of
+      // idempotency keys afterwards skips BEGIN and COMMIT (two round trips of every send()).
+      const single =
+        messages.every((m) => m.idempotencyKey === null) && chunks(messages).length === 1
+      const results = single
+        ? await insertAll({ query: (text, values) => pool.query(text, values) }, messages).catch(
+            (error: unknown) => {
+              throw unavailable(error)
+            },
+          )
+        : await transaction((client) => insertAll(client, messages))
       if (results.some((r) => !r.duplicate)) notify()
       return results
     },

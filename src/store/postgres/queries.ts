@@ -6,30 +6,48 @@ export function createQueries(s: string) {
   const CLAIMABLE = `status IN ('queued', 'deferred')`
   const ms = (param: string) => `(${param}::double precision * interval '1 millisecond')`
   return {
-    // One round trip per message: the row, its bytes, recipients and tags. On an idempotency
-    // key already stored, nothing is inserted and no id comes back.
-    insertMessage: `
-      WITH m AS (
+    // A whole batch in one statement (one round trip): each field of the batch comes as an array,
+    // unnested back into rows; the bytes come as one parameter per message (sent in binary,
+    // where an array literal would carry them as hex text). Recipients and tags come as one JSON
+    // array per message (SQL arrays must be rectangular). A message whose idempotency key is
+    // already stored is not inserted (ON CONFLICT waits for the transaction holding the key) and
+    // its id is not among `ids`. The NOTIFY waking workers goes out, at commit, only if something
+    // was inserted. $15 is the channel, $16… the bytes of each message.
+    insertMessages: (count: number) => `
+      WITH input AS (
+        SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::smallint[], $5::text[],
+          $6::jsonb[], $7::text[], $8::jsonb[], $9::int[], $10::text[], $11::timestamptz[],
+          $12::float8[], $13::text[], $14::float8[],
+          ARRAY[${Array.from({ length: count }, (_, i) => `$${16 + i}::bytea`).join(', ')}])
+          AS i(id, message_id, status, priority, mail_from, recipients, subject, tags, size,
+            idempotency_key, send_at, max_age_ms, lease_owner, lease_ms, raw)
+      ), m AS (
         INSERT INTO ${s}.messages (id, message_id, status, priority, mail_from, recipients, subject,
           tags, size, idempotency_key, due_at, expires_at, lease_owner, lease_expires_at)
-        VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8::jsonb, $9, $10,
-          CASE WHEN $3 = 'sending' THEN NULL ELSE coalesce($11::timestamptz, now()) END,
-          greatest(coalesce($11::timestamptz, now()), now()) + ${ms('$12')},
-          $13, CASE WHEN $13::text IS NULL THEN NULL ELSE now() + ${ms('$14')} END)
+        SELECT id, message_id, status, priority, mail_from, recipients, subject, tags, size,
+          idempotency_key,
+          CASE WHEN status = 'sending' THEN NULL ELSE coalesce(send_at, now()) END,
+          greatest(coalesce(send_at, now()), now()) + ${ms('max_age_ms')},
+          lease_owner, CASE WHEN lease_owner IS NULL THEN NULL ELSE now() + ${ms('lease_ms')} END
+        FROM input
         ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
         RETURNING id
       ), b AS (
-        INSERT INTO ${s}.message_bodies (id, raw) SELECT id, $15 FROM m
+        INSERT INTO ${s}.message_bodies (id, raw) SELECT i.id, i.raw FROM input i JOIN m ON m.id = i.id
       ), r AS (
         INSERT INTO ${s}.recipients (message_id, position, address, status)
-        SELECT m.id, t.n - 1, t.address, 'pending'
-        FROM m, unnest($16::text[]) WITH ORDINALITY AS t(address, n)
+        SELECT i.id, t.n - 1, t.address, 'pending'
+        FROM input i JOIN m ON m.id = i.id,
+          jsonb_array_elements_text(i.recipients) WITH ORDINALITY AS t(address, n)
       ), g AS (
         INSERT INTO ${s}.message_tags (tag, message_id)
-        SELECT DISTINCT t.tag, m.id FROM m, unnest($17::text[]) AS t(tag)
+        SELECT DISTINCT t.tag, i.id
+        FROM input i JOIN m ON m.id = i.id, jsonb_array_elements_text(i.tags) AS t(tag)
       )
-      SELECT id FROM m`,
-    findByIdempotencyKey: `SELECT id, message_id FROM ${s}.messages WHERE idempotency_key = $1`,
+      SELECT a.ids, CASE WHEN a.ids IS NOT NULL THEN pg_notify($15, '') END AS notified
+      FROM (SELECT array_agg(id) AS ids FROM m) a`,
+    findByIdempotencyKeys: `
+      SELECT id, message_id, idempotency_key FROM ${s}.messages WHERE idempotency_key = ANY($1)`,
     notify: `SELECT pg_notify($1, '')`,
 
     claimExpiredLeases: `

@@ -1,0 +1,101 @@
+import pg from 'pg'
+import { afterAll, afterEach, describe, expect, it } from 'vitest'
+import { createPostgresStore } from '../../src/store/postgres/postgres-store.js'
+import type { Store } from '../../src/store/store.js'
+import { dropSchemas, POSTGRES_URL, postgresAvailable, uniqueSchema } from '../helpers/postgres.js'
+import { newMessage } from '../store/contract.js'
+
+// The PostgreSQL store inserts a batch with one statement per 1,000 messages (or 16 MB).
+const available = await postgresAvailable()
+const schemas: string[] = []
+let store: Store | null = null
+afterEach(async () => {
+  await store?.close()
+  store = null
+})
+afterAll(async () => {
+  if (available) await dropSchemas(schemas)
+})
+
+async function open(): Promise<Store> {
+  const schema = uniqueSchema('batch')
+  schemas.push(schema)
+  store = await createPostgresStore({ connectionString: POSTGRES_URL, schema, poolSize: 2 })
+  return store
+}
+
+describe.skipIf(!available)('batch enqueue (PostgreSQL)', () => {
+  it('stores a batch spanning several statements, with recipients, tags and bytes', async () => {
+    const s = await open()
+    const batch = Array.from({ length: 2500 }, (_, i) =>
+      newMessage({
+        envelope: { from: 'a@example.com', to: [`r${i}@example.com`, `s${i}@example.com`] },
+        tags: i % 2 ? ['odd', 'x'] : [],
+        priority: i === 2499 ? 'high' : 'normal',
+        sendAt: i === 7 ? new Date(Date.now() + 3_600_000) : null,
+      }),
+    )
+    const results = await s.enqueue(batch)
+    expect(results.map((r) => r.id)).toEqual(batch.map((m) => m.id))
+    expect(results.every((r) => !r.duplicate)).toBe(true)
+    expect((await s.countByStatus()).queued).toBe(2500)
+    const last = await s.getMessage(batch[2499]!.id)
+    expect(last).toMatchObject({ priority: 'high', tags: ['odd', 'x'] })
+    expect(last!.recipientStatus.map((r) => r.address)).toEqual([
+      'r2499@example.com',
+      's2499@example.com',
+    ])
+    expect((await s.getRaw(batch[1234]!.id))!.equals(batch[1234]!.raw)).toBe(true)
+    expect((await s.getMessage(batch[7]!.id))!.dueAt!.getTime()).toBeGreaterThan(Date.now())
+    expect((await s.claim({ owner: 'w', limit: 1, leaseMs: 60_000 }))[0]!.id).toBe(batch[2499]!.id)
+  })
+
+  it('finds idempotency keys repeated across statements and already stored', async () => {
+    const s = await open()
+    const stored = newMessage({ idempotencyKey: 'old' })
+    await s.enqueue([stored])
+    const batch = Array.from({ length: 1500 }, () => newMessage())
+    batch[10] = newMessage({ idempotencyKey: 'k' })
+    batch[1400] = newMessage({ idempotencyKey: 'k' })
+    batch[20] = newMessage({ idempotencyKey: 'old' })
+    const results = await s.enqueue(batch)
+    expect(results[10]).toEqual({
+      id: batch[10].id,
+      messageId: batch[10].messageId,
+      duplicate: false,
+    })
+    expect(results[1400]).toEqual({ ...results[10], duplicate: true })
+    expect(results[20]).toEqual({ id: stored.id, messageId: stored.messageId, duplicate: true })
+    expect((await s.countByStatus()).queued).toBe(1 + 1500 - 2)
+  })
+
+  it('stores nothing of a batch that fails in its second statement', async () => {
+    const s = await open()
+    const batch = Array.from({ length: 1200 }, () => newMessage())
+    batch[1100] = newMessage({ id: batch[5]!.id })
+    await expect(s.enqueue(batch)).rejects.toThrow()
+    expect((await s.countByStatus()).queued).toBe(0)
+  })
+
+  it('enqueues a large batch inside the caller’s transaction, and nothing when it rolls back', async () => {
+    const s = await open()
+    const client = new pg.Client({ connectionString: POSTGRES_URL })
+    await client.connect()
+    try {
+      await client.query('BEGIN')
+      await s.enqueue(
+        Array.from({ length: 1100 }, () => newMessage()),
+        { transaction: client },
+      )
+      expect((await s.countByStatus()).queued).toBe(0)
+      await client.query('ROLLBACK')
+      expect((await s.countByStatus()).queued).toBe(0)
+      await client.query('BEGIN')
+      await s.enqueue([newMessage(), newMessage()], { transaction: client })
+      await client.query('COMMIT')
+      expect((await s.countByStatus()).queued).toBe(2)
+    } finally {
+      await client.end()
+    }
+  })
+})
