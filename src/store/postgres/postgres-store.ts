@@ -137,9 +137,27 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     )
   }
 
+  // The worker's statements, run for every message or claim, are prepared once per connection
+  // (parsed and planned once) rather than each time.
+  const prepared = new Map<string, string>(
+    (
+      [
+        'claimExpiredLeases',
+        'claimDue',
+        'claimedRows',
+        'renewLeases',
+        'releaseLeases',
+        'complete',
+        'msUntilNextDue',
+        'notify',
+      ] as const
+    ).map((name) => [q[name], `outbox_${name}`]),
+  )
+
   async function query<T extends Row = Row>(text: string, values: unknown[] = []): Promise<T[]> {
     try {
-      return (await pool.query<T>(text, values)).rows
+      const name = prepared.get(text)
+      return (await pool.query<T>(name ? { name, text, values } : { text, values })).rows
     } catch (error) {
       throw unavailable(error)
     }
@@ -187,6 +205,68 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     onNotify: notify,
   })
   let closed = false
+
+  // Group commit of completions: those that arrive while a batch is being written go together
+  // in the next statement, so a busy worker needs far fewer round trips and commits, and an
+  // idle one waits for nothing.
+  const completions: {
+    completion: Completion
+    resolve: (applied: boolean) => void
+    reject: (error: unknown) => void
+  }[] = []
+  let completing = false
+
+  /** Applies completions in one statement; resolves with the ids whose outcome applied. */
+  async function applyCompletions(batch: readonly Completion[]): Promise<Set<string>> {
+    const now = Date.now()
+    const input = batch.map((c, ord) => ({
+      ord,
+      id: c.id,
+      owner: c.owner,
+      worker: c.attempt.worker,
+      started_at: c.attempt.startedAt.toISOString(),
+      duration_ms: Math.round(c.attempt.durationMs),
+      outcome: c.attempt.outcome,
+      error: c.attempt.error,
+      attempt_recipients: c.attempt.recipients,
+      recipients: c.recipients,
+      status: c.status,
+      delay_ms: c.dueAt ? Math.max(0, c.dueAt.getTime() - now) : 0,
+      backoff_increment: c.countsTowardBackoff ? 1 : 0,
+      waiting_upstream: c.waitingForUpstream,
+      reason: c.reason,
+      captured: c.captured,
+    }))
+    const rows = await query(q.complete, [JSON.stringify(input)])
+    return new Set(rows.map((r) => String(r.id)))
+  }
+
+  async function writeCompletions(): Promise<void> {
+    completing = true
+    try {
+      while (completions.length > 0) {
+        const batch = completions.splice(0, 200)
+        try {
+          const applied = await applyCompletions(batch.map((b) => b.completion))
+          for (const b of batch) b.resolve(applied.has(b.completion.id))
+        } catch (error) {
+          if (batch.length === 1) {
+            batch[0]!.reject(error)
+            continue
+          }
+          // One bad completion must not fail the others: write them one by one.
+          for (const b of batch) {
+            await applyCompletions([b.completion]).then(
+              (applied) => b.resolve(applied.has(b.completion.id)),
+              b.reject,
+            )
+          }
+        }
+      }
+    } finally {
+      completing = false
+    }
+  }
 
   /**
    * Inserts a batch with one statement per chunk (see `insertMessages`), inside `client`'s
@@ -371,27 +451,11 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
       await query(q.notify, [channel])
     },
 
-    async complete(c: Completion) {
-      const a = c.attempt
-      const delayMs = c.dueAt ? Math.max(0, c.dueAt.getTime() - Date.now()) : 0
-      const rows = await query(q.complete, [
-        c.id,
-        c.owner,
-        a.worker,
-        a.startedAt,
-        Math.round(a.durationMs),
-        a.outcome,
-        a.error,
-        JSON.stringify(a.recipients),
-        JSON.stringify(c.recipients),
-        c.status,
-        delayMs,
-        c.countsTowardBackoff ? 1 : 0,
-        c.waitingForUpstream,
-        c.reason,
-        c.captured,
-      ])
-      return rows.length === 1
+    complete(c: Completion) {
+      return new Promise<boolean>((resolve, reject) => {
+        completions.push({ completion: c, resolve, reject })
+        if (!completing) void writeCompletions()
+      })
     },
 
     async msUntilNextDue() {

@@ -73,35 +73,56 @@ export function createQueries(s: string) {
       FROM ${s}.messages m LEFT JOIN ${s}.message_bodies b ON b.id = m.id
       WHERE m.id = ANY($1)`,
 
+    // Both lock their rows in id order, as a batch of completions does: a worker renewing or
+    // releasing leases while its completions are written must not deadlock with itself.
     renewLeases: `
       UPDATE ${s}.messages SET lease_expires_at = now() + ${ms('$3')}
-      WHERE id = ANY($1) AND status = 'sending' AND lease_owner = $2
+      WHERE id IN (
+        SELECT id FROM ${s}.messages WHERE id = ANY($1) AND status = 'sending' AND lease_owner = $2
+        ORDER BY id FOR UPDATE)
       RETURNING id`,
     releaseLeases: `
       UPDATE ${s}.messages
       SET status = CASE WHEN attempts = 0 THEN 'queued' ELSE 'deferred' END,
         due_at = now(), lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
-      WHERE id = ANY($1) AND status = 'sending' AND lease_owner = $2`,
+      WHERE id IN (
+        SELECT id FROM ${s}.messages WHERE id = ANY($1) AND status = 'sending' AND lease_owner = $2
+        ORDER BY id FOR UPDATE)`,
 
-    // The attempt, the recipients and the message in one statement; the outcome applies only
-    // while the lease is ours, the attempt is logged whenever the message still exists.
+    // A batch of completions in one statement (one round trip, one commit), each given as a JSON
+    // object: the attempts, the recipients and the messages. An outcome applies only while its
+    // completion's owner holds the lease; the attempt is logged whenever the message still
+    // exists. Rows are locked in id order, so concurrent batches cannot deadlock. Returns the
+    // ids whose outcome applied.
     complete: `
-      WITH holder AS (
-        SELECT id FROM ${s}.messages WHERE id = $1 AND status = 'sending' AND lease_owner = $2 FOR UPDATE
+      WITH input AS (
+        SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(ord int, id text, owner text,
+          worker text, started_at timestamptz, duration_ms int, outcome text, error text,
+          attempt_recipients jsonb, recipients jsonb, status text, delay_ms float8,
+          backoff_increment int, waiting_upstream boolean, reason text, captured boolean)
+      ), holder AS (
+        SELECT m.id, i.ord FROM ${s}.messages m JOIN input i ON i.id = m.id
+        WHERE m.status = 'sending' AND m.lease_owner = i.owner
+        ORDER BY m.id FOR UPDATE OF m
       ), attempt AS (
         INSERT INTO ${s}.attempts (message_id, worker, started_at, duration_ms, outcome, error, recipients)
-        SELECT $1, $3, $4, $5, $6, $7, $8::jsonb WHERE EXISTS (SELECT 1 FROM ${s}.messages WHERE id = $1)
+        SELECT i.id, i.worker, i.started_at, i.duration_ms, i.outcome, i.error, i.attempt_recipients
+        FROM input i WHERE EXISTS (SELECT 1 FROM ${s}.messages WHERE id = i.id)
+        ORDER BY i.ord
       ), rcpt AS (
         UPDATE ${s}.recipients r SET status = x.status, code = x.code, reply = x.reply, updated_at = now()
-        FROM jsonb_to_recordset($9::jsonb) AS x(address text, status text, code int, reply text), holder
-        WHERE r.message_id = holder.id AND r.address = x.address AND r.status = 'pending'
+        FROM holder h JOIN input i ON i.ord = h.ord,
+          jsonb_to_recordset(i.recipients) AS x(address text, status text, code int, reply text)
+        WHERE r.message_id = h.id AND r.address = x.address AND r.status = 'pending'
       )
-      UPDATE ${s}.messages m SET status = $10,
-        due_at = CASE WHEN $10 = 'deferred' THEN now() + ${ms('$11')} END,
-        attempts = attempts + 1, backoff_step = backoff_step + $12, waiting_upstream = $13,
-        lease_owner = NULL, lease_expires_at = NULL, reason = $14, last_error = $7, captured = $15,
-        updated_at = now(), finished_at = CASE WHEN $10 IN ('sent', 'failed') THEN now() END
-      FROM holder WHERE m.id = holder.id
+      UPDATE ${s}.messages m SET status = i.status,
+        due_at = CASE WHEN i.status = 'deferred' THEN now() + ${ms('i.delay_ms')} END,
+        attempts = attempts + 1, backoff_step = backoff_step + i.backoff_increment,
+        waiting_upstream = i.waiting_upstream, lease_owner = NULL, lease_expires_at = NULL,
+        reason = i.reason, last_error = i.error, captured = i.captured, updated_at = now(),
+        finished_at = CASE WHEN i.status IN ('sent', 'failed') THEN now() END
+      FROM holder h JOIN input i ON i.ord = h.ord
+      WHERE m.id = h.id
       RETURNING m.id`,
 
     msUntilNextDue: `

@@ -5,7 +5,8 @@ import type { Store } from '../../src/store/store.js'
 import { dropSchemas, POSTGRES_URL, postgresAvailable, uniqueSchema } from '../helpers/postgres.js'
 import { newMessage } from '../store/contract.js'
 
-// The PostgreSQL store inserts a batch with one statement per 1,000 messages (or 16 MB).
+// The PostgreSQL store inserts a batch with one statement per 1,000 messages (or 16 MB), and
+// writes the completions that arrive together in one statement.
 const available = await postgresAvailable()
 const schemas: string[] = []
 let store: Store | null = null
@@ -24,7 +25,7 @@ async function open(): Promise<Store> {
   return store
 }
 
-describe.skipIf(!available)('batch enqueue (PostgreSQL)', () => {
+describe.skipIf(!available)('batching (PostgreSQL)', () => {
   it('stores a batch spanning several statements, with recipients, tags and bytes', async () => {
     const s = await open()
     const batch = Array.from({ length: 2500 }, (_, i) =>
@@ -97,5 +98,51 @@ describe.skipIf(!available)('batch enqueue (PostgreSQL)', () => {
     } finally {
       await client.end()
     }
+  })
+
+  it('writes completions that arrive together as one batch, each applied only with its lease', async () => {
+    const s = await open()
+    await s.enqueue(Array.from({ length: 6 }, () => newMessage()))
+    const claimed = await s.claim({ owner: 'w', limit: 6, leaseMs: 60_000 })
+    const [gone, ...rest] = claimed
+    await s.remove({ ids: [gone!.id] })
+    const done = (id: string, owner: string, status: 'sent' | 'deferred') => ({
+      id,
+      owner,
+      attempt: {
+        worker: owner,
+        startedAt: new Date(),
+        durationMs: 3,
+        outcome: status,
+        error: status === 'sent' ? null : '451 later',
+        recipients: [],
+      },
+      recipients: [
+        { address: 'a@example.com', status: 'sent' as const, code: 250, reply: '250 ok' },
+      ],
+      status,
+      dueAt: status === 'deferred' ? new Date(Date.now() + 60_000) : null,
+      countsTowardBackoff: status === 'deferred',
+      waitingForUpstream: false,
+      reason: null,
+      captured: false,
+    })
+    const applied = await Promise.all([
+      s.complete(done(gone!.id, 'w', 'sent')),
+      s.complete(done(rest[0]!.id, 'w', 'sent')),
+      s.complete(done(rest[1]!.id, 'someone-else', 'sent')),
+      s.complete(done(rest[2]!.id, 'w', 'deferred')),
+      s.complete(done(rest[3]!.id, 'w', 'sent')),
+      s.complete(done(rest[4]!.id, 'w', 'sent')),
+    ])
+    expect(applied).toEqual([false, true, false, true, true, true])
+    expect(await s.countByStatus()).toMatchObject({ sent: 3, deferred: 1, sending: 1 })
+    const stolen = await s.getMessage(rest[1]!.id)
+    expect(stolen).toMatchObject({ status: 'sending', leaseOwner: 'w' })
+    expect(stolen!.attemptLog).toHaveLength(1)
+    const deferred = await s.getMessage(rest[2]!.id)
+    expect(deferred!.recipientStatus.map((r) => r.status)).toEqual(['sent', 'pending'])
+    expect(deferred!.dueAt!.getTime()).toBeGreaterThan(Date.now() + 50_000)
+    expect((await s.getMessage(rest[0]!.id))!.finishedAt).not.toBeNull()
   })
 })
