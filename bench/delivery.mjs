@@ -5,6 +5,7 @@ import nodemailer from 'nodemailer'
 import { createOutbox } from '../dist/index.js'
 import { openStore } from '../dist/store/open-store.js'
 import { newMessage, now, progress, summarize, waitUntil, withTimeout } from './common.mjs'
+import { startCpuMeter } from './cpu.mjs'
 
 const CONCURRENCY = 10
 
@@ -28,6 +29,7 @@ async function outboxRun({ url, sink, messages, timeoutMs }) {
     try {
       await sink.reset()
       const worker = outbox.worker()
+      const cpu = await startCpuMeter(sink)
       const started = now()
       await worker.start()
       await waitUntil(
@@ -37,11 +39,12 @@ async function outboxRun({ url, sink, messages, timeoutMs }) {
         10,
       )
       const seconds = (now() - started) / 1000
+      const used = await cpu.stop()
       const arrived = await sink.status()
       if (arrived.count !== messages.length) {
         throw new Error(`the sink got ${arrived.count} messages, expected ${messages.length}`)
       }
-      return messages.length / seconds
+      return { rate: messages.length / seconds, cpu: used }
     } finally {
       await outbox.close()
     }
@@ -136,10 +139,12 @@ async function directRun({ sink, messages, timeoutMs }) {
   })
   try {
     await sink.reset()
+    const cpu = await startCpuMeter(sink)
     const started = now()
     const sends = messages.map((m) => transporter.sendMail({ envelope: m.envelope, raw: m.raw }))
     await withTimeout(Promise.all(sends), timeoutMs, 'the direct sends')
-    return messages.length / ((now() - started) / 1000)
+    const rate = messages.length / ((now() - started) / 1000)
+    return { rate, cpu: await cpu.stop() }
   } finally {
     transporter.close()
   }
@@ -150,8 +155,7 @@ async function directRun({ sink, messages, timeoutMs }) {
  * the ratio is taken within each pair, then summarized.
  */
 export async function benchDelivery({ kind, url, sink, messages, repeats, timeoutMs }) {
-  const outbox = []
-  const direct = []
+  const runs = { outbox: [], direct: [] }
   const ratios = []
   for (let run = 0; run < repeats; run++) {
     const order = run % 2 === 0 ? ['outbox', 'direct'] : ['direct', 'outbox']
@@ -161,19 +165,34 @@ export async function benchDelivery({ kind, url, sink, messages, repeats, timeou
         which === 'outbox'
           ? await outboxRun({ url: url(), sink, messages, timeoutMs })
           : await directRun({ sink, messages, timeoutMs })
-      progress(`delivery ${kind} run ${run + 1} ${which}: ${Math.round(pair[which])}/s`)
+      runs[which].push(pair[which])
+      progress(`delivery ${kind} run ${run + 1} ${which}: ${Math.round(pair[which].rate)}/s`)
     }
-    outbox.push(pair.outbox)
-    direct.push(pair.direct)
-    ratios.push(pair.outbox / pair.direct)
+    ratios.push(pair.outbox.rate / pair.direct.rate)
   }
   return {
     messages: messages.length,
     concurrency: CONCURRENCY,
-    outboxRate: summarize(outbox),
-    directRate: summarize(direct),
+    outboxRate: summarize(runs.outbox.map((r) => r.rate)),
+    directRate: summarize(runs.direct.map((r) => r.rate)),
     ratio: summarize(ratios),
+    cpuUsPerMessage: {
+      outbox: cpuPerMessage(runs.outbox, messages.length, kind === 'postgres'),
+      direct: cpuPerMessage(runs.direct, messages.length, false),
+    },
   }
+}
+
+/** CPU microseconds per message, by process (medians over the runs). */
+function cpuPerMessage(runs, count, withPostgres) {
+  const per = (key) => {
+    const values = runs.map((r) => r.cpu[key]).filter((v) => v !== null)
+    return values.length ? (summarize(values).median * 1000) / count : null
+  }
+  const result = { client: per('clientMs'), sink: per('sinkMs') }
+  if (withPostgres) result.postgres = per('postgresMs')
+  result.total = result.client + result.sink + (result.postgres ?? 0)
+  return result
 }
 
 /** The worker's ceiling without a store, against the same baseline (run once per bench). */
@@ -182,7 +201,7 @@ export async function benchNoopStore({ sink, messages, repeats, timeoutMs }) {
   const ratios = []
   for (let run = 0; run < repeats; run++) {
     const rate = await noopRun({ sink, messages, timeoutMs })
-    const base = await directRun({ sink, messages, timeoutMs })
+    const base = (await directRun({ sink, messages, timeoutMs })).rate
     progress(
       `delivery no-op store run ${run + 1}: ${Math.round(rate)}/s (direct ${Math.round(base)}/s)`,
     )

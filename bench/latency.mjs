@@ -25,9 +25,15 @@ async function measure({ outbox, sink, count, settle }) {
   })
   try {
     const latencies = []
+    const fromCall = []
     for (let i = 0; i < count; i++) {
-      const result = await outbox.send(mail(i))
-      const sentAt = now()
+      let sentAt = 0
+      const calledAt = now()
+      // Stamped the moment send() resolves, before anything else queued behind it runs.
+      const result = await outbox.send(mail(i)).then((r) => {
+        sentAt = now()
+        return r
+      })
       const arrivedAt =
         arrivals.get(result.messageId) ??
         (await withTimeout(
@@ -38,10 +44,11 @@ async function measure({ outbox, sink, count, settle }) {
       waiting.delete(result.messageId)
       arrivals.delete(result.messageId)
       latencies.push(arrivedAt - sentAt)
+      fromCall.push(arrivedAt - calledAt)
       // Let the worker record the delivery and go idle again before the next message.
       await settle(i + 1)
     }
-    return latencies
+    return { latencies, fromCall }
   } finally {
     unsubscribe()
   }
@@ -68,7 +75,7 @@ export async function benchLatency({ kind, url, sink, count, repeats }) {
       await measure({ outbox, sink, count: warmup, settle: () => sleep(2) })
       let done = 0
       const runs = await repeat(repeats, async (run) => {
-        const latencies = await measure({
+        const measured = await measure({
           outbox,
           sink,
           count,
@@ -76,9 +83,9 @@ export async function benchLatency({ kind, url, sink, count, repeats }) {
         })
         done += count
         progress(
-          `latency ${kind} in-process run ${run + 1}: p50 ${percentile(latencies, 50).toFixed(2)} ms`,
+          `latency ${kind} in-process run ${run + 1}: p50 ${percentile(measured.latencies, 50).toFixed(2)} ms`,
         )
-        return latencies
+        return measured
       })
       results.inProcess = summarizeLatency(runs)
     } finally {
@@ -96,11 +103,11 @@ export async function benchLatency({ kind, url, sink, count, repeats }) {
       await sink.reset({ reportEach: true })
       await measure({ outbox, sink, count: 20, settle: () => sleep(5) })
       const runs = await repeat(repeats, async (run) => {
-        const latencies = await measure({ outbox, sink, count, settle: () => sleep(5) })
+        const measured = await measure({ outbox, sink, count, settle: () => sleep(5) })
         progress(
-          `latency ${kind} other-process run ${run + 1}: p50 ${percentile(latencies, 50).toFixed(2)} ms`,
+          `latency ${kind} other-process run ${run + 1}: p50 ${percentile(measured.latencies, 50).toFixed(2)} ms`,
         )
-        return latencies
+        return measured
       })
       results.otherProcess = summarizeLatency(runs)
     } finally {
@@ -115,8 +122,10 @@ export async function benchLatency({ kind, url, sink, count, repeats }) {
 
 function summarizeLatency(runs) {
   return {
-    p50Ms: summarize(runs.map((l) => percentile(l, 50))),
-    p99Ms: summarize(runs.map((l) => percentile(l, 99))),
-    maxMs: summarize(runs.map((l) => Math.max(...l))),
+    p50Ms: summarize(runs.map((r) => percentile(r.latencies, 50))),
+    p99Ms: summarize(runs.map((r) => percentile(r.latencies, 99))),
+    maxMs: summarize(runs.map((r) => Math.max(...r.latencies))),
+    fromCallP50Ms: summarize(runs.map((r) => percentile(r.fromCall, 50))),
+    fromCallP99Ms: summarize(runs.map((r) => percentile(r.fromCall, 99))),
   }
 }

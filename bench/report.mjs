@@ -110,6 +110,20 @@ function tables(results) {
       ['direct pooled Nodemailer, msg/s', ...cell((v) => spread(v.directRate, 0))],
       ['ratio Outbox / direct', ...cell((v) => spread(v.ratio))],
     ]
+    const cpu = (v, which) => {
+      const c = v.cpuUsPerMessage?.[which]
+      if (!c) return '-'
+      const parts = [c.client, c.sink, ...(c.postgres !== undefined ? [c.postgres] : [])]
+      return `${number(c.total, 0)} (${parts.map((p) => number(p, 0)).join(' + ')})`
+    }
+    rows.push([
+      'CPU µs per message, Outbox (worker + sink [+ PostgreSQL])',
+      ...cell((v) => cpu(v, 'outbox')),
+    ])
+    rows.push([
+      'CPU µs per message, direct (sender + sink [+ PostgreSQL])',
+      ...cell((v) => cpu(v, 'direct')),
+    ])
     if (d.noop) {
       rows.push([
         'worker with a no-op store (its own ceiling), ratio',
@@ -134,6 +148,12 @@ function tables(results) {
         ['worker in the same process: p99, ms', ...cell((v) => spread(v.inProcess.p99Ms))],
         ['worker in another process: p50, ms', ...cell((v) => spread(v.otherProcess.p50Ms))],
         ['worker in another process: p99, ms', ...cell((v) => spread(v.otherProcess.p99Ms))],
+        [
+          'same process, from calling send(): p50 / p99, ms',
+          ...cell(
+            (v) => `${spread(v.inProcess.fromCallP50Ms)} / ${spread(v.inProcess.fromCallP99Ms)}`,
+          ),
+        ],
       ],
     })
   }

@@ -28,7 +28,7 @@ const FULL = {
   latencyMessages: 1000,
   scaleLevels: [10_000, 100_000, 1_000_000],
   workerSeconds: 3,
-  multiMessages: 20_000,
+  multiMessages: 10_000,
   workerCounts: [1, 2, 4],
 }
 const QUICK = {

@@ -71,9 +71,19 @@ process.on('message', (message) => {
     case 'ping':
       send({ type: 'pong', id: message.id, t: now() })
       break
-    case 'status':
-      send({ type: 'status', id: message.id, count, connections, firstAt, lastAt })
+    case 'status': {
+      const cpu = process.cpuUsage()
+      send({
+        type: 'status',
+        id: message.id,
+        count,
+        connections,
+        firstAt,
+        lastAt,
+        cpuMs: (cpu.user + cpu.system) / 1000,
+      })
       break
+    }
     case 'wait': {
       if (count >= message.count) {
         send({ type: 'reached', id: message.id, count, firstAt, lastAt })
