@@ -228,6 +228,10 @@ function createTransporterUpstream(
       const info = (await transporter.sendMail({
         envelope: { from: message.from, to: chunk },
         raw: body,
+        // The stored Message-ID: otherwise Nodemailer makes up one for its report (five calls
+        // to the CSPRNG per message, some 8 % of the worker's own CPU in the benchmark).
+        // Raw bytes are sent as they are: this adds no header.
+        messageId: message.messageId,
       })) as SentInfo
       const reply = typeof info.response === 'string' ? info.response : 'accepted'
       const rejected = refusalsByRecipient(info.rejectedErrors)
