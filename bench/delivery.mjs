@@ -113,6 +113,7 @@ async function noopRun({ sink, messages, timeoutMs }) {
   try {
     await sink.reset()
     const worker = outbox.worker()
+    const cpu = await startCpuMeter(sink)
     const started = now()
     await worker.start()
     await waitUntil(
@@ -121,7 +122,8 @@ async function noopRun({ sink, messages, timeoutMs }) {
       'the worker to deliver',
       10,
     )
-    return messages.length / ((now() - started) / 1000)
+    const rate = messages.length / ((now() - started) / 1000)
+    return { rate, cpu: await cpu.stop() }
   } finally {
     await outbox.close()
   }
@@ -197,16 +199,21 @@ function cpuPerMessage(runs, count, withPostgres) {
 
 /** The worker's ceiling without a store, against the same baseline (run once per bench). */
 export async function benchNoopStore({ sink, messages, repeats, timeoutMs }) {
-  const rates = []
+  const runs = []
   const ratios = []
   for (let run = 0; run < repeats; run++) {
-    const rate = await noopRun({ sink, messages, timeoutMs })
+    const outbox = await noopRun({ sink, messages, timeoutMs })
     const base = (await directRun({ sink, messages, timeoutMs })).rate
     progress(
-      `delivery no-op store run ${run + 1}: ${Math.round(rate)}/s (direct ${Math.round(base)}/s)`,
+      `delivery no-op store run ${run + 1}: ${Math.round(outbox.rate)}/s (direct ${Math.round(base)}/s)`,
     )
-    rates.push(rate)
-    ratios.push(rate / base)
+    runs.push(outbox)
+    ratios.push(outbox.rate / base)
   }
-  return { messages: messages.length, outboxRate: summarize(rates), ratio: summarize(ratios) }
+  return {
+    messages: messages.length,
+    outboxRate: summarize(runs.map((r) => r.rate)),
+    ratio: summarize(ratios),
+    cpuUsPerMessage: cpuPerMessage(runs, messages.length, false),
+  }
 }

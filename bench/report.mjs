@@ -129,6 +129,13 @@ function tables(results) {
         'worker with a no-op store (its own ceiling), ratio',
         ...kinds.map(() => spread(d.noop.ratio)),
       ])
+      const c = d.noop.cpuUsPerMessage
+      rows.push([
+        'CPU µs per message, no-op store (worker + sink)',
+        ...kinds.map(() =>
+          c ? `${number(c.total, 0)} (${number(c.client, 0)} + ${number(c.sink, 0)})` : '-',
+        ),
+      ])
     }
     out.push({
       title: `2. Delivery of ${number(n, 0)} queued 2 KB messages, ${d.sqlite?.concurrency ?? 10} SMTP connections`,
@@ -209,6 +216,12 @@ export function formatText(results) {
   lines.push(
     `${m.cpus} × ${m.cpuModel}, ${m.memoryGiB} GiB, Node ${m.node}, ${m.os}; PostgreSQL: ${m.postgres}`,
   )
+  const src = results.source
+  if (src) {
+    lines.push(
+      `Commit ${src.commit}${src.uncommittedSource.length ? ` plus uncommitted changes to ${src.uncommittedSource.join(', ')}` : ''}`,
+    )
+  }
   lines.push('Figures: median [min–max] of the runs.')
   for (const table of tables(results)) {
     lines.push('', table.title)

@@ -5,6 +5,7 @@
 //                      [--report FILE.json]   (print a results file again, as text and Markdown)
 //
 // Needs a fresh build (`npm run bench` builds first). All traffic stays on 127.0.0.1.
+import { execFileSync } from 'node:child_process'
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg, release, totalmem, type } from 'node:os'
 import { fileURLToPath } from 'node:url'
@@ -62,6 +63,24 @@ function parseArgs(argv) {
   return args
 }
 
+/** The commit measured, and the source files changed on top of it (if any). */
+function sourceVersion() {
+  const git = (...args) =>
+    execFileSync('git', args, {
+      cwd: fileURLToPath(new URL('..', import.meta.url)),
+      encoding: 'utf8',
+    })
+  try {
+    const changed = git('status', '--porcelain', '--', 'src')
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => line.slice(3))
+    return { commit: git('rev-parse', '--short', 'HEAD').trim(), uncommittedSource: changed }
+  } catch {
+    return { commit: 'unknown', uncommittedSource: [] }
+  }
+}
+
 async function postgresVersion() {
   const client = new pg.Client({ connectionString: POSTGRES_URL, connectionTimeoutMillis: 3000 })
   try {
@@ -104,6 +123,7 @@ async function main() {
     date: new Date().toISOString().slice(0, 10),
     startedAt: new Date(started).toISOString(),
     quick: args.quick,
+    source: sourceVersion(),
     sizes,
     machine: {
       cpus: cpus().length,
