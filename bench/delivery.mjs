@@ -21,13 +21,13 @@ export async function bulkInsert(store, composed, count, batchSize = 1000) {
 }
 
 /** One Outbox run: queue `messages`, start a worker, time until all are recorded sent. */
-async function outboxRun({ url, sink, messages, timeoutMs }) {
+async function outboxRun({ url, sink, messages, timeoutMs, replyDelayMs = 0 }) {
   const store = await openStore(url)
   try {
     await bulkInsert(store, messages, messages.length)
     const outbox = await createOutbox({ store, upstream: sink.url, concurrency: CONCURRENCY })
     try {
-      await sink.reset()
+      await sink.reset({ replyDelayMs })
       const worker = outbox.worker()
       const cpu = await startCpuMeter(sink)
       const started = now()
@@ -130,7 +130,7 @@ async function noopRun({ sink, messages, timeoutMs }) {
 }
 
 /** The baseline: every message handed at once to a pooled Nodemailer transport. */
-async function directRun({ sink, messages, timeoutMs }) {
+async function directRun({ sink, messages, timeoutMs, replyDelayMs = 0 }) {
   const transporter = nodemailer.createTransport({
     host: '127.0.0.1',
     port: sink.port,
@@ -140,7 +140,7 @@ async function directRun({ sink, messages, timeoutMs }) {
     logger: false,
   })
   try {
-    await sink.reset()
+    await sink.reset({ replyDelayMs })
     const cpu = await startCpuMeter(sink)
     const started = now()
     const sends = messages.map((m) => transporter.sendMail({ envelope: m.envelope, raw: m.raw }))
@@ -156,7 +156,15 @@ async function directRun({ sink, messages, timeoutMs }) {
  * Outbox and direct runs alternate (O D D O O D …) so drift in the machine's speed hits both;
  * the ratio is taken within each pair, then summarized.
  */
-export async function benchDelivery({ kind, url, sink, messages, repeats, timeoutMs }) {
+export async function benchDelivery({
+  kind,
+  url,
+  sink,
+  messages,
+  repeats,
+  timeoutMs,
+  replyDelayMs = 0,
+}) {
   const runs = { outbox: [], direct: [] }
   const ratios = []
   for (let run = 0; run < repeats; run++) {
@@ -165,16 +173,19 @@ export async function benchDelivery({ kind, url, sink, messages, repeats, timeou
     for (const which of order) {
       pair[which] =
         which === 'outbox'
-          ? await outboxRun({ url: url(), sink, messages, timeoutMs })
-          : await directRun({ sink, messages, timeoutMs })
+          ? await outboxRun({ url: url(), sink, messages, timeoutMs, replyDelayMs })
+          : await directRun({ sink, messages, timeoutMs, replyDelayMs })
       runs[which].push(pair[which])
-      progress(`delivery ${kind} run ${run + 1} ${which}: ${Math.round(pair[which].rate)}/s`)
+      progress(
+        `delivery ${kind}${replyDelayMs ? ` (sink answers in ${replyDelayMs} ms)` : ''} run ${run + 1} ${which}: ${Math.round(pair[which].rate)}/s`,
+      )
     }
     ratios.push(pair.outbox.rate / pair.direct.rate)
   }
   return {
     messages: messages.length,
     concurrency: CONCURRENCY,
+    replyDelayMs,
     outboxRate: summarize(runs.outbox.map((r) => r.rate)),
     directRate: summarize(runs.direct.map((r) => r.rate)),
     ratio: summarize(ratios),

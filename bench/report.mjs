@@ -144,6 +144,21 @@ function tables(results) {
     })
   }
 
+  if (results.deliverySlowUpstream) {
+    const d = results.deliverySlowUpstream
+    const cell = (fn) => kinds.map(([k]) => (d[k] ? fn(d[k]) : '-'))
+    const any = d.sqlite ?? d.postgres
+    out.push({
+      title: `2b. The same with a distant upstream: the sink answers each message after ${any?.replyDelayMs} ms (${number(any?.messages, 0)} messages)`,
+      head,
+      rows: [
+        ['Outbox worker, msg/s', ...cell((v) => spread(v.outboxRate, 0))],
+        ['direct pooled Nodemailer, msg/s', ...cell((v) => spread(v.directRate, 0))],
+        ['ratio Outbox / direct', ...cell((v) => spread(v.ratio))],
+      ],
+    })
+  }
+
   if (results.latency) {
     const cell = (fn) => kinds.map(([k]) => (results.latency[k] ? fn(results.latency[k]) : '-'))
     const n = results.latency.sqlite?.messagesPerRun ?? results.latency.postgres?.messagesPerRun

@@ -26,6 +26,9 @@ const FULL = {
   enqueueCount: 1000,
   enqueueLargeCount: 300,
   deliveryMessages: 20_000,
+  // A distant upstream: the sink answers each message after this long.
+  slowUpstreamMessages: 2000,
+  slowUpstreamReplyMs: 10,
   latencyMessages: 1000,
   scaleLevels: [10_000, 100_000, 1_000_000],
   workerSeconds: 3,
@@ -37,6 +40,7 @@ const QUICK = {
   enqueueCount: 200,
   enqueueLargeCount: 50,
   deliveryMessages: 2000,
+  slowUpstreamMessages: 500,
   latencyMessages: 100,
   scaleLevels: [1000, 5000, 20_000],
   workerSeconds: 2,
@@ -187,6 +191,18 @@ async function main() {
           messages: all,
           repeats: sizes.repeats,
           timeoutMs,
+        })
+      }
+      results.deliverySlowUpstream = {}
+      for (const kind of backends) {
+        results.deliverySlowUpstream[kind] = await benchDelivery({
+          kind,
+          url: urlFor(kind, 'slow'),
+          sink,
+          messages: all.slice(0, sizes.slowUpstreamMessages),
+          repeats: sizes.repeats,
+          timeoutMs,
+          replyDelayMs: sizes.slowUpstreamReplyMs,
         })
       }
       results.delivery.noop = await benchNoopStore({

@@ -77,9 +77,12 @@ export async function startSink() {
     clockUncertaintyMs: bestRtt / 2,
     /** Converts a sink timestamp to this process's clock. */
     toLocal: (t) => t - offset,
-    /** Zeroes the counters; `reportEach` makes the sink report every arrival. */
-    async reset({ reportEach = false } = {}) {
-      await ask({ type: 'reset', reportEach })
+    /**
+     * Zeroes the counters; `reportEach` makes the sink report every arrival, `replyDelayMs`
+     * delays its answer to each message (as a distant provider would).
+     */
+    async reset({ reportEach = false, replyDelayMs = 0 } = {}) {
+      await ask({ type: 'reset', reportEach, replyDelayMs })
     },
     async status() {
       return ask({ type: 'status' })

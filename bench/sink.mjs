@@ -11,6 +11,8 @@ let firstAt = null
 let lastAt = null
 /** Report every arrival (for latency) instead of counting only (for throughput). */
 let reportEach = false
+/** How long the sink takes to answer each message (a remote provider's round trip). */
+let replyDelayMs = 0
 /** Pending `wait` requests: { id, count, timer }. */
 const waits = new Set()
 
@@ -53,7 +55,8 @@ const server = new SMTPServer({
     })
     stream.on('end', () => {
       arrived(MESSAGE_ID.exec(head)?.[1] ?? null)
-      callback(null, 'Ok: accepted')
+      if (replyDelayMs > 0) setTimeout(() => callback(null, 'Ok: accepted'), replyDelayMs)
+      else callback(null, 'Ok: accepted')
     })
   },
 })
@@ -66,6 +69,7 @@ process.on('message', (message) => {
       firstAt = null
       lastAt = null
       reportEach = Boolean(message.reportEach)
+      replyDelayMs = Number(message.replyDelayMs ?? 0)
       send({ type: 'reset', id: message.id })
       break
     case 'ping':
