@@ -1,4 +1,4 @@
-// What tsc does not do for the build: the SQL migrations are read at run time, so they travel to
+// What tsc does not do for the build: the dashboard's files and the SQL migrations are read at run time, so they travel to
 // dist/ next to the compiled store that reads them; and the CLI entry must be executable for
 // `npx outbox` to run it.
 import { chmodSync, cpSync, readdirSync, statSync } from 'node:fs'
@@ -13,4 +13,6 @@ function copySql(fromDir, toDir) {
 }
 
 copySql('src', 'dist')
+// The dashboard is plain HTML, CSS and browser modules: shipped as written, no bundler.
+cpSync('src/dashboard', 'dist/dashboard', { recursive: true })
 chmodSync('dist/cli/main.js', 0o755)

@@ -20,6 +20,9 @@ export const ErrorCodes = {
   MESSAGE_NOT_FOUND: 'OUTBOX_MESSAGE_NOT_FOUND',
   /** The Outbox (or worker) was closed; create a new one. */
   CLOSED: 'OUTBOX_CLOSED',
+  UNAUTHORIZED: 'OUTBOX_UNAUTHORIZED',
+  FORBIDDEN: 'OUTBOX_FORBIDDEN',
+  NOT_FOUND: 'OUTBOX_NOT_FOUND',
 } as const
 
 /** One of the {@link ErrorCodes} values. */
@@ -85,6 +88,17 @@ export class MessageNotFoundError extends OutboxError {
 }
 
 /** Quotes a received value for an error message: what it was and of which type. */
+/**
+ * The HTTP API refused a request before running it: no or a wrong token (`OUTBOX_UNAUTHORIZED`),
+ * or a browser request from another site or host name (`OUTBOX_FORBIDDEN`).
+ */
+export class AccessDeniedError extends OutboxError {
+  constructor(code: typeof ErrorCodes.UNAUTHORIZED | typeof ErrorCodes.FORBIDDEN, message: string) {
+    super(code, message)
+    this.name = 'AccessDeniedError'
+  }
+}
+
 export function describeValue(value: unknown): string {
   let shown: string
   try {

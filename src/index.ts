@@ -21,6 +21,9 @@ export type { Admin, ActionResult, PurgeStatus } from './admin/admin.js'
 export type { UpstreamSpec } from './delivery/upstream.js'
 export type { RetryPolicy } from './delivery/retry-schedule.js'
 export type { Logger } from './logger.js'
+export type { OutboxEvent } from './events.js'
+export { startHttpServer } from './http/http-server.js'
+export type { HttpServer, HttpServerOptions } from './http/http-server.js'
 export type {
   Store,
   NewMessage,
@@ -38,6 +41,9 @@ export type {
   MessagePage,
   PageRequest,
   QueueStats,
+  Activity,
+  ActivityBucket,
+  ActivityRequest,
 } from './store/store.js'
 export {
   OutboxError,
@@ -45,6 +51,7 @@ export {
   ConfigError,
   StoreUnavailableError,
   MessageNotFoundError,
+  AccessDeniedError,
   ErrorCodes,
 } from './errors.js'
 export type { ErrorCode } from './errors.js'

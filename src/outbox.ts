@@ -3,6 +3,7 @@ import { createAdmin, type Admin } from './admin/admin.js'
 import { resolveOutboxOptions, type OutboxOptions } from './config/outbox-options.js'
 import { createUpstream } from './delivery/upstream.js'
 import { createUpstreamHealth } from './delivery/upstream-health.js'
+import { attemptEvent, createEventHub, type OutboxEvent } from './events.js'
 import { ErrorCodes, InvalidMessageError, OutboxError } from './errors.js'
 import { createNodemailerTransport } from './ingress/nodemailer-transport.js'
 import { composeMessage } from './message/compose.js'
@@ -61,6 +62,13 @@ export interface Outbox {
   drain(options?: WorkerOptions): Promise<WorkerCounts>
   /** Inspecting and steering the queue: what the CLI and the HTTP API use. */
   readonly admin: Admin
+  /**
+   * Calls `listener` for what this Outbox does (messages enqueued, delivery attempts recorded),
+   * e.g. to feed your own metrics. Returns a function that unsubscribes.
+   */
+  observe(listener: (event: OutboxEvent) => void): () => void
+  /** The upstream as this process last saw it: down (probing) or not, last success, last error. */
+  upstreamHealth(): { down: boolean; lastSuccessAt: Date | null; lastError: string | null }
   /** Stops workers (finishing sends in progress), closes the upstream and the store. */
   close(): Promise<void>
 }
@@ -94,6 +102,7 @@ export async function createOutbox(options: OutboxOptions = {}): Promise<Outbox>
     upstreamParkMs: config.probe.maxDelayMs,
     logger: log,
     rateLimiter: createRateLimiter(config.rateLimit),
+    events: createEventHub(log),
   }
   const nowOwner = `${workerId()}:now`
   const nowLeases = createLeaseKeeper(store, nowOwner, config.leaseMs, log)
@@ -141,7 +150,9 @@ export async function createOutbox(options: OutboxOptions = {}): Promise<Outbox>
         await store.releaseLeases(nowOwner, [message.id])
         return 'queued'
       }
-      await store.complete(completion)
+      if (await store.complete(completion)) {
+        deliveryDeps.events.emit(attemptEvent(completion, createdAt))
+      }
       return completion.status
     } catch (error) {
       log.error(
@@ -178,6 +189,15 @@ export async function createOutbox(options: OutboxOptions = {}): Promise<Outbox>
           : undefined,
     }))
     const results = await store.enqueue(messages, transaction ? { transaction } : undefined)
+    results.forEach((result, i) => {
+      if (!result.duplicate) {
+        deliveryDeps.events.emit({
+          type: 'enqueued',
+          id: result.id,
+          priority: messages[i]!.priority,
+        })
+      }
+    })
     return Promise.all(
       results.map(async (result, i): Promise<SendResult> => {
         const message = messages[i]!
@@ -286,6 +306,18 @@ export async function createOutbox(options: OutboxOptions = {}): Promise<Outbox>
     },
 
     admin,
+
+    observe(listener) {
+      return deliveryDeps.events.subscribe(listener)
+    },
+
+    upstreamHealth() {
+      return {
+        down: health.isDown,
+        lastSuccessAt: health.lastSuccessAt,
+        lastError: health.lastError,
+      }
+    },
 
     async close() {
       if (closed) return

@@ -1,6 +1,8 @@
 import { describeValue, InvalidMessageError, MessageNotFoundError } from '../errors.js'
 import { MESSAGE_STATUSES, type MessageStatus } from '../message/types.js'
 import type {
+  Activity,
+  ActivityRequest,
   MessageDetail,
   MessageFilter,
   MessagePage,
@@ -40,6 +42,8 @@ export interface Admin {
   countByStatus(): Promise<Record<MessageStatus, number>>
   /** Counts per status, oldest waiting message, what finished in the last hour and day. */
   stats(): Promise<QueueStats>
+  /** Attempts per time bucket since `since`, and the upstream's last success and error. */
+  activity(request: ActivityRequest): Promise<Activity>
   /** Sets queued or deferred messages aside until released. */
   hold(selector: MessageSelector): Promise<ActionResult>
   /** Puts held messages back in the queue, due at once. */
@@ -114,6 +118,15 @@ export function createAdmin(store: Store, options: { maxAgeMs: number }): Admin 
     },
     countByStatus: () => store.countByStatus(),
     stats: () => store.stats(),
+    async activity(request) {
+      if (!Number.isInteger(request.bucketMs) || request.bucketMs < 1000) {
+        throw new InvalidMessageError(
+          'bucketMs',
+          '`bucketMs` must be a whole number of at least 1000.',
+        )
+      }
+      return store.activity(request)
+    },
     hold: (selector) => act(selector, () => store.hold(selector)),
     release: (selector) => act(selector, () => store.unhold(selector)),
     retry: (selector) => act(selector, () => store.retry(selector, { maxAgeMs: options.maxAgeMs })),

@@ -43,6 +43,7 @@ const FLAG_KEYS = {
   smtpUsers: 'smtpUsers',
   smtpMaxRecipients: 'smtpMaxRecipients',
   httpListen: 'httpListen',
+  adminToken: 'adminToken',
   logLevel: 'logLevel',
 } as const
 

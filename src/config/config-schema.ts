@@ -39,8 +39,10 @@ export interface OutboxConfig {
   smtpUsers: { username: string; passwordHash: string }[]
   /** Most recipients per message accepted over SMTP. */
   smtpMaxRecipients: number
-  /** Address the HTTP API and dashboard bind (`host:port`). */
-  httpListen: string
+  /** Address the HTTP API and dashboard bind (`host:port`), or null for none (`outbox start`). */
+  httpListen: string | null
+  /** Bearer token of the HTTP API and dashboard; required to listen beyond loopback. */
+  adminToken: string | null
   /** pino log level. */
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
 }
@@ -244,8 +246,16 @@ export const CONFIG_KEYS: Record<keyof OutboxConfig, ConfigKey> = {
     file: 'http.listen',
     env: 'OUTBOX_HTTP_LISTEN',
     flag: '--http-listen',
-    expected: 'host:port, such as 127.0.0.1:8025',
-    parse: listenAddress,
+    expected: 'host:port, such as 127.0.0.1:8025, or none',
+    parse: z.union([z.literal('none').transform(() => null), listenAddress, z.null()]),
+  },
+  adminToken: {
+    file: 'http.adminToken',
+    env: 'OUTBOX_ADMIN_TOKEN',
+    flag: '--admin-token',
+    expected: 'a secret of at least 16 characters (e.g. from `openssl rand -hex 24`)',
+    parse: z.union([z.string().trim().min(16), z.null()]),
+    secret: true,
   },
   logLevel: {
     file: 'logLevel',
@@ -275,5 +285,6 @@ export const CONFIG_DEFAULTS: Readonly<OutboxConfig> = Object.freeze({
   smtpUsers: [],
   smtpMaxRecipients: 1000,
   httpListen: '127.0.0.1:8025',
+  adminToken: null,
   logLevel: 'info',
 })

@@ -1,3 +1,4 @@
+import { parseListenAddress } from '../config/listen-address.js'
 import { BlockList, isIPv6 } from 'node:net'
 import { hostname as osHostname } from 'node:os'
 import { SMTPServer, type SMTPServerOptions, type SMTPServerSession } from 'smtp-server'
@@ -48,13 +49,6 @@ export interface SmtpListener {
   /** Where it listens, as `host:port` (ports resolved when 0 was asked). */
   readonly addresses: string[]
   close(): Promise<void>
-}
-
-/** Splits `host:port` / `[v6]:port`. */
-export function parseListenAddress(text: string): { host: string; port: number } {
-  const match = /^\[?([^\]]+?)\]?:(\d{1,5})$/.exec(text.trim())
-  if (!match) throw new InvalidMessageError('listen', `${JSON.stringify(text)} is not host:port.`)
-  return { host: match[1]!, port: Number(match[2]) }
 }
 
 /** A matcher for client addresses against CIDR networks (IPv4-mapped IPv6 counts as IPv4). */

@@ -2,6 +2,7 @@ import { describeDeliveryError } from '../delivery/classify-error.js'
 import type { RetryPolicy } from '../delivery/retry-schedule.js'
 import type { DeliveryReport, Upstream } from '../delivery/upstream.js'
 import type { UpstreamHealth } from '../delivery/upstream-health.js'
+import type { EventHub } from '../events.js'
 import type { Logger } from '../logger.js'
 import type { ClaimedMessage, Completion } from '../store/store.js'
 import { decideOutcome } from './decide-outcome.js'
@@ -16,6 +17,8 @@ export interface DeliveryDeps {
   logger: Logger
   /** Paces sends for the upstream's rate limit; shared by every sender of one Outbox. */
   rateLimiter: RateLimiter
+  /** Told of every recorded attempt. */
+  events: EventHub
 }
 
 /**

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { hostname } from 'node:os'
+import { attemptEvent } from '../events.js'
 import type { ClaimedMessage, Store } from '../store/store.js'
 import { deliverMessage, type DeliveryDeps } from './deliver-message.js'
 import { createLeaseKeeper } from './lease-keeper.js'
@@ -100,6 +101,7 @@ export function createWorker(
         }
         const applied = await deps.store.complete(completion)
         if (applied) {
+          deps.events.emit(attemptEvent(completion, message.createdAt))
           if (completion.status === 'sent') counts.sent++
           else if (completion.status === 'failed') counts.failed++
           else counts.deferred++

@@ -201,6 +201,7 @@ describe('help', () => {
   it.each([
     'start',
     'worker',
+    'dashboard',
     'send',
     'list',
     'show',

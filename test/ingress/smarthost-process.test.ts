@@ -50,6 +50,7 @@ describe('smarthost as its own process', () => {
       OUTBOX_STORE: store,
       OUTBOX_UPSTREAM: sink.url,
       OUTBOX_SMTP_LISTEN: '127.0.0.1:0',
+      OUTBOX_HTTP_LISTEN: '127.0.0.1:0',
     }
     const first = await startCli(['smtp'], { cwd, env, readyText: 'outbox smtp' })
     const port = Number(/SMTP on 127\.0\.0\.1:(\d+)/.exec(first.output())![1])

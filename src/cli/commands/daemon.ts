@@ -1,4 +1,6 @@
 import type { Command } from 'commander'
+import { ConfigError } from '../../errors.js'
+import { startHttpServer, type HttpServer } from '../../http/http-server.js'
 import { readFileSync } from 'node:fs'
 import type { OutboxConfig } from '../../config/config-schema.js'
 import { redactUrl } from '../../delivery/upstream.js'
@@ -49,24 +51,70 @@ async function startListener(
   }
 }
 
-/** Runs until SIGTERM/SIGINT: `start` (worker and SMTP listener), `worker`, or `smtp` (listener only). */
-async function runDaemon(command: Command, kind: 'start' | 'worker' | 'smtp'): Promise<void> {
+/** Starts the HTTP API, dashboard and metrics, if the configuration has an address for them. */
+async function startHttp(
+  outbox: Outbox,
+  config: OutboxConfig,
+  logger: Logger,
+  workerInProcess: boolean,
+): Promise<HttpServer | null> {
+  if (config.httpListen === null) return null
+  try {
+    return await startHttpServer(outbox, {
+      listen: config.httpListen,
+      adminToken: config.adminToken,
+      logger,
+      upstream: {
+        label: config.upstream === 'capture' ? 'capture' : redactUrl(config.upstream),
+        capture: config.upstream === 'capture',
+      },
+      workerInProcess,
+      bodyLimit: Math.ceil(config.maxMessageSize * 1.4) + 65_536,
+    })
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      throw new CliExit(EXIT.usage, `invalid configuration:\n  ${error.message}`)
+    }
+    throw new CliExit(
+      EXIT.failed,
+      `cannot listen for HTTP on ${config.httpListen}: ${(error as Error).message}`,
+    )
+  }
+}
+
+type DaemonKind = 'start' | 'worker' | 'smtp' | 'dashboard'
+
+/**
+ * Runs until SIGTERM/SIGINT: `start` (worker, SMTP listener, HTTP), `worker`, `smtp` (listener
+ * only) or `dashboard` (HTTP only).
+ */
+async function runDaemon(command: Command, kind: DaemonKind): Promise<void> {
   const { config } = commandConfig(command)
   const logger = createCliLogger(config, 'stdout')
   const outbox = await openOutbox(config, logger)
   let listener: SmtpListener | null = null
+  let http: HttpServer | null = null
   try {
-    if (kind !== 'smtp') await outbox.worker().start()
-    if (kind !== 'worker') listener = await startListener(outbox, config, logger)
+    if (kind === 'start' || kind === 'worker') await outbox.worker().start()
+    if (kind === 'start' || kind === 'smtp') listener = await startListener(outbox, config, logger)
+    if (kind === 'start' || kind === 'dashboard') {
+      http = await startHttp(outbox, config, logger, kind === 'start')
+      if (kind === 'dashboard' && http === null) {
+        throw new CliExit(EXIT.usage, 'outbox dashboard needs http.listen (OUTBOX_HTTP_LISTEN)')
+      }
+    }
   } catch (error) {
+    await listener?.close()
+    await http?.close()
     await outbox.close()
     throw error
   }
   const store = redactUrl(config.store)
   const upstream = config.upstream === 'capture' ? 'capture' : redactUrl(config.upstream)
   const smtp = listener ? `SMTP on ${listener.addresses.join(' and ')}; ` : ''
+  const dashboard = http ? `dashboard on ${http.url}; ` : ''
   const where =
-    kind === 'smtp'
+    kind === 'smtp' || kind === 'dashboard'
       ? 'workers deliver it'
       : upstream === 'capture'
         ? 'no upstream configured, so mail is captured and kept, not sent (set OUTBOX_UPSTREAM=smtp://…)'
@@ -78,8 +126,9 @@ async function runDaemon(command: Command, kind: 'start' | 'worker' | 'smtp'): P
       concurrency: config.concurrency,
       mode: kind,
       smtp: listener?.addresses ?? [],
+      http: http?.url ?? null,
     },
-    `outbox ${kind}: ${smtp}queue in ${store}; ${where}`,
+    `outbox ${kind}: ${smtp}${dashboard}queue in ${store}; ${where}`,
   )
 
   await new Promise<void>((resolve) => {
@@ -88,7 +137,7 @@ async function runDaemon(command: Command, kind: 'start' | 'worker' | 'smtp'): P
       if (stopping) return
       stopping = true
       logger.info({ signal }, 'stopping: finishing sends in progress, giving back the rest')
-      Promise.resolve(listener?.close())
+      Promise.all([listener?.close(), http?.close()])
         .then(() => outbox.close())
         .catch((error: unknown) =>
           logger.error({ err: (error as Error).message }, 'error while stopping'),
@@ -106,7 +155,8 @@ export function registerDaemonCommands(program: Command): void {
     .command('start')
     .description(
       'run everything a single machine needs: a worker delivering from the store (SQLite ./outbox.db by default) ' +
-        'and the SMTP listener (127.0.0.1:2525). With no upstream configured, mail is captured and kept instead of sent.',
+        'the SMTP listener (127.0.0.1:2525) and the dashboard, HTTP API and metrics (http://127.0.0.1:8025). ' +
+        'With no upstream configured, mail is captured and kept instead of sent.',
     )
     .action((_opts, command: Command) => runDaemon(command, 'start'))
 
@@ -122,4 +172,12 @@ export function registerDaemonCommands(program: Command): void {
         'Without AUTH only the allowed networks (loopback by default) may submit.',
     )
     .action((_opts, command: Command) => runDaemon(command, 'smtp'))
+
+  program
+    .command('dashboard')
+    .description(
+      'serve the web dashboard, the JSON API (/api) and Prometheus metrics (/metrics) on http.listen ' +
+        '(127.0.0.1:8025). Beyond loopback it needs OUTBOX_ADMIN_TOKEN.',
+    )
+    .action((_opts, command: Command) => runDaemon(command, 'dashboard'))
 }

@@ -1,0 +1,138 @@
+// The dashboard's entry: sign-in, the hash router (#/, #/messages?…, #/messages/ID) and live
+// refresh (server-sent events from this process, and a timer for other processes' work).
+import { api } from './api.js'
+import { h, clear, toast } from './dom.js'
+import { renderMessage } from './message.js'
+import { renderMessages } from './messages.js'
+import { renderOverview } from './overview.js'
+
+const main = document.getElementById('main')
+const REFRESH_MS = 10_000
+let current = null
+
+function route() {
+  const [path, query = ''] = location.hash.replace(/^#/, '').split('?')
+  const params = new URLSearchParams(query)
+  const parts = (path || '/').split('/').filter(Boolean)
+  if (parts.length === 0)
+    return { name: 'overview', render: () => renderOverview(main), live: true }
+  if (parts[0] === 'messages' && parts.length === 1)
+    return {
+      name: 'messages',
+      render: () => renderMessages(main, params),
+      live: !params.get('cursor'),
+    }
+  if (parts[0] === 'messages' && parts.length === 2)
+    return {
+      name: 'messages',
+      render: () => renderMessage(main, decodeURIComponent(parts[1])),
+      live: false,
+    }
+  return {
+    name: 'none',
+    render: async () =>
+      clear(main, h('h1', {}, 'Not found'), h('p', {}, h('a', { href: '#/' }, 'Overview'))),
+    live: false,
+  }
+}
+
+async function show(focus) {
+  current = route()
+  for (const link of document.querySelectorAll('[data-nav]')) {
+    if (link.dataset.nav === current.name) link.setAttribute('aria-current', 'page')
+    else link.removeAttribute('aria-current')
+  }
+  try {
+    await current.render()
+    if (focus) main.focus({ preventScroll: true })
+  } catch (error) {
+    if (error.status !== 401)
+      clear(main, h('h1', {}, 'Something went wrong'), h('p', { class: 'error' }, error.message))
+  }
+}
+
+/** Refreshes the page in place, unless the user is typing in it or has rows selected. */
+async function refresh() {
+  if (!current?.live || document.hidden) return
+  const active = document.activeElement
+  if (active && main.contains(active) && ['INPUT', 'SELECT', 'TEXTAREA'].includes(active.tagName))
+    return
+  if (main.querySelector('tbody input[type=checkbox]:checked')) return
+  await show(false)
+}
+
+function signInForm() {
+  const input = h('input', {
+    type: 'password',
+    name: 'token',
+    autocomplete: 'current-password',
+    required: true,
+    id: 'token',
+  })
+  const form = h(
+    'form',
+    { class: 'panel signin' },
+    h('h1', {}, 'Sign in'),
+    h('p', {}, 'Enter the admin token (OUTBOX_ADMIN_TOKEN) of this Outbox.'),
+    h('label', { for: 'token' }, 'Admin token'),
+    input,
+    h('button', { type: 'submit' }, 'Sign in'),
+  )
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault()
+    try {
+      await api.signIn(input.value)
+      start()
+    } catch (error) {
+      toast(error.message, 'error')
+      input.select()
+    }
+  })
+  clear(main, form)
+  input.focus()
+}
+
+let started = false
+async function start() {
+  const session = await api.session()
+  if (session.authRequired && !session.authenticated) return signInForm()
+  const signOut = document.getElementById('signout')
+  signOut.hidden = !session.authRequired
+  signOut.onclick = async () => {
+    await api.signOut()
+    location.reload()
+  }
+  await show(false)
+  if (started) return
+  started = true
+  window.addEventListener('hashchange', () => show(true))
+  setInterval(refresh, REFRESH_MS)
+  const live = document.getElementById('live')
+  const events = new EventSource('/api/events')
+  events.addEventListener('change', refresh)
+  events.onopen = () => {
+    live.classList.add('on')
+    live.title = 'Live updates: connected'
+  }
+  events.onerror = () => {
+    live.classList.remove('on')
+    live.title = 'Live updates: reconnecting'
+  }
+  document.addEventListener('keydown', (e) => {
+    if (
+      e.key === '/' &&
+      !['INPUT', 'SELECT', 'TEXTAREA'].includes(document.activeElement?.tagName)
+    ) {
+      const search = document.getElementById('search')
+      if (search) {
+        e.preventDefault()
+        search.focus()
+      } else location.hash = '#/messages'
+    }
+  })
+}
+
+window.addEventListener('outbox:unauthorized', signInForm)
+start().catch((error) =>
+  clear(main, h('h1', {}, 'Cannot reach Outbox'), h('p', { class: 'error' }, error.message)),
+)

@@ -1,0 +1,111 @@
+// The overview page: counts, oldest waiting message, charts, upstream health and, in capture
+// mode, the newest mail (the dashboard as a local mail catcher).
+import { api } from './api.js'
+import { drawCharts } from './charts.js'
+import { h, clear } from './dom.js'
+import { ago, dateTime, duration, STATUSES } from './format.js'
+import { messageTable } from './messages.js'
+
+const chartState = {}
+
+function card(label, value, href, extra) {
+  return h(
+    'a',
+    { class: 'card', href },
+    h('span', { class: 'card-value' }, value),
+    h('span', { class: 'card-label' }, label),
+    extra,
+  )
+}
+
+function upstreamPanel(upstream) {
+  const state = upstream.capture
+    ? h('span', { class: 'badge captured' }, 'capture mode')
+    : upstream.down === true
+      ? h('span', { class: 'badge failed' }, 'down — probing')
+      : upstream.down === false
+        ? h('span', { class: 'badge sent' }, 'up')
+        : h('span', { class: 'badge' }, 'state known to the workers')
+  return h(
+    'section',
+    { class: 'panel', 'aria-labelledby': 'upstream-title' },
+    h('h2', { id: 'upstream-title' }, 'Upstream'),
+    h(
+      'dl',
+      { class: 'facts' },
+      h('dt', {}, 'Delivers to'),
+      h('dd', {}, upstream.capture ? 'nowhere: mail is captured and kept here' : upstream.label),
+      h('dt', {}, 'State'),
+      h('dd', {}, state),
+      h('dt', {}, 'Last success'),
+      h('dd', { title: dateTime(upstream.lastSuccessAt) }, ago(upstream.lastSuccessAt)),
+      h('dt', {}, 'Last error'),
+      h(
+        'dd',
+        {},
+        upstream.lastError
+          ? [
+              h('span', { title: dateTime(upstream.lastError.at) }, ago(upstream.lastError.at)),
+              ': ',
+              h('code', {}, upstream.lastError.error),
+            ]
+          : 'none',
+      ),
+    ),
+  )
+}
+
+export async function renderOverview(main) {
+  const [stats, recent] = await Promise.all([api.stats(), api.list({ limit: 15 })])
+  const counts = stats.counts
+  const total = STATUSES.reduce((n, s) => n + counts[s], 0)
+  const activityEl =
+    main.querySelector('#chart-activity') ?? h('div', { id: 'chart-activity', class: 'chart' })
+  const depthEl =
+    main.querySelector('#chart-depth') ?? h('div', { id: 'chart-depth', class: 'chart' })
+  const recentTitle = stats.upstream.capture ? 'Captured mail, newest first' : 'Latest messages'
+  clear(
+    main,
+    h('h1', {}, 'Overview'),
+    stats.upstream.capture
+      ? h(
+          'p',
+          { class: 'notice' },
+          'No upstream is configured: Outbox keeps every message here instead of sending it. Open one to see it as the recipient would.',
+        )
+      : null,
+    h(
+      'section',
+      { class: 'cards', 'aria-label': 'Messages per status' },
+      STATUSES.map((s) => card(s, counts[s].toLocaleString(), `#/messages?status=${s}`, null)),
+      card(
+        'oldest waiting',
+        duration(stats.oldestWaitingSeconds),
+        '#/messages?status=queued,deferred,sending',
+        null,
+      ),
+    ),
+    h(
+      'p',
+      { class: 'muted' },
+      `${total.toLocaleString()} messages stored · last hour: ${stats.sentLastHour} sent, ${stats.failedLastHour} failed · last day: ${stats.sentLastDay} sent, ${stats.failedLastDay} failed`,
+    ),
+    h(
+      'div',
+      { class: 'grid' },
+      h('section', { class: 'panel' }, activityEl),
+      h('section', { class: 'panel' }, depthEl),
+    ),
+    upstreamPanel(stats.upstream),
+    h(
+      'section',
+      { class: 'panel' },
+      h('h2', {}, recentTitle),
+      recent.messages.length === 0
+        ? h('p', { class: 'muted' }, 'No mail yet.')
+        : messageTable(recent.messages, null),
+      h('p', {}, h('a', { href: '#/messages' }, 'All messages →')),
+    ),
+  )
+  drawCharts(chartState, activityEl, depthEl, stats)
+}

@@ -1,0 +1,162 @@
+import { z } from 'zod'
+import { InvalidMessageError } from '../errors.js'
+import { MESSAGE_STATUSES, PRIORITIES, type MessageStatus } from '../message/types.js'
+import type { MessageFilter, MessageSelector } from '../store/store.js'
+
+/**
+ * The request shapes of the HTTP API, in one place: handlers parse with them, and the OpenAPI
+ * document is generated from them, so the two cannot drift apart.
+ */
+
+const text = z.string().trim().min(1).max(1000)
+const date = z
+  .union([z.string(), z.number()])
+  .describe('ISO 8601 date-time (2026-11-23T10:00:00Z) or milliseconds since the epoch')
+const status = z.enum(MESSAGE_STATUSES as [MessageStatus, ...MessageStatus[]])
+const statusList = z
+  .union([z.string(), z.array(z.string())])
+  .describe(`Comma-separated or repeated: ${MESSAGE_STATUSES.join(', ')}`)
+
+export const messageFilterSchema = z
+  .object({
+    status: statusList.optional(),
+    to: text.optional().describe('A recipient address (case-insensitive), or @domain'),
+    from: text.optional().describe('The envelope sender (case-insensitive)'),
+    tag: text.optional(),
+    subject: text.optional().describe('Subject contains this text (case-insensitive)'),
+    since: date.optional().describe('Created at or after this time'),
+    before: date.optional().describe('Created before this time'),
+  })
+  .strict()
+
+export const listQuerySchema = messageFilterSchema
+  .extend({
+    limit: z
+      .union([z.string().regex(/^\d+$/), z.number()])
+      .optional()
+      .describe('Messages per page, 1 to 1000 (default 50)'),
+    cursor: z.string().max(500).optional().describe('`nextCursor` of the previous page'),
+  })
+  .strict()
+
+export const selectorSchema = z.union([
+  z.object({ ids: z.array(z.string().min(1).max(100)).min(1).max(10_000) }).strict(),
+  z.object({ filter: messageFilterSchema }).strict(),
+])
+
+export const purgeSchema = z
+  .object({
+    olderThan: z
+      .union([z.string(), z.number()])
+      .describe('A duration such as 7d, or milliseconds; finished longer ago than this'),
+    status: z.enum(['sent', 'failed', 'all']).default('all'),
+  })
+  .strict()
+
+export const enqueueSchema = z
+  .object({
+    mail: z
+      .record(z.string(), z.unknown())
+      .describe(
+        'The message, with the fields of `outbox.send()` (Nodemailer message fields): from, to, cc, bcc, ' +
+          'replyTo, subject, text, html, attachments ({ filename, content, encoding: "base64", contentType }), ' +
+          'headers, messageId… Files and URLs are not read: send attachment content inline.',
+      ),
+    options: z
+      .object({
+        priority: z.enum(PRIORITIES as [string, ...string[]]).optional(),
+        sendAt: date.optional(),
+        idempotencyKey: z.string().optional(),
+        tags: z.array(z.string()).optional(),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict()
+
+export const sessionSchema = z.object({ token: z.string() }).strict()
+
+export const idParamsSchema = z.object({ id: z.string().min(1).max(100) })
+export const attachmentParamsSchema = idParamsSchema.extend({
+  index: z.string().regex(/^\d{1,4}$/),
+})
+
+/** Parses `value`, or throws InvalidMessageError naming the first bad field. */
+export function parseInput<T extends z.ZodType>(
+  schema: T,
+  value: unknown,
+  where: string,
+): z.output<T> {
+  const result = schema.safeParse(value ?? {})
+  if (result.success) return result.data
+  const issue = result.error.issues[0]!
+  const path = issue.path.map(String).join('.')
+  if (issue.code === 'unrecognized_keys') {
+    const keys = issue.keys.join(', ')
+    throw new InvalidMessageError(keys, `Unknown ${where} field(s): ${keys}.`)
+  }
+  if (issue.code === 'invalid_union' && path === '') {
+    throw new InvalidMessageError(
+      where,
+      `The ${where} must be { "ids": [...] } or { "filter": {...} }.`,
+    )
+  }
+  throw new InvalidMessageError(
+    path || where,
+    `${where} field \`${path || where}\`: ${issue.message}.`,
+  )
+}
+
+function toDate(field: string, value: string | number): Date {
+  const date =
+    typeof value === 'number' || /^\d+$/.test(value) ? new Date(Number(value)) : new Date(value)
+  if (Number.isNaN(date.getTime())) {
+    throw new InvalidMessageError(
+      field,
+      `\`${field}\` must be an ISO 8601 date-time or milliseconds since the epoch, got ${JSON.stringify(value)}.`,
+    )
+  }
+  return date
+}
+
+/** A parsed filter (query string or JSON body) as the store's {@link MessageFilter}. */
+export function toMessageFilter(input: z.output<typeof messageFilterSchema>): MessageFilter {
+  const filter: MessageFilter = {}
+  if (input.status !== undefined) {
+    const names = (Array.isArray(input.status) ? input.status : [input.status])
+      .flatMap((s) => s.split(','))
+      .map((s) => s.trim())
+      .filter(Boolean)
+    filter.status = names.map((name) => {
+      const parsed = status.safeParse(name)
+      if (!parsed.success) {
+        throw new InvalidMessageError(
+          'status',
+          `Unknown status ${JSON.stringify(name)}; expected one of ${MESSAGE_STATUSES.join(', ')}.`,
+        )
+      }
+      return parsed.data
+    })
+  }
+  if (input.to) filter.to = input.to
+  if (input.from) filter.from = input.from
+  if (input.tag) filter.tag = input.tag
+  if (input.subject) filter.subject = input.subject
+  if (input.since !== undefined) filter.since = toDate('since', input.since)
+  if (input.before !== undefined) filter.before = toDate('before', input.before)
+  return filter
+}
+
+/** A parsed bulk-action body as a {@link MessageSelector}. */
+export function toSelector(input: z.output<typeof selectorSchema>): MessageSelector {
+  if ('ids' in input) return { ids: input.ids }
+  const filter = toMessageFilter(input.filter)
+  // An empty filter matches every message: too easy to send by mistake to a bulk delete.
+  if (Object.keys(filter).length === 0) {
+    throw new InvalidMessageError(
+      'filter',
+      'A bulk action needs at least one filter criterion (status, to, from, tag, subject, since, before).',
+    )
+  }
+  return { filter }
+}

@@ -1,0 +1,68 @@
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
+import {
+  AccessDeniedError,
+  ConfigError,
+  ErrorCodes,
+  InvalidMessageError,
+  MessageNotFoundError,
+  OutboxError,
+  StoreUnavailableError,
+} from '../errors.js'
+import type { Logger } from '../logger.js'
+
+/** The body of every error response. */
+export interface ErrorBody {
+  error: { code: string; message: string; field?: string }
+}
+
+/** An HTTP status for an Outbox error. */
+function statusOf(error: OutboxError): number {
+  if (error instanceof InvalidMessageError) {
+    return error.code === ErrorCodes.MESSAGE_TOO_LARGE ? 413 : 400
+  }
+  if (error instanceof MessageNotFoundError) return 404
+  if (error instanceof AccessDeniedError) return error.code === ErrorCodes.UNAUTHORIZED ? 401 : 403
+  if (error instanceof StoreUnavailableError) return 503
+  if (error instanceof ConfigError) return 400
+  if (error.code === ErrorCodes.NOT_FOUND) return 404
+  if (error.code === ErrorCodes.CLOSED) return 503
+  return 500
+}
+
+/** Turns any error into `{ error: { code, message, field } }` with a fitting status. */
+export function createErrorHandler(logger: Logger) {
+  return (error: FastifyError | Error, request: FastifyRequest, reply: FastifyReply) => {
+    let status: number
+    let body: ErrorBody
+    if (error instanceof OutboxError) {
+      status = statusOf(error)
+      body = { error: { code: error.code, message: error.message } }
+      if (error instanceof InvalidMessageError) body.error.field = error.field
+      if (error instanceof ConfigError) body.error.field = error.key
+    } else if (
+      typeof (error as FastifyError).statusCode === 'number' &&
+      (error as FastifyError).statusCode! < 500
+    ) {
+      // Fastify's own refusals: malformed JSON, wrong content type, body too large.
+      status = (error as FastifyError).statusCode!
+      body = {
+        error: {
+          code: status === 413 ? ErrorCodes.MESSAGE_TOO_LARGE : ErrorCodes.INVALID_MESSAGE,
+          message: error.message,
+          field: 'body',
+        },
+      }
+    } else {
+      status = 500
+      logger.error({ err: error.message, url: request.url }, 'HTTP request failed')
+      body = {
+        error: {
+          code: 'OUTBOX_INTERNAL',
+          message: 'Internal error; the server log has the details.',
+        },
+      }
+    }
+    if (status === 401) reply.header('www-authenticate', 'Bearer realm="outbox"')
+    return reply.status(status).send(body)
+  }
+}

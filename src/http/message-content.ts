@@ -1,0 +1,90 @@
+import PostalMime from 'postal-mime'
+
+/** An attachment as listed in the message detail (its bytes come from the attachment route). */
+export interface AttachmentInfo {
+  index: number
+  filename: string | null
+  contentType: string
+  size: number
+  /** Referenced from the HTML (`cid:`), e.g. an inline image. */
+  inline: boolean
+}
+
+/** What the dashboard shows of a message's content. */
+export interface MessageContent {
+  /** Every header in order, decoded; Bcc is never stored, so never shown. */
+  headers: { name: string; value: string }[]
+  text: string | null
+  hasHtml: boolean
+  attachments: AttachmentInfo[]
+}
+
+type Parsed = Awaited<ReturnType<typeof PostalMime.parse>>
+
+async function parse(raw: Buffer): Promise<Parsed> {
+  return PostalMime.parse(raw, { attachmentEncoding: 'arraybuffer' })
+}
+
+function bytesOf(content: ArrayBuffer | Uint8Array | string): Buffer {
+  if (typeof content === 'string') return Buffer.from(content)
+  return content instanceof Uint8Array ? Buffer.from(content) : Buffer.from(content)
+}
+
+/** Headers, text body and the list of attachments of stored message bytes. */
+export async function readContent(raw: Buffer): Promise<MessageContent> {
+  const email = await parse(raw)
+  return {
+    headers: email.headers.map((h) => ({ name: h.originalKey, value: h.value })),
+    text: email.text ?? null,
+    hasHtml: typeof email.html === 'string' && email.html.length > 0,
+    attachments: email.attachments.map((a, index) => ({
+      index,
+      filename: a.filename,
+      contentType: a.mimeType,
+      size: bytesOf(a.content).length,
+      inline: a.related === true || (a.disposition === 'inline' && !!a.contentId),
+    })),
+  }
+}
+
+/** One attachment's bytes, or null if there is no attachment at that index. */
+export async function readAttachment(
+  raw: Buffer,
+  index: number,
+): Promise<{ filename: string | null; contentType: string; content: Buffer } | null> {
+  const attachment = (await parse(raw)).attachments[index]
+  if (!attachment) return null
+  return {
+    filename: attachment.filename,
+    contentType: attachment.mimeType,
+    content: bytesOf(attachment.content),
+  }
+}
+
+/**
+ * The HTML body with `cid:` images inlined as data: URLs, so the sandboxed frame needs nothing
+ * from the server; null if the message has no HTML. The caller serves it under a CSP that
+ * forbids scripts and (unless asked) remote images.
+ */
+export async function readHtml(raw: Buffer): Promise<string | null> {
+  const email = await parse(raw)
+  if (!email.html) return null
+  const byCid = new Map<string, string>()
+  for (const a of email.attachments) {
+    if (!a.contentId || !a.mimeType.startsWith('image/')) continue
+    const cid = a.contentId.replace(/^<|>$/g, '')
+    byCid.set(
+      cid.toLowerCase(),
+      `data:${a.mimeType};base64,${bytesOf(a.content).toString('base64')}`,
+    )
+  }
+  return email.html.replace(/cid:([^"'\s)>]+)/gi, (whole, cid: string) => {
+    let key = cid
+    try {
+      key = decodeURIComponent(cid)
+    } catch {
+      // A malformed %-escape: look the name up as written.
+    }
+    return byCid.get(key.toLowerCase()) ?? whole
+  })
+}

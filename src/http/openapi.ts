@@ -1,0 +1,233 @@
+import { z } from 'zod'
+import { packageVersion } from '../version.js'
+import {
+  enqueueSchema,
+  listQuerySchema,
+  purgeSchema,
+  selectorSchema,
+  sessionSchema,
+} from './api-schemas.js'
+import { statsQuerySchema } from './routes/overview.js'
+
+type JsonSchema = Record<string, unknown>
+
+function schemaOf(schema: z.ZodType): JsonSchema {
+  const json = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as JsonSchema
+  delete json.$schema
+  return json
+}
+
+/** Query parameters of an operation, from the properties of an object schema. */
+function queryParameters(schema: z.ZodType): JsonSchema[] {
+  const json = schemaOf(schema) as { properties?: Record<string, JsonSchema> }
+  return Object.entries(json.properties ?? {}).map(([name, property]) => ({
+    name,
+    in: 'query',
+    required: false,
+    description: property.description,
+    schema: property,
+  }))
+}
+
+const errorResponse = (description: string) => ({
+  description,
+  content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
+})
+const json = (description: string, schema: JsonSchema = { type: 'object' }) => ({
+  description,
+  content: { 'application/json': { schema } },
+})
+const body = (schema: z.ZodType) => ({
+  required: true,
+  content: { 'application/json': { schema: schemaOf(schema) } },
+})
+const idParameter = { name: 'id', in: 'path', required: true, schema: { type: 'string' } }
+const errors = {
+  400: errorResponse('Invalid input; `field` names it'),
+  401: errorResponse('No or wrong admin token'),
+  403: errorResponse('Cross-site browser request or unknown host name refused'),
+  503: errorResponse('The store is unreachable'),
+}
+const actionResult = {
+  type: 'object',
+  properties: {
+    changed: { type: 'array', items: { type: 'string' } },
+    unchanged: { type: 'array', items: { type: 'string' } },
+    notFound: { type: 'array', items: { type: 'string' } },
+  },
+}
+
+/** The OpenAPI 3.1 document served at `/api/openapi.json`, built from the request schemas. */
+export function openApiDocument(): JsonSchema {
+  const single = (summary: string) => ({
+    summary,
+    parameters: [idParameter],
+    responses: {
+      200: json('What changed', actionResult),
+      404: errorResponse('No such message'),
+      ...errors,
+    },
+  })
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'Outbox HTTP API',
+      version: packageVersion(),
+      description:
+        'Inspect and steer the mail queue, and enqueue mail from any language. Authenticate with ' +
+        '`Authorization: Bearer <OUTBOX_ADMIN_TOKEN>` (not needed when the server listens on loopback ' +
+        'without a token). Errors are `{ "error": { "code", "message", "field" } }`.',
+    },
+    components: {
+      securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
+      schemas: {
+        Error: {
+          type: 'object',
+          required: ['error'],
+          properties: {
+            error: {
+              type: 'object',
+              required: ['code', 'message'],
+              properties: {
+                code: { type: 'string', example: 'OUTBOX_INVALID_MESSAGE' },
+                message: { type: 'string' },
+                field: {
+                  type: 'string',
+                  description: 'The offending input field, when there is one',
+                },
+              },
+            },
+          },
+        },
+      },
+    },
+    security: [{ bearer: [] }],
+    paths: {
+      '/api/messages': {
+        get: {
+          summary: 'List messages, newest first, a page at a time (filters as in `outbox list`)',
+          parameters: queryParameters(listQuerySchema),
+          responses: { 200: json('`{ messages, nextCursor }`'), ...errors },
+        },
+        post: {
+          summary: 'Enqueue a message, as `outbox.send(mail, options)` does',
+          requestBody: body(enqueueSchema),
+          responses: {
+            201: json('Stored: `{ id, messageId, duplicate: false, status }`'),
+            200: json('An earlier message had the same idempotency key: nothing stored'),
+            413: errorResponse('Message larger than maxMessageSize'),
+            ...errors,
+          },
+        },
+      },
+      '/api/messages/{id}': {
+        get: {
+          summary:
+            'One message: envelope, headers, per-recipient status, attempt log, text body, attachments',
+          parameters: [idParameter],
+          responses: { 200: json('The message'), 404: errorResponse('No such message'), ...errors },
+        },
+        delete: single('Delete a message and its attempt log'),
+      },
+      '/api/messages/{id}/raw': {
+        get: {
+          summary: 'The stored RFC 5322 bytes',
+          parameters: [idParameter],
+          responses: {
+            200: { description: 'message/rfc822', content: { 'message/rfc822': {} } },
+            404: errorResponse('No such message'),
+          },
+        },
+      },
+      '/api/messages/{id}/html': {
+        get: {
+          summary:
+            'The HTML body, inline images included, under a sandboxing CSP (`?images=1` allows remote images)',
+          parameters: [idParameter, { name: 'images', in: 'query', schema: { enum: ['0', '1'] } }],
+          responses: {
+            200: { description: 'text/html' },
+            404: errorResponse('No message or no HTML body'),
+          },
+        },
+      },
+      '/api/messages/{id}/attachments/{index}': {
+        get: {
+          summary: 'Download one attachment (index as listed in the message)',
+          parameters: [
+            idParameter,
+            { name: 'index', in: 'path', required: true, schema: { type: 'integer' } },
+          ],
+          responses: {
+            200: { description: 'The attachment' },
+            404: errorResponse('No such attachment'),
+          },
+        },
+      },
+      '/api/messages/{id}/retry': {
+        post: single('Send a deferred message now, or requeue a failed one'),
+      },
+      '/api/messages/{id}/hold': { post: single('Set a queued or deferred message aside') },
+      '/api/messages/{id}/release': { post: single('Put a held message back in the queue') },
+      '/api/bulk/{action}': {
+        post: {
+          summary: 'retry, hold, release or delete messages by ids or by filter',
+          parameters: [
+            {
+              name: 'action',
+              in: 'path',
+              required: true,
+              schema: { enum: ['retry', 'hold', 'release', 'delete'] },
+            },
+          ],
+          requestBody: body(selectorSchema),
+          responses: { 200: json('What changed', actionResult), ...errors },
+        },
+      },
+      '/api/purge': {
+        post: {
+          summary: 'Delete finished messages older than a duration',
+          requestBody: body(purgeSchema),
+          responses: { 200: json('`{ deleted }`'), ...errors },
+        },
+      },
+      '/api/stats': {
+        get: {
+          summary:
+            'Counts per status, oldest waiting age, activity per minute, queue depth, upstream health',
+          parameters: queryParameters(statsQuerySchema),
+          responses: { 200: json('The overview'), ...errors },
+        },
+      },
+      '/api/session': {
+        get: {
+          summary: 'Whether a token is needed and whether this browser is signed in',
+          security: [],
+          responses: { 200: json('`{ authRequired, authenticated }`') },
+        },
+        post: {
+          summary: 'Sign a browser in: exchanges the admin token for an HttpOnly session cookie',
+          security: [],
+          requestBody: body(sessionSchema),
+          responses: { 204: { description: 'Signed in' }, 401: errorResponse('Wrong token') },
+        },
+        delete: {
+          summary: 'Sign out',
+          security: [],
+          responses: { 204: { description: 'Signed out' } },
+        },
+      },
+      '/api/events': {
+        get: {
+          summary: 'Server-sent events: `change` when this process enqueued or delivered something',
+          responses: { 200: { description: 'text/event-stream' } },
+        },
+      },
+      '/metrics': {
+        get: {
+          summary: 'Prometheus metrics',
+          responses: { 200: { description: 'text/plain; version=0.0.4' } },
+        },
+      },
+    },
+  }
+}
