@@ -24,8 +24,10 @@ export function messageTable(messages, selection, onSelect) {
             type: 'checkbox',
             'aria-label': 'Select all on this page',
             onchange: (e) => {
-              for (const m of messages)
-                e.target.checked ? selection.add(m.id) : selection.delete(m.id)
+              for (const m of messages) {
+                if (e.target.checked) selection.add(m.id)
+                else selection.delete(m.id)
+              }
               e.target
                 .closest('table')
                 .querySelectorAll('tbody input[type=checkbox]')
@@ -52,7 +54,8 @@ export function messageTable(messages, selection, onSelect) {
               'aria-label': `Select ${m.subject ?? m.id}`,
               checked: selection.has(m.id),
               onchange: (e) => {
-                e.target.checked ? selection.add(m.id) : selection.delete(m.id)
+                if (e.target.checked) selection.add(m.id)
+                else selection.delete(m.id)
                 onSelect?.()
               },
             }),

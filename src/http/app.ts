@@ -90,7 +90,7 @@ export async function buildHttpApp(
   registerMessageRoutes(app, outbox)
   registerOverviewRoutes(app, outbox, {
     upstream: options.upstream,
-    depth: depth.samples,
+    depth: () => depth.samples(),
     workerInProcess: () => options.workerInProcess,
   })
   registerLiveEvents(app, outbox)

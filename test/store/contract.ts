@@ -569,7 +569,7 @@ export function runStoreContract(name: string, options: StoreContractOptions): v
         expect(bucket.at.getTime()).toBeGreaterThanOrEqual(start - 60_000)
       }
       expect(activity.lastSuccessAt!.getTime()).toBeGreaterThanOrEqual(start - 1000)
-      expect(activity.lastError).toMatchObject({ error: expect.any(String) })
+      expect(typeof activity.lastError?.error).toBe('string')
 
       const later = await store.activity({ since: new Date(Date.now() + 60_000), bucketMs: 60_000 })
       expect(later.buckets).toEqual([])
