@@ -261,7 +261,12 @@ describe('outbox start and outbox worker', () => {
   it('start says where mail goes, delivers, and stops cleanly on SIGTERM', async () => {
     const { child, output } = await startCli(['start'], {
       cwd,
-      env: { OUTBOX_STORE: store, OUTBOX_UPSTREAM: sink.url, OUTBOX_SMTP_LISTEN: '127.0.0.1:0', OUTBOX_HTTP_LISTEN: '127.0.0.1:0' },
+      env: {
+        OUTBOX_STORE: store,
+        OUTBOX_UPSTREAM: sink.url,
+        OUTBOX_SMTP_LISTEN: '127.0.0.1:0',
+        OUTBOX_HTTP_LISTEN: '127.0.0.1:0',
+      },
       readyText: 'outbox start',
     })
     expect(output()).toContain(`delivering to ${sink.url}`)
@@ -276,7 +281,11 @@ describe('outbox start and outbox worker', () => {
   it('start with no upstream says mail is captured', async () => {
     const { child, output } = await startCli(['start'], {
       cwd,
-      env: { OUTBOX_STORE: store, OUTBOX_SMTP_LISTEN: '127.0.0.1:0', OUTBOX_HTTP_LISTEN: '127.0.0.1:0' },
+      env: {
+        OUTBOX_STORE: store,
+        OUTBOX_SMTP_LISTEN: '127.0.0.1:0',
+        OUTBOX_HTTP_LISTEN: '127.0.0.1:0',
+      },
       readyText: 'outbox start',
     })
     expect(output()).toContain('captured')
