@@ -1,3 +1,4 @@
+/* eslint-disable @typescript-eslint/no-unsafe-member-access, @typescript-eslint/no-unsafe-assignment, @typescript-eslint/no-unsafe-argument, @typescript-eslint/no-unsafe-call, @typescript-eslint/no-explicit-any -- response bodies are JSON of known shape, checked by the assertions */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createOutbox, startHttpServer, type HttpServer, type Outbox } from '../../src/index.js'
 import { mkdtempSync, rmSync } from 'node:fs'
