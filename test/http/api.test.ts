@@ -1,4 +1,4 @@
-/* eslint-disable @typescript-eslint/no-unsafe-member-access, @typescript-eslint/no-unsafe-assignment, @typescript-eslint/no-unsafe-argument, @typescript-eslint/no-unsafe-call, @typescript-eslint/no-explicit-any -- response bodies are JSON of known shape, checked by the assertions */
+/* eslint-disable @typescript-eslint/no-unsafe-member-access, @typescript-eslint/no-unsafe-assignment, @typescript-eslint/no-unsafe-call, @typescript-eslint/no-explicit-any -- response bodies are JSON of known shape, checked by the assertions */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createOutbox, startHttpServer, type HttpServer, type Outbox } from '../../src/index.js'
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -170,7 +170,7 @@ describe('HTTP API with an admin token', () => {
       body: '{"mail":',
     })
     expect(malformed.status).toBe(400)
-    expect(((await malformed.json()) as any).error.field).toBe('body')
+    expect(((await malformed.json())).error.field).toBe('body')
     const badStatus = await call(server, 'GET', '/api/messages?status=lost', { headers: auth })
     expect(badStatus.json.error).toMatchObject({ field: 'status' })
     const badLimit = await call(server, 'GET', '/api/messages?limit=5000', { headers: auth })
