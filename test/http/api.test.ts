@@ -170,7 +170,7 @@ describe('HTTP API with an admin token', () => {
       body: '{"mail":',
     })
     expect(malformed.status).toBe(400)
-    expect(((await malformed.json())).error.field).toBe('body')
+    expect((await malformed.json()).error.field).toBe('body')
     const badStatus = await call(server, 'GET', '/api/messages?status=lost', { headers: auth })
     expect(badStatus.json.error).toMatchObject({ field: 'status' })
     const badLimit = await call(server, 'GET', '/api/messages?limit=5000', { headers: auth })
