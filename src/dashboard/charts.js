@@ -18,14 +18,18 @@ function series(label, color, fill) {
   }
 }
 
-function chart(target, title, seriesList, data) {
+function chart(target, title, seriesList, data, xRange) {
   const width = Math.max(280, target.clientWidth - 8)
   const opts = {
     title,
     width,
     height: 220,
     series: [{}, ...seriesList],
-    scales: { y: { range: (_u, _min, max) => [0, Math.max(5, Math.ceil(max * 1.1))] } },
+    scales: {
+      // The same time span on both charts, even while the depth history is only minutes old.
+      x: { time: true, range: () => xRange() },
+      y: { range: (_u, _min, max) => [0, Math.max(5, Math.ceil(max * 1.1))] },
+    },
     axes: [{}, { size: 50 }],
     legend: { live: true },
   }
@@ -65,6 +69,12 @@ export function drawCharts(state, activityEl, depthEl, stats) {
   const per = stats.activity.bucketMs >= 300_000 ? '5 minutes' : 'minute'
   const a = activityData(stats.activity, stats.now)
   const d = depthData(stats.depth)
+  // Read at each redraw, so the window follows the latest stats.
+  state.span = [
+    new Date(stats.activity.since).getTime() / 1000,
+    new Date(stats.now).getTime() / 1000,
+  ]
+  const xRange = () => state.span
   if (!state.activity || !activityEl.contains(state.activity.root)) {
     activityEl.replaceChildren()
     state.activity = chart(
@@ -76,6 +86,7 @@ export function drawCharts(state, activityEl, depthEl, stats) {
         series('failed', COLORS.failed),
       ],
       a,
+      xRange,
     )
   } else state.activity.setData(a)
   if (!state.depth || !depthEl.contains(state.depth.root)) {
@@ -85,6 +96,7 @@ export function drawCharts(state, activityEl, depthEl, stats) {
       'Queue depth',
       [series('waiting', COLORS.waiting, true), series('held', COLORS.held)],
       d,
+      xRange,
     )
   } else state.depth.setData(d)
 }
