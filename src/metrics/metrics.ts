@@ -86,7 +86,7 @@ export function createOutboxMetrics(outbox: Outbox): OutboxMetrics {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
     registers,
   })
-  const upstreamUp = new Gauge({
+  new Gauge({
     name: 'outbox_upstream_up',
     help: '1 while this process can reach the upstream, 0 while it is down and being probed.',
     registers,
@@ -94,11 +94,10 @@ export function createOutboxMetrics(outbox: Outbox): OutboxMetrics {
       this.set(outbox.upstreamHealth().down ? 0 : 1)
     },
   })
-  void upstreamUp
 
   // Read from the store once per scrape, shared by the two gauges below.
   let statsOfScrape: ReturnType<Outbox['admin']['stats']> | null = null
-  const depth = new Gauge({
+  new Gauge({
     name: 'outbox_queue_messages',
     help: 'Messages in the store, by status (all workers).',
     labelNames: ['status'],
@@ -108,7 +107,7 @@ export function createOutboxMetrics(outbox: Outbox): OutboxMetrics {
       for (const status of MESSAGE_STATUSES) this.set({ status }, stats.counts[status])
     },
   })
-  const oldest = new Gauge({
+  new Gauge({
     name: 'outbox_oldest_waiting_seconds',
     help: 'Age of the oldest message still waiting (queued, deferred or sending); 0 if none.',
     registers,
@@ -118,8 +117,6 @@ export function createOutboxMetrics(outbox: Outbox): OutboxMetrics {
       this.set(at ? Math.max(0, (Date.now() - at.getTime()) / 1000) : 0)
     },
   })
-  void depth
-  void oldest
 
   function onEvent(event: OutboxEvent): void {
     if (event.type === 'enqueued') {

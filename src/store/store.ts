@@ -377,21 +377,26 @@ export interface Activity {
 export const SENT_OUTCOMES: readonly AttemptOutcome[] = ['sent', 'captured']
 export const FAILED_OUTCOMES: readonly AttemptOutcome[] = ['failed', 'expired']
 
-/** Adds up attempt counts per (bucket, outcome) rows into {@link ActivityBucket}s. */
+/**
+ * Adds up (bucket, outcome, n) rows, as either database driver returns them (numbers or
+ * numeric strings), into {@link ActivityBucket}s.
+ */
 export function toActivityBuckets(
-  rows: readonly { bucket: number; outcome: string; n: number }[],
+  rows: readonly { bucket: unknown; outcome: unknown; n: unknown }[],
 ): ActivityBucket[] {
   const byStart = new Map<number, ActivityBucket>()
   for (const row of rows) {
-    let bucket = byStart.get(row.bucket)
+    const start = Number(row.bucket)
+    const n = Number(row.n)
+    let bucket = byStart.get(start)
     if (!bucket) {
-      bucket = { at: new Date(row.bucket), sent: 0, failed: 0, deferred: 0 }
-      byStart.set(row.bucket, bucket)
+      bucket = { at: new Date(start), sent: 0, failed: 0, deferred: 0 }
+      byStart.set(start, bucket)
     }
-    const outcome = row.outcome as AttemptOutcome
-    if (SENT_OUTCOMES.includes(outcome)) bucket.sent += row.n
-    else if (FAILED_OUTCOMES.includes(outcome)) bucket.failed += row.n
-    else bucket.deferred += row.n
+    const outcome = String(row.outcome) as AttemptOutcome
+    if (SENT_OUTCOMES.includes(outcome)) bucket.sent += n
+    else if (FAILED_OUTCOMES.includes(outcome)) bucket.failed += n
+    else bucket.deferred += n
   }
   return [...byStart.values()].sort((a, b) => a.at.getTime() - b.at.getTime())
 }

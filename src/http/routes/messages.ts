@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import { parseDuration } from '../../config/duration.js'
-import { ErrorCodes, InvalidMessageError, OutboxError } from '../../errors.js'
+import { ErrorCodes, InvalidMessageError, MessageNotFoundError, OutboxError } from '../../errors.js'
 import type { MailInput, SendOptions } from '../../message/types.js'
 import type { Outbox } from '../../outbox.js'
 import {
@@ -121,7 +121,7 @@ export function registerMessageRoutes(app: FastifyInstance, outbox: Outbox): voi
     app.post(`/api/messages/:id/${action}`, async (request) => {
       const { id } = parseInput(idParamsSchema, request.params, 'path')
       const result = await runAction(action, { ids: [id] })
-      if (result.notFound.length > 0) await admin.getMessage(id) // throws MessageNotFoundError
+      if (result.notFound.length > 0) throw new MessageNotFoundError(id)
       return result
     })
   }
@@ -129,7 +129,7 @@ export function registerMessageRoutes(app: FastifyInstance, outbox: Outbox): voi
   app.delete('/api/messages/:id', async (request) => {
     const { id } = parseInput(idParamsSchema, request.params, 'path')
     const result = await admin.delete({ ids: [id] })
-    if (result.notFound.length > 0) await admin.getMessage(id)
+    if (result.notFound.length > 0) throw new MessageNotFoundError(id)
     return result
   })
 

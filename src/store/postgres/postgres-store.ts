@@ -636,13 +636,7 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
         query(q.lastError),
       ])
       return {
-        buckets: toActivityBuckets(
-          rows.map((r) => ({
-            bucket: Number(r.bucket),
-            outcome: String(r.outcome),
-            n: Number(r.n),
-          })),
-        ),
+        buckets: toActivityBuckets(rows),
         lastSuccessAt: success[0] ? (success[0].t as Date) : null,
         lastError: error[0] ? { at: error[0].t as Date, error: String(error[0].error) } : null,
       }

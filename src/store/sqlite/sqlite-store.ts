@@ -549,13 +549,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
       const success = stmt.lastSuccess.get() as Row | undefined
       const error = stmt.lastError.get() as Row | undefined
       return {
-        buckets: toActivityBuckets(
-          rows.map((r) => ({
-            bucket: Number(r.bucket),
-            outcome: String(r.outcome),
-            n: Number(r.n),
-          })),
-        ),
+        buckets: toActivityBuckets(rows),
         lastSuccessAt: success ? new Date(Number(success.t)) : null,
         lastError: error ? { at: new Date(Number(error.t)), error: String(error.error) } : null,
       }
