@@ -20,6 +20,18 @@ export async function bulkInsert(store, composed, count, batchSize = 1000) {
   }
 }
 
+/** Starts a worker on `outbox` and times it until `count` messages are recorded sent. */
+async function timeWorker(outbox, { sink, count, timeoutMs, replyDelayMs = 0 }) {
+  await sink.reset({ replyDelayMs })
+  const worker = outbox.worker()
+  const cpu = await startCpuMeter(sink)
+  const started = now()
+  await worker.start()
+  await waitUntil(() => worker.counts.sent >= count, timeoutMs, 'the worker to deliver', 10)
+  const rate = count / ((now() - started) / 1000)
+  return { rate, cpu: await cpu.stop() }
+}
+
 /** One Outbox run: queue `messages`, start a worker, time until all are recorded sent. */
 async function outboxRun({ url, sink, messages, timeoutMs, replyDelayMs = 0 }) {
   const store = await openStore(url)
@@ -27,24 +39,17 @@ async function outboxRun({ url, sink, messages, timeoutMs, replyDelayMs = 0 }) {
     await bulkInsert(store, messages, messages.length)
     const outbox = await createOutbox({ store, upstream: sink.url, concurrency: CONCURRENCY })
     try {
-      await sink.reset({ replyDelayMs })
-      const worker = outbox.worker()
-      const cpu = await startCpuMeter(sink)
-      const started = now()
-      await worker.start()
-      await waitUntil(
-        () => worker.counts.sent >= messages.length,
+      const result = await timeWorker(outbox, {
+        sink,
+        count: messages.length,
         timeoutMs,
-        'the worker to deliver',
-        10,
-      )
-      const seconds = (now() - started) / 1000
-      const used = await cpu.stop()
+        replyDelayMs,
+      })
       const arrived = await sink.status()
       if (arrived.count !== messages.length) {
         throw new Error(`the sink got ${arrived.count} messages, expected ${messages.length}`)
       }
-      return { rate: messages.length / seconds, cpu: used }
+      return result
     } finally {
       await outbox.close()
     }
@@ -111,19 +116,7 @@ async function noopRun({ sink, messages, timeoutMs }) {
     concurrency: CONCURRENCY,
   })
   try {
-    await sink.reset()
-    const worker = outbox.worker()
-    const cpu = await startCpuMeter(sink)
-    const started = now()
-    await worker.start()
-    await waitUntil(
-      () => worker.counts.sent >= messages.length,
-      timeoutMs,
-      'the worker to deliver',
-      10,
-    )
-    const rate = messages.length / ((now() - started) / 1000)
-    return { rate, cpu: await cpu.stop() }
+    return await timeWorker(outbox, { sink, count: messages.length, timeoutMs })
   } finally {
     await outbox.close()
   }
