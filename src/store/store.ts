@@ -382,7 +382,7 @@ export const FAILED_OUTCOMES: readonly AttemptOutcome[] = ['failed', 'expired']
  * numeric strings), into {@link ActivityBucket}s.
  */
 export function toActivityBuckets(
-  rows: readonly { bucket: unknown; outcome: unknown; n: unknown }[],
+  rows: readonly Readonly<Record<string, unknown>>[],
 ): ActivityBucket[] {
   const byStart = new Map<number, ActivityBucket>()
   for (const row of rows) {
