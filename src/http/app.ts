@@ -7,7 +7,7 @@ import { ErrorCodes, OutboxError } from '../errors.js'
 import type { Logger } from '../logger.js'
 import { createOutboxMetrics } from '../metrics/metrics.js'
 import type { Outbox } from '../outbox.js'
-import { authenticate, checkCrossSite, type AccessPolicy } from './access.js'
+import type { AccessPolicy } from './access.js'
 import { createDepthHistory } from './depth-history.js'
 import { createErrorHandler } from './http-errors.js'
 import { openApiDocument } from './openapi.js'
@@ -15,6 +15,7 @@ import { registerLiveEvents } from './routes/live-events.js'
 import { registerMessageRoutes } from './routes/messages.js'
 import { registerOverviewRoutes, type UpstreamInfo } from './routes/overview.js'
 import { registerSessionRoutes } from './routes/session.js'
+import { installRouteAccess, registerPublic, type RouteEntry } from './route-access.js'
 
 /** What the HTTP app is built from. */
 export interface HttpAppOptions {
@@ -32,15 +33,6 @@ export interface HttpAppOptions {
 /** The dashboard's files: next to this module's folder, in `src/` and in `dist/` alike. */
 const DASHBOARD_DIR = fileURLToPath(new URL('../dashboard/', import.meta.url))
 
-/** Paths anyone may fetch: the dashboard's own files (no queue data) and the API description. */
-function isPublic(path: string): boolean {
-  return (
-    !(path.startsWith('/api/') || path === '/metrics') ||
-    path === '/api/session' ||
-    path === '/api/openapi.json'
-  )
-}
-
 /** The dashboard page may only load its own scripts and styles, and frame only message bodies. */
 const DASHBOARD_CSP =
   "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
@@ -50,7 +42,7 @@ const DASHBOARD_CSP =
 export async function buildHttpApp(
   outbox: Outbox,
   options: HttpAppOptions,
-): Promise<FastifyInstance> {
+): Promise<{ app: FastifyInstance; routes: () => RouteEntry[] }> {
   const app = Fastify({ logger: false, bodyLimit: options.bodyLimit, return503OnClosing: true })
   const metrics = createOutboxMetrics(outbox)
   const depth = createDepthHistory(outbox.admin, {
@@ -72,20 +64,10 @@ export async function buildHttpApp(
     return reply.status(404).send({ error: { code: error.code, message: error.message } })
   })
 
-  app.addHook('onRequest', async (request, reply) => {
-    reply.header('x-content-type-options', 'nosniff')
-    reply.header('referrer-policy', 'no-referrer')
-    const path = request.url.split('?')[0]!
-    if (isPublic(path)) {
-      // Signing in changes state too: refuse it from other sites (login CSRF).
-      if (path === '/api/session') checkCrossSite(request, 'open')
-      return
-    }
-    reply.header('cache-control', 'no-store')
-    checkCrossSite(request, authenticate(request, options.policy))
-  })
+  // Every route requires the admin token unless it says otherwise (`config.access`).
+  const routes = installRouteAccess(app, options.policy)
 
-  app.get('/api/openapi.json', async () => openApiDocument())
+  app.get('/api/openapi.json', { config: { access: 'public' } }, async () => openApiDocument())
   registerSessionRoutes(app, options.policy)
   registerMessageRoutes(app, outbox)
   registerOverviewRoutes(app, outbox, {
@@ -107,19 +89,22 @@ export async function buildHttpApp(
   } as const
   for (const [name, [module, type]] of Object.entries(vendor)) {
     const content = readFileSync(require.resolve(module))
-    app.get(`/vendor/${name}`, async (_request, reply) =>
+    app.get(`/vendor/${name}`, { config: { access: 'public' } }, async (_request, reply) =>
       reply.type(type).header('cache-control', 'public, max-age=86400').send(content),
     )
   }
 
-  await app.register(fastifyStatic, {
-    root: DASHBOARD_DIR,
-    prefix: '/',
-    index: 'index.html',
-    setHeaders(res) {
-      res.setHeader('content-security-policy', DASHBOARD_CSP)
-      res.setHeader('x-frame-options', 'DENY')
-    },
+  // The dashboard's own files hold no queue data: anyone may load the page (and sign in).
+  await registerPublic(app, async (scope) => {
+    await scope.register(fastifyStatic, {
+      root: DASHBOARD_DIR,
+      prefix: '/',
+      index: 'index.html',
+      setHeaders(res) {
+        res.setHeader('content-security-policy', DASHBOARD_CSP)
+        res.setHeader('x-frame-options', 'DENY')
+      },
+    })
   })
-  return app
+  return { app, routes }
 }

@@ -60,7 +60,7 @@ export async function startHttpServer(
         'could read and send mail. Set OUTBOX_ADMIN_TOKEN (e.g. `openssl rand -hex 24`), or listen on 127.0.0.1.',
     )
   }
-  const app = await buildHttpApp(outbox, {
+  const { app } = await buildHttpApp(outbox, {
     policy: { token, allowedHosts: new Set(['localhost', '127.0.0.1', '::1', host.toLowerCase()]) },
     logger: options.logger ?? silentLogger,
     upstream: options.upstream ?? { label: 'unknown', capture: false },

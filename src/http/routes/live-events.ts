@@ -18,7 +18,8 @@ export function registerLiveEvents(app: FastifyInstance, outbox: Outbox): void {
     for (const res of open) res.end()
   })
 
-  app.get('/api/events', (request, reply) => {
+  // GET only: a HEAD would hijack the socket and never answer.
+  app.get('/api/events', { exposeHeadRoute: false }, (request, reply) => {
     reply.hijack()
     const res = reply.raw
     res.writeHead(200, {

@@ -16,7 +16,8 @@ const WEEK_SECONDS = 7 * 24 * 3600
  * from the token: page scripts never hold the token, and other sites cannot send the cookie.
  */
 export function registerSessionRoutes(app: FastifyInstance, policy: AccessPolicy): void {
-  app.get('/api/session', async (request) => {
+  // Tells the dashboard whether to ask for the token: anyone may ask.
+  app.get('/api/session', { config: { access: 'public' } }, async (request) => {
     let authenticated = false
     try {
       authenticate(request, policy)
@@ -27,7 +28,8 @@ export function registerSessionRoutes(app: FastifyInstance, policy: AccessPolicy
     return { authRequired: policy.token !== null, authenticated }
   })
 
-  app.post('/api/session', async (request, reply) => {
+  // Signing in changes state too: refused from other sites (login CSRF).
+  app.post('/api/session', { config: { access: 'sign-in' } }, async (request, reply) => {
     const { token } = parseInput(sessionSchema, request.body, 'body')
     if (policy.token === null) return reply.status(204).send()
     if (!isToken(policy, token)) {
@@ -42,7 +44,7 @@ export function registerSessionRoutes(app: FastifyInstance, policy: AccessPolicy
       .send()
   })
 
-  app.delete('/api/session', async (_request, reply) => {
+  app.delete('/api/session', { config: { access: 'sign-in' } }, async (_request, reply) => {
     return reply
       .header('set-cookie', `${SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0`)
       .status(204)
