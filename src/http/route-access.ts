@@ -59,7 +59,7 @@ export function installRouteAccess(app: FastifyInstance, policy: AccessPolicy): 
       (Array.isArray(route.method) ? route.method : [route.method]).map((method) => ({
         method,
         url: route.url,
-        access: (route.config as AccessConfig | undefined)?.access ?? 'admin',
+        access: (route.config)?.access ?? 'admin',
       })),
     )
 }
