@@ -10,9 +10,11 @@ import { authenticate, checkCrossSite, type AccessPolicy } from './access.js'
  */
 export type RouteAccess = 'admin' | 'sign-in' | 'public'
 
-/** The route config key that carries a route's {@link RouteAccess}. */
-export interface AccessConfig {
-  access?: RouteAccess
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Who may call the route; `admin` when left out. */
+    access?: RouteAccess
+  }
 }
 
 /** A registered route and who may call it, for tests and audits. */
@@ -29,7 +31,7 @@ export interface RouteEntry {
  */
 export function accessOf(request: FastifyRequest): RouteAccess {
   if (request.is404) return 'admin'
-  return (request.routeOptions.config as AccessConfig | undefined)?.access ?? 'admin'
+  return request.routeOptions.config.access ?? 'admin'
 }
 
 /**
@@ -59,7 +61,7 @@ export function installRouteAccess(app: FastifyInstance, policy: AccessPolicy): 
       (Array.isArray(route.method) ? route.method : [route.method]).map((method) => ({
         method,
         url: route.url,
-        access: (route.config)?.access ?? 'admin',
+        access: route.config?.access ?? 'admin',
       })),
     )
 }
@@ -74,8 +76,7 @@ export async function registerPublic(
 ): Promise<void> {
   await app.register(async (scope) => {
     scope.addHook('onRoute', (route) => {
-      const config = (route.config ?? {}) as AccessConfig
-      route.config = { ...config, access: config.access ?? 'public' }
+      route.config = { ...route.config, access: route.config?.access ?? 'public' }
     })
     await register(scope)
   })
