@@ -1,3 +1,4 @@
+import { printable } from './terminal.js'
 import { formatDuration } from '../config/duration.js'
 
 /** `5m ago`, `in 2h`, `now`: a time relative to `now`, for people. */
@@ -18,8 +19,12 @@ export function truncate(text: string, width: number): string {
   return text.length <= width ? text : `${text.slice(0, Math.max(0, width - 1))}…`
 }
 
-/** Aligned columns with a header row; the last column is not padded. */
-export function table(headers: string[], rows: string[][]): string {
+/**
+ * Aligned columns with a header row; the last column is not padded. Cells are single lines:
+ * control characters in them (a newline or an escape sequence in a subject) are shown escaped.
+ */
+export function table(headers: string[], cellRows: string[][]): string {
+  const rows = cellRows.map((r) => r.map((cell) => printable(cell)))
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)))
   const line = (cells: string[]) =>
     cells
@@ -29,8 +34,8 @@ export function table(headers: string[], rows: string[][]): string {
   return [line(headers), ...rows.map(line)].join('\n')
 }
 
-/** `key   value` lines, keys aligned. */
+/** `key   value` lines, keys aligned; values shown as single lines (see {@link table}). */
 export function fields(pairs: [string, string][]): string {
   const width = Math.max(...pairs.map(([k]) => k.length))
-  return pairs.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`).join('\n')
+  return pairs.map(([k, v]) => `  ${k.padEnd(width)}  ${printable(v)}`).join('\n')
 }

@@ -14,6 +14,7 @@ import { registerSendmailCommand } from './commands/sendmail.js'
 import { registerShowCommand } from './commands/show.js'
 import { registerStatsCommand } from './commands/stats.js'
 import { describeFailure, EXIT } from './context.js'
+import { printError } from './terminal.js'
 
 function buildProgram(): Command {
   const program = new Command()
@@ -64,6 +65,6 @@ buildProgram()
       process.exit(error.exitCode === 0 ? EXIT.ok : EXIT.usage)
     }
     const { message, exitCode } = describeFailure(error)
-    process.stderr.write(`outbox: ${message}\n`)
+    printError(message)
     process.exit(exitCode)
   })

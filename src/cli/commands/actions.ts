@@ -2,6 +2,7 @@ import type { Command } from 'commander'
 import type { ActionResult, Admin } from '../../admin/admin.js'
 import type { MessageSelector } from '../../store/store.js'
 import { CliExit, EXIT, withOutbox } from '../context.js'
+import { printError, printOut } from '../terminal.js'
 import { parseStatuses } from './list.js'
 
 /** Prints what an action did; exit code 1 when an id was not found. */
@@ -14,12 +15,9 @@ function report(
   if (json) {
     process.stdout.write(`${JSON.stringify(result)}\n`)
   } else {
-    process.stdout.write(
-      `${verb} ${result.changed.length} message${result.changed.length === 1 ? '' : 's'}\n`,
-    )
-    if (result.unchanged.length)
-      process.stderr.write(`outbox: ${notApplicable}: ${result.unchanged.join(' ')}\n`)
-    for (const id of result.notFound) process.stderr.write(`outbox: no message with id ${id}\n`)
+    printOut(`${verb} ${result.changed.length} message${result.changed.length === 1 ? '' : 's'}\n`)
+    if (result.unchanged.length) printError(`${notApplicable}: ${result.unchanged.join(' ')}`)
+    for (const id of result.notFound) printError(`no message with id ${id}`)
   }
   if (result.notFound.length) process.exitCode = EXIT.failed
 }

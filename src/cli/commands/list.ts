@@ -4,6 +4,7 @@ import { MESSAGE_STATUSES, type MessageStatus } from '../../message/types.js'
 import type { MessageFilter, MessageSummary } from '../../store/store.js'
 import { CliExit, EXIT, withOutbox } from '../context.js'
 import { age, relativeTime, table, truncate } from '../format.js'
+import { printOut } from '../terminal.js'
 
 /** Parses `--since`: a duration back from now (`1h`, `7d`) or a date (`2026-11-01`). */
 export function parseSince(text: string): Date {
@@ -90,19 +91,19 @@ export function registerListCommand(program: Command): void {
           return
         }
         if (page.messages.length === 0) {
-          process.stdout.write('no messages\n')
+          printOut('no messages\n')
           return
         }
         const now = Date.now()
-        process.stdout.write(
+        printOut(
           `${table(
             ['ID', 'STATUS', 'PRIORITY', 'AGE', 'NEXT', 'TRIES', 'FROM', 'TO', 'SUBJECT'],
             page.messages.map((m) => row(m, now)),
           )}\n`,
         )
         if (page.messages.some((m) => m.captured))
-          process.stdout.write('* captured: kept, not sent (no upstream configured)\n')
-        if (page.nextCursor) process.stdout.write(`more: add --cursor ${page.nextCursor}\n`)
+          printOut('* captured: kept, not sent (no upstream configured)\n')
+        if (page.nextCursor) printOut(`more: add --cursor ${page.nextCursor}\n`)
       })
     })
 }

@@ -2,6 +2,7 @@ import type { Command } from 'commander'
 import { formatBytes } from '../../message/format-bytes.js'
 import { withOutbox } from '../context.js'
 import { fields, relativeTime, table } from '../format.js'
+import { printOut } from '../terminal.js'
 
 /** The header block of a message, unfolded one header per line. */
 function headerBlock(raw: Buffer): string {
@@ -93,7 +94,7 @@ export function registerShowCommand(program: Command): void {
           for (const r of a.recipients)
             out.push(`       ${r.address}: ${r.status} ${r.code ?? ''} ${r.reply}`.trimEnd())
         })
-        process.stdout.write(`${out.join('\n')}\n`)
+        printOut(`${out.join('\n')}\n`)
       })
     })
 }
