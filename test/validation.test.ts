@@ -132,6 +132,62 @@ describe('send() refuses bad input before storing anything', () => {
       'attachments',
       ErrorCodes.INVALID_MESSAGE,
     ],
+    ...(
+      [
+        ['attachments not an array', { attachments: 'x' }, 'attachments'],
+        ['an attachment that is a number', { attachments: [42] }, 'attachments[0]'],
+        ['an attachment that is null', { attachments: [null] }, 'attachments[0]'],
+        [
+          'an attachment with nothing in it',
+          { attachments: [{ filename: 'a' }] },
+          'attachments[0]',
+        ],
+        [
+          'attachment content of a wrong type',
+          { attachments: [{ content: 42 }] },
+          'attachments[0].content',
+        ],
+        [
+          'attachment filename of a wrong type',
+          { attachments: [{ filename: 42, content: 'x' }] },
+          'attachments[0].filename',
+        ],
+        ['attachment path of a wrong type', { attachments: [{ path: 42 }] }, 'attachments[0].path'],
+        [
+          'a typo in an attachment field',
+          { attachments: [{ fileName: 'a.txt', content: 'x' }] },
+          'attachments[0].fileName',
+        ],
+        [
+          'CRLF in an attachment content type',
+          { attachments: [{ content: 'x', contentType: 'text/plain\r\nX: 1' }] },
+          'attachments[0].contentType',
+        ],
+        [
+          'CRLF in an attachment cid',
+          { attachments: [{ content: 'x', cid: 'a\r\nX: 1' }] },
+          'attachments[0].cid',
+        ],
+        [
+          'a bad content disposition',
+          { attachments: [{ content: 'x', contentDisposition: 'evil' }] },
+          'attachments[0].contentDisposition',
+        ],
+        ['alternatives not an array', { alternatives: 'x' }, 'alternatives'],
+        ['html of a wrong type', { html: 42 }, 'html'],
+        ['text of a wrong type', { text: 5 }, 'text'],
+        ['a header entry that is null', { headers: [null] }, 'headers[0]'],
+      ] as const
+    ).map(
+      ([name, extra, field]) =>
+        [
+          name,
+          { ...good, ...extra },
+          undefined,
+          field,
+          ErrorCodes.INVALID_MESSAGE,
+        ] as (typeof cases)[number],
+    ),
   ]
   it.each(cases)('%s', async (_name, mail, options, field, code) => {
     const o = await open()

@@ -1,5 +1,6 @@
 import addressparser from 'nodemailer/lib/addressparser'
 import { describeValue, InvalidMessageError } from '../errors.js'
+import { checkBodyField, checkPartList } from './validate-parts.js'
 
 /** The message fields Nodemailer's composer understands; anything else is refused as a typo. */
 const KNOWN_FIELDS = new Set([
@@ -36,6 +37,9 @@ const KNOWN_FIELDS = new Set([
   'priority',
   'xMailer',
 ])
+
+/** The body's own parts, each text, bytes, a stream or a part object. */
+const BODY_FIELDS = ['text', 'html', 'watchHtml', 'amp', 'icalEvent'] as const
 
 const ADDRESS_FIELDS = ['from', 'sender', 'to', 'cc', 'bcc', 'replyTo'] as const
 
@@ -115,9 +119,15 @@ export function parseAddressField(field: string, value: unknown): string[] {
 function validateHeaders(headers: unknown): void {
   if (headers === undefined) return
   const entries: [string, unknown][] = Array.isArray(headers)
-    ? (headers as unknown[]).map((h) => {
+    ? (headers as unknown[]).map((h, i) => {
         const { key, value } = (h ?? {}) as { key?: unknown; value?: unknown }
-        return [String(key), value]
+        if (typeof key !== 'string') {
+          throw new InvalidMessageError(
+            `headers[${i}]`,
+            `\`headers[${i}]\` must be { key, value } with a string key, got ${describeValue(h)}.`,
+          )
+        }
+        return [key, value]
       })
     : typeof headers === 'object' && headers !== null
       ? Object.entries(headers)
@@ -191,6 +201,9 @@ export function validateMailInput(mail: unknown): void {
     )
   }
   validateHeaders(record.headers)
+  for (const field of BODY_FIELDS) checkBodyField(field, record[field])
+  checkPartList('attachments', record.attachments)
+  checkPartList('alternatives', record.alternatives)
   if (record.envelope !== undefined) {
     const envelope = record.envelope as Record<string, unknown>
     if (!envelope || typeof envelope !== 'object') {

@@ -154,6 +154,18 @@ describe('HTTP API with an admin token', () => {
     })
     expect(file.status).toBe(400)
     expect(file.json.error.field).toBe('attachments')
+    for (const [attachments, field] of [
+      ['x', 'attachments'],
+      [[42], 'attachments[0]'],
+      [[null], 'attachments[0]'],
+    ] as const) {
+      const bad = await call(server, 'POST', '/api/messages', {
+        headers: auth,
+        body: mail('x', { attachments }),
+      })
+      expect(bad.status).toBe(400)
+      expect(bad.json.error).toMatchObject({ code: 'OUTBOX_INVALID_MESSAGE', field })
+    }
     const unknown = await call(server, 'POST', '/api/messages', {
       headers: auth,
       body: { ...mail('x'), priority: 'high' },
