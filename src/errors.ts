@@ -14,6 +14,8 @@ export const ErrorCodes = {
   INVALID_CONFIG: 'OUTBOX_INVALID_CONFIG',
   /** The store cannot be reached or refused the write. Nothing was stored. */
   STORE_UNAVAILABLE: 'OUTBOX_STORE_UNAVAILABLE',
+  /** The store's file is not a database, or is damaged: restore it or move it aside. */
+  STORE_DAMAGED: 'OUTBOX_STORE_DAMAGED',
   /** The store's schema was written by a newer Outbox than this one. */
   SCHEMA_TOO_NEW: 'OUTBOX_SCHEMA_TOO_NEW',
   /** No message has the given queue id. */

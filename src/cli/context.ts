@@ -3,7 +3,10 @@ import type { Command } from 'commander'
 import { loadConfig, type MergedConfig } from '../config/config-sources.js'
 import type { OutboxConfig } from '../config/config-schema.js'
 import { MessageNotFoundError, OutboxError } from '../errors.js'
+import type { OutboxOptions } from '../config/outbox-options.js'
 import { createOutbox, type Outbox } from '../outbox.js'
+import { openStore } from '../store/open-store.js'
+import type { Store } from '../store/store.js'
 
 /** Exit codes of the `outbox` command. */
 export const EXIT = {
@@ -86,10 +89,44 @@ export function createCliLogger(
   return pino({ level: config.logLevel }, pino.destination({ fd, sync: true }))
 }
 
-/** Opens the Outbox a command works on. */
-export async function openOutbox(config: OutboxConfig, logger?: PinoLogger): Promise<Outbox> {
-  return createOutbox({
-    store: config.store,
+/** Whether a command may create the queue its store URL names, or needs an existing one. */
+export type IfMissing = 'create' | 'refuse'
+
+/**
+ * Opens the Outbox a command works on. With `ifMissing: 'refuse'` a store URL that names no
+ * queue (a typo in a path or schema) is an error (exit 2) instead of a new, empty queue.
+ */
+export async function openOutbox(
+  config: OutboxConfig,
+  logger?: PinoLogger,
+  ifMissing: IfMissing = 'create',
+): Promise<Outbox> {
+  if (ifMissing === 'create') return createOutbox(outboxOptions(config, config.store, logger))
+  const store = await openStore(config.store, { ifMissing, ...(logger ? { logger } : {}) })
+  let outbox: Outbox
+  try {
+    outbox = await createOutbox(outboxOptions(config, store, logger))
+  } catch (error) {
+    await store.close()
+    throw error
+  }
+  // The store was opened here, so it is closed here too.
+  return {
+    ...outbox,
+    async close() {
+      await outbox.close()
+      await store.close()
+    },
+  }
+}
+
+function outboxOptions(
+  config: OutboxConfig,
+  store: string | Store,
+  logger: PinoLogger | undefined,
+): OutboxOptions {
+  return {
+    store,
     upstream: config.upstream,
     concurrency: config.concurrency,
     maxAge: config.maxAgeMs,
@@ -98,16 +135,20 @@ export async function openOutbox(config: OutboxConfig, logger?: PinoLogger): Pro
     retry: { initialDelay: config.retryInitialDelayMs, maxDelay: config.retryMaxDelayMs },
     rateLimit: config.rateLimit,
     ...(logger ? { logger } : {}),
-  })
+  }
 }
 
-/** Runs a one-shot command against the configured Outbox, closing it afterwards. */
+/**
+ * Runs a one-shot command against the configured Outbox, closing it afterwards. Commands
+ * work on an existing queue unless they say they may create one.
+ */
 export async function withOutbox<T>(
   command: Command,
   run: (outbox: Outbox, merged: MergedConfig) => Promise<T>,
+  ifMissing: IfMissing = 'refuse',
 ): Promise<T> {
   const merged = commandConfig(command)
-  const outbox = await openOutbox(merged.config)
+  const outbox = await openOutbox(merged.config, undefined, ifMissing)
   try {
     return await run(outbox, merged)
   } finally {
@@ -121,7 +162,11 @@ export function describeFailure(error: unknown): { message: string; exitCode: nu
   if (error instanceof MessageNotFoundError)
     return { message: error.message, exitCode: EXIT.failed }
   if (error instanceof OutboxError) {
-    const usage = error.code === 'OUTBOX_INVALID_CONFIG' || error.code === 'OUTBOX_INVALID_MESSAGE'
+    // A damaged or foreign database file is the configuration's problem too: nothing was done.
+    const usage =
+      error.code === 'OUTBOX_INVALID_CONFIG' ||
+      error.code === 'OUTBOX_INVALID_MESSAGE' ||
+      error.code === 'OUTBOX_STORE_DAMAGED'
     return { message: error.message, exitCode: usage ? EXIT.usage : EXIT.failed }
   }
   return { message: (error as Error)?.stack ?? String(error), exitCode: EXIT.failed }

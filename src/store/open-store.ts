@@ -4,6 +4,17 @@ import { createPostgresStore } from './postgres/postgres-store.js'
 import { createSqliteStore } from './sqlite/sqlite-store.js'
 import type { Store } from './store.js'
 
+/** Options of {@link openStore}. */
+export interface OpenStoreOptions {
+  logger?: Logger
+  /**
+   * When the URL names no queue yet: create one, or refuse with a `ConfigError` (for commands
+   * that inspect or change an existing queue).
+   * @default 'create'
+   */
+  ifMissing?: 'create' | 'refuse'
+}
+
 /**
  * Opens the store a URL names:
  * - `sqlite:./outbox.db`, `sqlite:/var/lib/outbox/queue.db`, `sqlite::memory:`
@@ -11,13 +22,16 @@ import type { Store } from './store.js'
  *   `schema` (default `outbox`), `migrate=false` (refuse an outdated schema instead of
  *   upgrading it) and `poolSize`; other parameters go to the driver.
  */
-export async function openStore(url: string, options: { logger?: Logger } = {}): Promise<Store> {
+export async function openStore(url: string, options: OpenStoreOptions = {}): Promise<Store> {
   if (url.startsWith('sqlite:')) {
     let path = url.slice('sqlite:'.length)
     if (path.startsWith('//')) path = path.slice(2)
     if (!path)
       throw new ConfigError('store', '`store` sqlite: needs a file path, e.g. sqlite:./outbox.db.')
-    return createSqliteStore({ path })
+    return createSqliteStore({
+      path,
+      ...(options.ifMissing ? { ifMissing: options.ifMissing } : {}),
+    })
   }
   if (/^postgres(ql)?:\/\//.test(url)) {
     let parsed: URL
@@ -41,6 +55,7 @@ export async function openStore(url: string, options: { logger?: Logger } = {}):
       ...(schema ? { schema } : {}),
       ...(poolSize ? { poolSize } : {}),
       ...(options.logger ? { logger: options.logger } : {}),
+      ...(options.ifMissing ? { ifMissing: options.ifMissing } : {}),
     })
   }
   const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(url)?.[1]

@@ -251,7 +251,7 @@ describe('queue actions', () => {
   })
 
   it('migrate creates the schema of a new store', async () => {
-    const fresh = `sqlite:${join(cwd, 'fresh', 'new.db')}`
+    const fresh = `sqlite:${join(cwd, 'new.db')}`
     const result = await runCli(['migrate', '--store', fresh], { cwd })
     expect(result).toMatchObject({ code: 0, stdout: `store ${fresh} is up to date\n` })
   })

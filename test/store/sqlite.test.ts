@@ -1,7 +1,8 @@
 import Database from 'better-sqlite3'
+import { dirname } from 'node:path'
 import { writeFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
-import { ErrorCodes, StoreUnavailableError } from '../../src/index.js'
+import { ConfigError, ErrorCodes, StoreUnavailableError } from '../../src/index.js'
 import { createSqliteStore } from '../../src/store/sqlite/sqlite-store.js'
 import type { Store } from '../../src/store/store.js'
 import { tempSqlitePath } from '../helpers/temp.js'
@@ -75,10 +76,17 @@ describe('SQLite store specifics', () => {
     db.close()
   })
 
-  it('reports an unusable path as StoreUnavailableError', () => {
+  it('refuses a path whose folder does not exist, naming the folder', () => {
     // A folder that cannot exist: its parent is a regular file.
     const file = tempSqlitePath()
     writeFileSync(file, 'not a folder')
-    expect(() => createSqliteStore({ path: `${file}/sub/queue.db` })).toThrow(StoreUnavailableError)
+    expect(() => createSqliteStore({ path: `${file}/sub/queue.db` })).toThrow(ConfigError)
+    expect(() => createSqliteStore({ path: `${file}/sub/queue.db` })).toThrow(`${file}/sub`)
+  })
+
+  it('reports a path it cannot open as StoreUnavailableError', () => {
+    // The path is a folder: SQLite cannot open it as a file.
+    const dir = dirname(tempSqlitePath())
+    expect(() => createSqliteStore({ path: dir })).toThrow(StoreUnavailableError)
   })
 })

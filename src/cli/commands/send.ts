@@ -16,6 +16,8 @@ export function registerSendCommand(program: Command): void {
           { ...config, logLevel: config.logLevel === 'info' ? 'warn' : config.logLevel },
           'stderr',
         ),
+        // A cron job pointed at a mistyped path must fail, not drain a new empty queue forever.
+        'refuse',
       )
       try {
         const counts = await outbox.drain()

@@ -113,15 +113,20 @@ export function registerSendmailCommand(program: Command): void {
           'no recipients: name them as arguments or use -t to read To/Cc/Bcc',
         )
       }
-      await withOutbox(command, async (outbox) => {
-        try {
-          const result = await outbox.sendRaw({ from: sender, to: [...new Set(recipients)], raw })
-          process.stderr.write(`outbox: queued as ${result.id}\n`)
-        } catch (error) {
-          if (error instanceof InvalidMessageError) throw new CliExit(EX.dataErr, error.message)
-          if (error instanceof StoreUnavailableError) throw new CliExit(EX.tempFail, error.message)
-          throw error
-        }
-      })
+      await withOutbox(
+        command,
+        async (outbox) => {
+          try {
+            const result = await outbox.sendRaw({ from: sender, to: [...new Set(recipients)], raw })
+            process.stderr.write(`outbox: queued as ${result.id}\n`)
+          } catch (error) {
+            if (error instanceof InvalidMessageError) throw new CliExit(EX.dataErr, error.message)
+            if (error instanceof StoreUnavailableError)
+              throw new CliExit(EX.tempFail, error.message)
+            throw error
+          }
+        },
+        'create',
+      )
     })
 }

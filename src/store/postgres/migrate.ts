@@ -1,5 +1,5 @@
 import type pg from 'pg'
-import { ErrorCodes, StoreUnavailableError } from '../../errors.js'
+import { ConfigError, ErrorCodes, StoreUnavailableError } from '../../errors.js'
 import { loadMigrations } from '../migrations.js'
 
 const MIGRATIONS = new URL('./migrations/', import.meta.url)
@@ -13,7 +13,7 @@ export async function migratePostgres(
   pool: pg.Pool,
   schemaName: string,
   schema: string,
-  options: { apply: boolean },
+  options: { apply: boolean; ifMissing: 'create' | 'refuse' },
 ): Promise<void> {
   const migrations = loadMigrations(MIGRATIONS)
   const latest = migrations.length
@@ -23,6 +23,18 @@ export async function migratePostgres(
     await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [
       `outbox-migrate:${schemaName}`,
     ])
+    if (options.ifMissing === 'refuse') {
+      const found = await client.query<{ t: string | null }>('SELECT to_regclass($1) AS t', [
+        `${schema}.outbox_migrations`,
+      ])
+      if (found.rows[0]?.t == null) {
+        throw new ConfigError(
+          'store',
+          `There is no Outbox queue in schema ${JSON.stringify(schemaName)} of this database: check the ` +
+            'store URL (--store, OUTBOX_STORE, ?schema=); `outbox migrate` creates a new one.',
+        )
+      }
+    }
     await client.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`)
     await client.query(`CREATE TABLE IF NOT EXISTS ${schema}.outbox_migrations (
       version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`)

@@ -50,6 +50,12 @@ export interface PostgresStoreOptions {
    * @default true
    */
   migrate?: boolean
+  /**
+   * What to do when the schema holds no Outbox queue yet: create it, or refuse (commands that
+   * read or change an existing queue, where a typo in `schema` must not look like an empty queue).
+   * @default 'create'
+   */
+  ifMissing?: 'create' | 'refuse'
   logger?: Logger
 }
 
@@ -192,7 +198,10 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
   }
 
   try {
-    await migratePostgres(pool, schemaName, s, { apply: options.migrate ?? true })
+    await migratePostgres(pool, schemaName, s, {
+      apply: options.migrate ?? true,
+      ifMissing: options.ifMissing ?? 'create',
+    })
   } catch (error) {
     await pool.end().catch(() => undefined)
     throw unavailable(error)

@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3'
-import { mkdirSync } from 'node:fs'
+import { existsSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
-import { ConfigError, OutboxError, StoreUnavailableError } from '../../errors.js'
+import { ConfigError, ErrorCodes, OutboxError, StoreUnavailableError } from '../../errors.js'
 import { MESSAGE_STATUSES, type MessageStatus, type RecipientStatus } from '../../message/types.js'
 import { priorityFromRank, priorityRank } from '../priority-rank.js'
 import { toActivityBuckets } from '../store.js'
@@ -33,8 +33,16 @@ import { SQL, SUMMARY_COLUMNS } from './queries.js'
 
 /** Options of the SQLite store. */
 export interface SqliteStoreOptions {
-  /** Path of the database file, or `:memory:`. Its folder is created if missing. */
+  /** Path of the database file, or `:memory:`. Its folder must exist. */
   path: string
+  /**
+   * What to do when there is no queue at `path` yet: create it, or refuse (commands that
+   * read or change an existing queue, where a typo in the path must not look like an empty
+   * queue).
+   * @default 'create'
+   */
+  ifMissing?: 'create' | 'refuse'
+
   /**
    * How long a write waits for another process holding the database lock.
    * @default 5000
@@ -66,24 +74,70 @@ export interface SqliteStore extends Store {
   pragma(name: string): unknown
 }
 
+/**
+ * Refuses a path whose folder is missing (a typo must not create a tree of folders) and,
+ * unless asked to create it, a database file that does not exist.
+ */
+function checkLocation(path: string, ifMissing: 'create' | 'refuse'): void {
+  if (existsSync(path)) return
+  if (ifMissing === 'refuse') {
+    throw new ConfigError(
+      'store',
+      `There is no Outbox queue at ${path}: check the store path (--store, OUTBOX_STORE); ` +
+        '`outbox start`, `outbox worker` or `outbox migrate` create a new one.',
+    )
+  }
+  if (!existsSync(dirname(path))) {
+    throw new ConfigError(
+      'store',
+      `The folder ${dirname(path)} of the SQLite store does not exist: create it, or fix the store path (--store, OUTBOX_STORE).`,
+    )
+  }
+}
+
+function hasOutboxSchema(db: Database.Database): boolean {
+  const sql = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'outbox_migrations'"
+  return db.prepare(sql).get() !== undefined
+}
+
+/** A file SQLite cannot read as a database needs a person; anything else may pass. */
+function openFailure(path: string, cause: unknown): StoreUnavailableError {
+  const code = (cause as { code?: unknown }).code
+  if (code === 'SQLITE_NOTADB' || code === 'SQLITE_CORRUPT') {
+    return new StoreUnavailableError(
+      `${path} is not an Outbox database or is damaged (${(cause as Error).message}): ` +
+        'restore it from a backup or move it aside, or fix the store path.',
+      { cause, code: ErrorCodes.STORE_DAMAGED },
+    )
+  }
+  return new StoreUnavailableError(
+    `Cannot open the SQLite store at ${path}: ${(cause as Error).message}. ` +
+      'Check that the file and its folder are writable by this user.',
+    { cause },
+  )
+}
+
 export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
   const path = options.path === ':memory:' ? options.path : resolve(options.path)
+  if (path !== ':memory:') checkLocation(path, options.ifMissing ?? 'create')
   let db: Database.Database
   try {
-    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true })
     db = new Database(path)
     db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5000}`)
+    if (options.ifMissing === 'refuse' && !hasOutboxSchema(db)) {
+      db.close()
+      throw new ConfigError(
+        'store',
+        `${path} is a SQLite database but holds no Outbox queue; check the store path (--store, OUTBOX_STORE).`,
+      )
+    }
     db.pragma('journal_mode = WAL')
     db.pragma('synchronous = FULL')
     db.pragma('foreign_keys = ON')
     migrateSqlite(db)
   } catch (cause) {
     if (cause instanceof OutboxError) throw cause
-    throw new StoreUnavailableError(
-      `Cannot open the SQLite store at ${path}: ${(cause as Error).message}. ` +
-        'Check that the folder exists and is writable.',
-      { cause },
-    )
+    throw openFailure(path, cause)
   }
 
   const stmt = Object.fromEntries(
