@@ -104,7 +104,13 @@ export class AccessDeniedError extends OutboxError {
 export function describeValue(value: unknown): string {
   let shown: string
   try {
-    shown = typeof value === 'string' ? JSON.stringify(value) : String(JSON.stringify(value))
+    // Numbers as written: JSON would show NaN and Infinity as `null`.
+    shown =
+      typeof value === 'string'
+        ? JSON.stringify(value)
+        : typeof value === 'number'
+          ? String(value)
+          : String(JSON.stringify(value))
   } catch {
     shown = String(value)
   }

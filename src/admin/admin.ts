@@ -1,5 +1,6 @@
 import { describeValue, InvalidMessageError, MessageNotFoundError } from '../errors.js'
 import { MESSAGE_STATUSES, type MessageStatus } from '../message/types.js'
+import { decodeCursor } from '../store/cursor.js'
 import type {
   Activity,
   ActivityRequest,
@@ -104,7 +105,14 @@ export function createAdmin(store: Store, options: { maxAgeMs: number }): Admin 
         )
       }
       checkSelector({ filter })
-      return store.listMessages(filter, { limit, cursor: page.cursor ?? null })
+      const cursor = page.cursor ?? null
+      if (cursor !== null && (typeof cursor !== 'string' || decodeCursor(cursor) === null)) {
+        throw new InvalidMessageError(
+          'cursor',
+          `\`cursor\` ${describeValue(cursor)} is not a cursor a listing gave; list again from the first page.`,
+        )
+      }
+      return store.listMessages(filter, { limit, cursor })
     },
     async getMessage(id) {
       const message = await store.getMessage(id)

@@ -151,8 +151,30 @@ describe('queue actions', () => {
     expect((await outbox.admin.getMessage(id)).status).toBe('sent')
     const again = await cli('hold', id, 'nosuch')
     expect(again.code).toBe(1)
-    expect(again.stderr).toContain(`not queued or deferred, left alone: ${id}`)
     expect(again.stderr).toContain('no message with id nosuch')
+  })
+
+  it('say which named message changed nothing and why, and exit 1', async () => {
+    const { id } = await outbox.send(mail('a@example.com'))
+    const release = await cli('release', id)
+    expect(release).toMatchObject({ code: 1, stdout: 'released 0 messages\n' })
+    expect(release.stderr).toBe(
+      `outbox: ${id} left alone: it is queued; only held messages can be released\n`,
+    )
+    await cli('send')
+    const hold = await cli('hold', id)
+    expect(hold.code).toBe(1)
+    expect(hold.stderr).toContain(
+      `${id} left alone: it is sent; only queued or deferred messages can be held`,
+    )
+    const retry = await cli('retry', id, '--json')
+    expect(retry.code).toBe(1)
+    expect(json(retry.stdout)).toEqual({ changed: [], unchanged: [id], notFound: [] })
+    // A bulk action names no message: finding none to change is not a failure.
+    expect(await cli('retry', '--failed')).toMatchObject({
+      code: 0,
+      stdout: 'retrying 0 messages\n',
+    })
   })
 
   it('retry ids, --deferred and --failed', async () => {
@@ -316,6 +338,30 @@ describe('outbox start and outbox worker', () => {
       workers.map(({ child }) => new Promise((resolve) => child.once('exit', resolve))),
     )
     expect(sink.messages).toHaveLength(200)
+  })
+})
+
+describe('list options', () => {
+  it('refuses a --limit that is not a number, quoting it', async () => {
+    for (const limit of ['abc', '0', '1001', '2.5', '']) {
+      const result = await cli('list', '--limit', limit)
+      expect(result.code, limit).toBe(2)
+      expect(result.stderr).toContain(`--limit ${JSON.stringify(limit)}`)
+      expect(result.stderr).not.toContain('null')
+    }
+  })
+
+  it('refuses a cursor no listing gave', async () => {
+    await outbox.sendMany([mail('a@example.com'), mail('b@example.com')])
+    for (const cursor of ['garbage', 'MTIzOg', 'not%20base64']) {
+      const result = await cli('list', '--cursor', cursor)
+      expect(result.code, cursor).toBe(2)
+      expect(result.stderr).toContain('cursor')
+      expect(result.stdout).toBe('')
+    }
+    const first = json<{ nextCursor: string }>((await cli('list', '--limit', '1', '--json')).stdout)
+    const second = await cli('list', '--limit', '1', '--cursor', first.nextCursor, '--json')
+    expect(json<{ messages: unknown[] }>(second.stdout).messages).toHaveLength(1)
   })
 })
 

@@ -1,25 +1,39 @@
 import type { Command } from 'commander'
 import type { ActionResult, Admin } from '../../admin/admin.js'
+import { whyUnchanged, type QueueAction } from '../../admin/queue-actions.js'
 import type { MessageSelector } from '../../store/store.js'
 import { CliExit, EXIT, withOutbox } from '../context.js'
 import { printError, printOut } from '../terminal.js'
 import { parseStatuses } from './list.js'
 
-/** Prints what an action did; exit code 1 when an id was not found. */
-function report(
+/**
+ * Prints what an action did. Each named id that changed nothing is reported with the reason
+ * (its status, or that it does not exist), and then the exit code is 1: a script that held
+ * a message learns that it was not held.
+ */
+async function report(
+  action: QueueAction,
   verb: string,
   result: ActionResult,
+  admin: Admin,
   json: boolean | undefined,
-  notApplicable: string,
-): void {
+): Promise<void> {
   if (json) {
     process.stdout.write(`${JSON.stringify(result)}\n`)
   } else {
     printOut(`${verb} ${result.changed.length} message${result.changed.length === 1 ? '' : 's'}\n`)
-    if (result.unchanged.length) printError(`${notApplicable}: ${result.unchanged.join(' ')}`)
+    for (const id of result.unchanged) {
+      const status = await admin.getMessage(id).then(
+        (m) => m.status,
+        () => null,
+      )
+      printError(
+        `${id} left alone: ${status ? whyUnchanged(action, status) : 'it changed meanwhile'}`,
+      )
+    }
     for (const id of result.notFound) printError(`no message with id ${id}`)
   }
-  if (result.notFound.length) process.exitCode = EXIT.failed
+  if (result.notFound.length || result.unchanged.length) process.exitCode = EXIT.failed
 }
 
 /** Ids from the arguments, or the bulk selector an option names; never both, never neither. */
@@ -31,10 +45,9 @@ function selector(ids: string[], bulk: MessageSelector | null, usage: string): M
 }
 
 interface ActionSpec {
-  name: string
+  name: QueueAction
   description: string
   verb: string
-  notApplicable: string
   run: (admin: Admin, selector: MessageSelector) => Promise<ActionResult>
   /** Bulk options: flag → selector. */
   bulk?: { flags: string; description: string; select: (value: string | true) => MessageSelector }[]
@@ -46,7 +59,6 @@ const ACTIONS: ActionSpec[] = [
     description:
       'send deferred messages now (ignoring their backoff) and requeue failed ones (their failed recipients only)',
     verb: 'retrying',
-    notApplicable: 'not deferred or failed, left alone',
     run: (admin, s) => admin.retry(s),
     bulk: [
       {
@@ -65,21 +77,18 @@ const ACTIONS: ActionSpec[] = [
     name: 'hold',
     description: 'set queued or deferred messages aside until released',
     verb: 'held',
-    notApplicable: 'not queued or deferred, left alone',
     run: (admin, s) => admin.hold(s),
   },
   {
     name: 'release',
     description: 'put held messages back in the queue, due at once',
     verb: 'released',
-    notApplicable: 'not held, left alone',
     run: (admin, s) => admin.release(s),
   },
   {
     name: 'delete',
     description: 'remove messages from the queue, with their attempt log',
     verb: 'deleted',
-    notApplicable: 'left alone',
     run: (admin, s) => admin.delete(s),
     bulk: [
       {
@@ -111,12 +120,8 @@ export function registerActionCommands(program: Command): void {
         const usage = (spec.bulk ?? []).map((b) => b.flags.split(' ')[0]).join(' or ') || 'ids'
         const selected = selector(ids, bulk, usage)
         await withOutbox(cmd, async (outbox) => {
-          report(
-            spec.verb,
-            await spec.run(outbox.admin, selected),
-            opts.json === true,
-            spec.notApplicable,
-          )
+          const result = await spec.run(outbox.admin, selected)
+          await report(spec.name, spec.verb, result, outbox.admin, opts.json === true)
         })
       },
     )

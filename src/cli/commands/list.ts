@@ -37,6 +37,18 @@ export function parseStatuses(text: string): MessageStatus[] {
   return statuses as MessageStatus[]
 }
 
+/** Parses `--limit`: a whole number of messages per page. */
+export function parseLimit(text: string): number {
+  const limit = /^\d+$/.test(text.trim()) ? Number(text) : NaN
+  if (!(limit >= 1 && limit <= 1000)) {
+    throw new CliExit(
+      EXIT.usage,
+      `--limit ${JSON.stringify(text)}: expected a whole number of messages per page, from 1 to 1000`,
+    )
+  }
+  return limit
+}
+
 function row(m: MessageSummary, now: number): string[] {
   const waiting = m.status === 'queued' || m.status === 'deferred'
   const to =
@@ -80,7 +92,7 @@ export function registerListCommand(program: Command): void {
       if (typeof opts.tag === 'string') filter.tag = opts.tag
       if (typeof opts.since === 'string') filter.since = parseSince(opts.since)
       if (typeof opts.subject === 'string') filter.subject = opts.subject
-      const limit = Number(opts.limit)
+      const limit = parseLimit(String(opts.limit))
       await withOutbox(command, async (outbox) => {
         const page = await outbox.admin.list(filter, {
           limit,

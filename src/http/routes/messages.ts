@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify'
 import { parseDuration } from '../../config/duration.js'
 import { ErrorCodes, InvalidMessageError, MessageNotFoundError, OutboxError } from '../../errors.js'
 import type { MailInput, SendOptions } from '../../message/types.js'
+import { QUEUE_ACTIONS, type QueueAction } from '../../admin/queue-actions.js'
 import type { Outbox } from '../../outbox.js'
 import {
   attachmentParamsSchema,
@@ -16,8 +17,8 @@ import {
 } from '../api-schemas.js'
 import { readAttachment, readContent, readHtml } from '../message-content.js'
 
-const ACTIONS = ['retry', 'hold', 'release', 'delete'] as const
-type Action = (typeof ACTIONS)[number]
+const ACTIONS = QUEUE_ACTIONS
+type Action = QueueAction
 
 /** A file name safe inside a Content-Disposition header (RFC 6266 with a UTF-8 fallback). */
 function contentDisposition(kind: 'attachment' | 'inline', filename: string): string {
