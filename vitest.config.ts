@@ -2,6 +2,8 @@ import { defineConfig } from 'vitest/config'
 
 export default defineConfig({
   test: {
+    // Fails the run if a test leaves a process running or a temporary folder behind.
+    globalSetup: ['test/global-setup.ts'],
     include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
     // Tests that need the machine to themselves run afterwards, alone: vitest.solo.config.ts.
     exclude: ['**/node_modules/**', 'test/**/*.solo.test.ts'],

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
+import { RUN_MARK_VARIABLE } from '../global-setup.js'
 
 /** The built CLI: tests run what users run. */
 export const CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url))
@@ -10,10 +11,15 @@ export interface CliResult {
   stderr: string
 }
 
-/** Environment for a CLI run: the test's own, minus any OUTBOX_* the developer has set. */
+/**
+ * Environment for a CLI run: the test's own, minus any OUTBOX_* the developer has set (but
+ * with the mark by which the suite finds the processes it started, see global-setup.ts).
+ */
 export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env = Object.fromEntries(
-    Object.entries(process.env).filter(([k]) => !k.startsWith('OUTBOX_')),
+    Object.entries(process.env).filter(
+      ([k]) => !k.startsWith('OUTBOX_') || k === RUN_MARK_VARIABLE,
+    ),
   )
   return { ...env, ...extra }
 }
@@ -60,14 +66,15 @@ export async function startCli(
     cwd: options.cwd,
     env: cleanEnv(options.env),
   })
+  started.add(child)
   let output = ''
   child.stdout.on('data', (d: Buffer) => (output += d.toString()))
   child.stderr.on('data', (d: Buffer) => (output += d.toString()))
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`outbox ${args.join(' ')} did not start:\n${output}`)),
-      15_000,
-    )
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL')
+      reject(new Error(`outbox ${args.join(' ')} did not start:\n${output}`))
+    }, 15_000)
     const check = () => {
       if (output.includes(options.readyText)) {
         clearTimeout(timer)

@@ -11,6 +11,9 @@ const CHROMIUM = '/usr/bin/chromium'
 /** The README's screenshots: refreshed with OUTBOX_SCREENSHOTS=1; other runs write them to a temp dir. */
 const shots =
   process.env.OUTBOX_SCREENSHOTS === '1' ? 'docs' : mkdtempSync(join(tmpdir(), 'outbox-shots-'))
+afterAll(() => {
+  if (shots !== 'docs') rmSync(shots, { recursive: true, force: true })
+})
 const available = existsSync(CHROMIUM)
 if (!available) {
   if (process.env.CI)

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { createQueueId } from '../../src/message/queue-id.js'
 import type { Completion, NewMessage, Store } from '../../src/store/store.js'
-import { sleep } from '../helpers/temp.js'
+import { sleep, waitUntil } from '../helpers/temp.js'
 
 /** How a backend's test file plugs into the contract suite. */
 export interface StoreContractOptions {
@@ -170,16 +170,28 @@ export function runStoreContract(name: string, options: StoreContractOptions): v
     })
 
     test('does not claim a scheduled message before its time', async () => {
-      const later = newMessage({ sendAt: new Date(Date.now() + 400) })
+      // Generous margins: on a loaded machine any step here may take a few hundred ms.
+      const sendAt = Date.now() + 1500
+      const later = newMessage({ sendAt: new Date(sendAt) })
       await store.enqueue([later])
       expect(await store.claim({ owner: 'w1', limit: 10, leaseMs: 60_000 })).toEqual([])
       const next = await store.msUntilNextDue()
-      expect(next).toBeGreaterThan(300)
-      expect(next).toBeLessThanOrEqual(400)
-      await sleep(450)
-      expect(
-        (await store.claim({ owner: 'w1', limit: 10, leaseMs: 60_000 })).map((c) => c.id),
-      ).toEqual([later.id])
+      expect(next).toBeGreaterThan(0)
+      expect(next).toBeLessThanOrEqual(1500)
+      let claimedAt = 0
+      await waitUntil(
+        async () => {
+          const claimed = await store.claim({ owner: 'w1', limit: 10, leaseMs: 60_000 })
+          if (claimed.length === 0) return false
+          claimedAt = Date.now()
+          expect(claimed.map((c) => c.id)).toEqual([later.id])
+          return true
+        },
+        20_000,
+        'the scheduled message to become claimable',
+      )
+      // Never early (a few ms of slack for the store's clock resolution).
+      expect(claimedAt).toBeGreaterThanOrEqual(sendAt - 5)
     })
 
     test('never gives the same message to two claimers while the lease holds', async () => {
@@ -198,10 +210,20 @@ export function runStoreContract(name: string, options: StoreContractOptions): v
     test('a lease that is not renewed expires and the message is claimable again', async () => {
       const m = newMessage()
       await store.enqueue([m])
-      await store.claim({ owner: 'dead', limit: 1, leaseMs: 200 })
+      const claimedFrom = Date.now()
+      await store.claim({ owner: 'dead', limit: 1, leaseMs: 1000 })
       expect(await store.claim({ owner: 'w2', limit: 1, leaseMs: 60_000 })).toEqual([])
-      await sleep(250)
-      const [taken] = await store.claim({ owner: 'w2', limit: 1, leaseMs: 60_000 })
+      let taken: { id: string } | undefined
+      await waitUntil(
+        async () => {
+          ;[taken] = await store.claim({ owner: 'w2', limit: 1, leaseMs: 60_000 })
+          return taken !== undefined
+        },
+        20_000,
+        'the expired lease to be taken over',
+      )
+      // Not before the lease ran out.
+      expect(Date.now()).toBeGreaterThanOrEqual(claimedFrom + 1000 - 5)
       expect(taken!.id).toBe(m.id)
       // The dead worker's late outcome is not applied over the new owner's lease.
       expect(await store.complete(completion(m.id, 'dead'))).toBe(false)
@@ -213,13 +235,15 @@ export function runStoreContract(name: string, options: StoreContractOptions): v
     test('renewing keeps a lease alive', async () => {
       const m = newMessage()
       await store.enqueue([m])
-      await store.claim({ owner: 'w1', limit: 1, leaseMs: 200 })
+      await store.claim({ owner: 'w1', limit: 1, leaseMs: 1500 })
+      // Renewed every 500 ms for 2 s, past the 1.5 s it was first leased for: a stall of up to
+      // a second on a loaded machine cannot make it lapse.
       for (let i = 0; i < 4; i++) {
-        await sleep(100)
-        expect(await store.renewLeases('w1', [m.id], 200)).toEqual([m.id])
+        await sleep(500)
+        expect(await store.renewLeases('w1', [m.id], 1500)).toEqual([m.id])
       }
       expect(await store.claim({ owner: 'w2', limit: 1, leaseMs: 60_000 })).toEqual([])
-      expect(await store.renewLeases('w2', [m.id], 200)).toEqual([])
+      expect(await store.renewLeases('w2', [m.id], 1500)).toEqual([])
     })
 
     test('release gives messages back, due at once, with their previous status', async () => {
