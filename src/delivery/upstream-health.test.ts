@@ -1,5 +1,7 @@
+import { getEventListeners } from 'node:events'
 import { describe, expect, it } from 'vitest'
-import { DEFAULT_PROBE_POLICY, probeDelay } from './upstream-health.js'
+import { silentLogger } from '../logger.js'
+import { createUpstreamHealth, DEFAULT_PROBE_POLICY, probeDelay } from './upstream-health.js'
 
 describe('probeDelay', () => {
   it('starts at a second and backs off to a minute', () => {
@@ -20,5 +22,42 @@ describe('probeDelay', () => {
   it('jitters by at most 10 %', () => {
     expect(probeDelay(0, DEFAULT_PROBE_POLICY, 0)).toBe(900)
     expect(probeDelay(0, DEFAULT_PROBE_POLICY, 0.999)).toBeLessThanOrEqual(1100)
+  })
+})
+
+describe('whenUp', () => {
+  it('leaves no abort listener behind after many outages waited out with one signal', async () => {
+    const health = createUpstreamHealth({
+      probe: async () => {},
+      logger: silentLogger,
+      policy: { initialDelayMs: 1, maxDelayMs: 1 },
+    })
+    const stopping = new AbortController()
+    for (let i = 0; i < 30; i++) {
+      health.markDown('connection refused')
+      expect(health.isDown).toBe(true)
+      await health.whenUp(stopping.signal)
+      expect(health.isDown).toBe(false)
+      health.markUp()
+    }
+    expect(getEventListeners(stopping.signal, 'abort')).toHaveLength(0)
+    health.close()
+  })
+
+  it('forgets a wait ended by its signal', async () => {
+    const health = createUpstreamHealth({
+      probe: () => Promise.reject(new Error('still down')),
+      logger: silentLogger,
+      policy: { initialDelayMs: 60_000, maxDelayMs: 60_000 },
+    })
+    health.markDown('connection refused')
+    for (let i = 0; i < 20; i++) {
+      const wait = new AbortController()
+      const waiting = health.whenUp(wait.signal)
+      wait.abort()
+      await waiting
+      expect(getEventListeners(wait.signal, 'abort')).toHaveLength(0)
+    }
+    health.close()
   })
 })

@@ -120,8 +120,15 @@ export function createUpstreamHealth(options: {
     whenUp(signal?: AbortSignal) {
       if (!down || signal?.aborted) return Promise.resolve()
       return new Promise<void>((resolve) => {
-        waiters.push(resolve)
-        signal?.addEventListener('abort', () => resolve(), { once: true })
+        // The worker waits again and again with its one stop signal: each wait must take its
+        // listener away when it ends, or they pile up for the life of the worker.
+        const done = (): void => {
+          signal?.removeEventListener('abort', done)
+          waiters = waiters.filter((w) => w !== done)
+          resolve()
+        }
+        waiters.push(done)
+        signal?.addEventListener('abort', done, { once: true })
       })
     },
     close() {

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { hostname } from 'node:os'
 import { attemptEvent } from '../events.js'
+import type { UpstreamHealth } from '../delivery/upstream-health.js'
 import type { ClaimedMessage, Store } from '../store/store.js'
 import { deliverMessage, type DeliveryDeps } from './deliver-message.js'
 import { createLeaseKeeper } from './lease-keeper.js'
@@ -60,6 +61,23 @@ export interface WorkerDeps extends DeliveryDeps {
 const MAX_IDLE_MS = 60_000
 /** Between store errors: start here, double to the cap. */
 const STORE_RETRY_MS = [250, 60_000] as const
+
+/**
+ * Waits for the upstream to come back, at most `ms`, or until `signal` aborts. Both waits end
+ * together (their own signal is aborted), so no timer or listener outlives the call: an
+ * upstream going up and down makes the worker call this many times with one stop signal.
+ */
+async function untilUp(health: UpstreamHealth, ms: number, signal: AbortSignal): Promise<void> {
+  const done = new AbortController()
+  const stop = (): void => done.abort()
+  signal.addEventListener('abort', stop, { once: true })
+  try {
+    await Promise.race([health.whenUp(done.signal), delay(ms, done.signal)])
+  } finally {
+    signal.removeEventListener('abort', stop)
+    done.abort()
+  }
+}
 
 export function workerId(): string {
   return `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`
@@ -142,10 +160,7 @@ export function createWorker(
         buffer = []
         if (deps.mode === 'drain') break
         // Nothing to deliver until a probe succeeds; meanwhile fail what outlived its max age.
-        await Promise.race([
-          deps.health.whenUp(stopping.signal),
-          delay(MAX_IDLE_MS / 2, stopping.signal),
-        ])
+        await untilUp(deps.health, MAX_IDLE_MS / 2, stopping.signal)
         await deps.store.expireOverdue().catch(() => 0)
         if (!deps.health.isDown && !stopping.signal.aborted) {
           await deps.store.wakeUpstreamWaiters().catch(() => 0)
