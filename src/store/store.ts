@@ -219,8 +219,10 @@ export interface AttemptRecord {
   /**
    * What happened, in one word:
    * `sent` (all accepted), `partial` (some settled, some not), `deferred`, `failed`,
-   * `uncertain` (connection lost after the message was sent; retried), `upstream-down`,
-   * `error` (an unexpected error handling this message), `expired`, `captured`.
+   * `uncertain` (the final dot was written and no reply came; retried), `upstream-down`,
+   * `misconfigured` (the upstream's TLS certificate or credentials are wrong; waits for a fix
+   * without counting toward the backoff), `error` (an unexpected error handling this message),
+   * `expired`, `captured`.
    */
   outcome: AttemptOutcome
   /** Summary of the error, if any. */
@@ -236,6 +238,7 @@ export type AttemptOutcome =
   | 'failed'
   | 'uncertain'
   | 'upstream-down'
+  | 'misconfigured'
   | 'error'
   | 'expired'
   | 'captured'

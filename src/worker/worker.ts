@@ -161,7 +161,8 @@ export function createWorker(
         if (deps.mode === 'drain') break
         // Nothing to deliver until a probe succeeds; meanwhile fail what outlived its max age.
         await untilUp(deps.health, MAX_IDLE_MS / 2, stopping.signal)
-        await deps.store.expireOverdue().catch(() => 0)
+        // Not while it is misconfigured: that is no message's fault, and it lasts until fixed.
+        if (!deps.health.misconfigured) await deps.store.expireOverdue().catch(() => 0)
         if (!deps.health.isDown && !stopping.signal.aborted) {
           await deps.store.wakeUpstreamWaiters().catch(() => 0)
         }
