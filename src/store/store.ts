@@ -345,6 +345,33 @@ export interface QueueStats {
   sentLastDay: number
   failedLastHour: number
   failedLastDay: number
+  /**
+   * What is wrong with the upstream, as the attempt log tells every process: the newest attempt
+   * that found it unreachable or misconfigured, when no attempt delivered anything after it.
+   */
+  upstreamProblem: UpstreamProblem | null
+}
+
+/** See {@link QueueStats.upstreamProblem}. */
+export interface UpstreamProblem {
+  /** `misconfigured`: waiting will not fix it (TLS certificate, credentials); `error` says how. */
+  kind: 'unreachable' | 'misconfigured'
+  /** When the attempt that found it started. */
+  at: Date
+  error: string
+}
+
+/** Turns the attempt row behind {@link QueueStats.upstreamProblem} into it. */
+export function toUpstreamProblem(
+  row: Readonly<Record<string, unknown>> | undefined,
+  at: (value: unknown) => Date,
+): UpstreamProblem | null {
+  if (!row) return null
+  return {
+    kind: row.outcome === 'misconfigured' ? 'misconfigured' : 'unreachable',
+    at: at(row.t),
+    error: typeof row.error === 'string' ? row.error : 'upstream unreachable',
+  }
 }
 
 /** Arguments of {@link Store.activity}. */

@@ -24,7 +24,7 @@ import type {
   RecipientOutcome,
   Store,
 } from '../store.js'
-import { toActivityBuckets } from '../store.js'
+import { toActivityBuckets, toUpstreamProblem } from '../store.js'
 import { pgFilterCondition, pgSelectorCondition } from './filter-sql.js'
 import { createNotificationListener } from './listener.js'
 import { migratePostgres } from './migrate.js'
@@ -609,7 +609,7 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     async stats(): Promise<QueueStats> {
       const finished = async (status: string, ms: number) =>
         Number((await query(q.finishedSince, [status, ms]))[0]?.n ?? 0)
-      const [counts, oldest, sentLastHour, sentLastDay, failedLastHour, failedLastDay] =
+      const [counts, oldest, sentLastHour, sentLastDay, failedLastHour, failedLastDay, problem] =
         await Promise.all([
           store.countByStatus(),
           query(q.oldestWaiting),
@@ -617,6 +617,7 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
           finished('sent', 86_400_000),
           finished('failed', 3_600_000),
           finished('failed', 86_400_000),
+          query(q.upstreamProblem),
         ])
       const t = oldest[0]?.t
       return {
@@ -626,6 +627,7 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
         sentLastDay,
         failedLastHour,
         failedLastDay,
+        upstreamProblem: toUpstreamProblem(problem[0], (v) => v as Date),
       }
     },
 

@@ -167,6 +167,13 @@ export function createQueries(s: string) {
     lastError: `
       SELECT started_at AS t, error FROM ${s}.attempts WHERE error IS NOT NULL
       ORDER BY started_at DESC LIMIT 1`,
+    // Scans back only to the last delivery: a healthy upstream has few attempts after it.
+    upstreamProblem: `
+      SELECT started_at AS t, outcome, error FROM ${s}.attempts
+      WHERE outcome IN ('upstream-down', 'misconfigured') AND started_at > coalesce(
+        (SELECT max(started_at) FROM ${s}.attempts WHERE outcome IN ('sent', 'captured', 'partial')),
+        '-infinity')
+      ORDER BY started_at DESC LIMIT 1`,
     oldestWaiting: `
       SELECT min(created_at) AS t FROM ${s}.messages WHERE status IN ('queued', 'deferred', 'sending')`,
 
