@@ -177,7 +177,11 @@ export interface ClaimRequest {
   leaseMs: number
 }
 
-/** A leased message, with what a worker needs to deliver it. */
+/**
+ * A leased message, with what a worker needs to deliver it. Its times are in the claiming
+ * process's clock: the store measures them against its own clock at the claim and converts
+ * them, so a worker whose clock is off compares them safely with its `Date.now()`.
+ */
 export interface ClaimedMessage {
   id: string
   messageId: string
@@ -243,7 +247,11 @@ export type AttemptOutcome =
   | 'expired'
   | 'captured'
 
-/** Arguments of {@link Store.complete}: the attempt and the state it leads to. */
+/**
+ * Arguments of {@link Store.complete}: the attempt and the state it leads to. Its times
+ * (`attempt.startedAt`, `dueAt`) are in the caller's clock; a store whose clock is not the
+ * caller's keeps them as durations from the caller's now (how long ago, how long until).
+ */
 export interface Completion {
   id: string
   owner: string

@@ -228,7 +228,8 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
       id: c.id,
       owner: c.owner,
       worker: c.attempt.worker,
-      started_at: c.attempt.startedAt.toISOString(),
+      // Durations, not times: the worker's clock may be off, the database's decides.
+      started_ago_ms: Math.max(0, now - c.attempt.startedAt.getTime()),
       duration_ms: Math.round(c.attempt.durationMs),
       outcome: c.attempt.outcome,
       error: c.attempt.error,
@@ -429,6 +430,9 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
       const order = new Map(picked.map((r, i) => [String(r.id), i]))
       const rows = await query(q.claimedRows, [picked.map((r) => String(r.id))])
       rows.sort((a, b) => order.get(String(a.id))! - order.get(String(b.id))!)
+      // Into this process's clock (see ClaimedMessage). Taken after the reply, so a slow round
+      // trip makes a message expire a little late here, never early.
+      const local = Date.now()
       return rows.map((row): ClaimedMessage => ({
         id: String(row.id),
         messageId: String(row.message_id),
@@ -439,8 +443,8 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
         priority: priorityFromRank(Number(row.priority)),
         attempts: Number(row.attempts),
         backoffStep: Number(row.backoff_step),
-        createdAt: row.created_at as Date,
-        expiresAt: row.expires_at as Date,
+        createdAt: new Date(local - Number(row.created_ago_ms)),
+        expiresAt: new Date(local + Number(row.expires_in_ms)),
       }))
     },
 
