@@ -41,6 +41,7 @@ export type {
   MessagePage,
   PageRequest,
   QueueStats,
+  UpstreamProblem,
   Activity,
   ActivityBucket,
   ActivityRequest,

@@ -1,6 +1,7 @@
 import type { Transport } from 'nodemailer'
 import { createAdmin, type Admin } from './admin/admin.js'
 import { resolveOutboxOptions, type OutboxOptions } from './config/outbox-options.js'
+import { diagnoseProbeError } from './delivery/classify-error.js'
 import { createUpstream } from './delivery/upstream.js'
 import { createUpstreamHealth } from './delivery/upstream-health.js'
 import { attemptEvent, createEventHub, type OutboxEvent } from './events.js'
@@ -68,7 +69,13 @@ export interface Outbox {
    */
   observe(listener: (event: OutboxEvent) => void): () => void
   /** The upstream as this process last saw it: down (probing) or not, last success, last error. */
-  upstreamHealth(): { down: boolean; lastSuccessAt: Date | null; lastError: string | null }
+  upstreamHealth(): {
+    down: boolean
+    /** Down because of its configuration (TLS certificate, credentials); `lastError` says the fix. */
+    misconfigured: boolean
+    lastSuccessAt: Date | null
+    lastError: string | null
+  }
   /** Stops workers (finishing sends in progress), closes the upstream and the store. */
   close(): Promise<void>
 }
@@ -93,6 +100,7 @@ export async function createOutbox(options: OutboxOptions = {}): Promise<Outbox>
     probe: () => upstream.probe(),
     logger: log,
     policy: config.probe,
+    diagnose: diagnoseProbeError,
   })
   const deliveryDeps: DeliveryDeps = {
     upstream,
@@ -145,7 +153,10 @@ export async function createOutbox(options: OutboxOptions = {}): Promise<Outbox>
         nowOwner,
         deliveryDeps,
       )
-      if (completion.attempt.outcome === 'upstream-down') {
+      if (
+        completion.attempt.outcome === 'upstream-down' ||
+        completion.attempt.outcome === 'misconfigured'
+      ) {
         // Not the message's fault: queue it for the workers without spending an attempt.
         await store.releaseLeases(nowOwner, [message.id])
         return 'queued'
@@ -314,6 +325,7 @@ export async function createOutbox(options: OutboxOptions = {}): Promise<Outbox>
     upstreamHealth() {
       return {
         down: health.isDown,
+        misconfigured: health.misconfigured,
         lastSuccessAt: health.lastSuccessAt,
         lastError: health.lastError,
       }

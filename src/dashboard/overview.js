@@ -18,14 +18,17 @@ function card(label, value, href, extra) {
   )
 }
 
-function upstreamPanel(upstream) {
+// `problem` comes from the attempt log (any process's worker); `down` only from this process's.
+function upstreamPanel(upstream, problem) {
   const state = upstream.capture
     ? h('span', { class: 'badge captured' }, 'capture mode')
-    : upstream.down === true
-      ? h('span', { class: 'badge failed' }, 'down — probing')
-      : upstream.down === false
-        ? h('span', { class: 'badge sent' }, 'up')
-        : h('span', { class: 'badge' }, 'state known to the workers')
+    : problem?.kind === 'misconfigured'
+      ? h('span', { class: 'badge failed' }, 'misconfigured — fix needed')
+      : upstream.down === true
+        ? h('span', { class: 'badge failed' }, 'down — probing')
+        : upstream.down === false
+          ? h('span', { class: 'badge sent' }, 'up')
+          : h('span', { class: 'badge' }, 'state known to the workers')
   return h(
     'section',
     { class: 'panel', 'aria-labelledby': 'upstream-title' },
@@ -37,6 +40,18 @@ function upstreamPanel(upstream) {
       h('dd', {}, upstream.capture ? 'nowhere: mail is captured and kept here' : upstream.label),
       h('dt', {}, 'State'),
       h('dd', {}, state),
+      problem
+        ? h('dt', {}, problem.kind === 'misconfigured' ? 'Misconfigured' : 'Unreachable')
+        : null,
+      problem
+        ? h(
+            'dd',
+            { role: 'alert' },
+            h('span', { title: dateTime(problem.at) }, ago(problem.at)),
+            ': ',
+            h('code', {}, problem.error),
+          )
+        : null,
       h('dt', {}, 'Last success'),
       h('dd', { title: dateTime(upstream.lastSuccessAt) }, ago(upstream.lastSuccessAt)),
       h('dt', {}, 'Last error'),
@@ -67,6 +82,14 @@ export async function renderOverview(main) {
   clear(
     main,
     h('h1', {}, 'Overview'),
+    stats.upstreamProblem?.kind === 'misconfigured'
+      ? h(
+          'p',
+          { class: 'notice', role: 'alert' },
+          'Delivery is paused: the upstream is misconfigured. Messages wait without losing attempts. ',
+          h('code', {}, stats.upstreamProblem.error),
+        )
+      : null,
     stats.upstream.capture
       ? h(
           'p',
@@ -96,7 +119,7 @@ export async function renderOverview(main) {
       h('section', { class: 'panel' }, activityEl),
       h('section', { class: 'panel' }, depthEl),
     ),
-    upstreamPanel(stats.upstream),
+    upstreamPanel(stats.upstream, stats.upstreamProblem),
     h(
       'section',
       { class: 'panel' },

@@ -23,17 +23,31 @@ export function probeDelay(n: number, policy: ProbePolicy, random: number): numb
   return Math.round(base * (0.9 + 0.2 * random))
 }
 
+/** Distinct messages refused with a 421 in a row (nothing delivered between) that mean "down". */
+export const CLOSING_STREAK = 3
+
 /** The upstream's state as the worker sees it. */
 export interface UpstreamHealth {
+  /** Delivery is paused: the upstream is unreachable or misconfigured; probing. */
   readonly isDown: boolean
+  /** Down because of its configuration (TLS certificate, credentials): waiting will not fix it. */
+  readonly misconfigured: boolean
   /** Last successful delivery or probe. */
   readonly lastSuccessAt: Date | null
   /** Last reason the upstream was found down. */
   readonly lastError: string | null
   /** Records that a delivery got through. */
   markUp(): void
-  /** Records that the upstream is unreachable; starts probing if not already. */
-  markDown(reason: string): void
+  /**
+   * Records that the upstream is unreachable, or `misconfigured` (then `reason` says the fix);
+   * starts probing if not already.
+   */
+  markDown(reason: string, misconfigured?: boolean): void
+  /**
+   * Records that the server closed a message's transaction with a 421. That message is only
+   * deferred; {@link CLOSING_STREAK} different messages in a row mean the upstream is down.
+   */
+  noteClosing(messageId: string, reason: string): void
   /** Resolves when the upstream is (back) up, at once if it is; or when `signal` aborts. */
   whenUp(signal?: AbortSignal): Promise<void>
   /** Stops probing. */
@@ -42,31 +56,65 @@ export interface UpstreamHealth {
 
 /**
  * A circuit breaker around one upstream: the first connection-level failure opens it, and
- * a single probe connection (from every second, backing off to every minute) closes it again. While it is open,
- * workers deliver nothing, so an outage costs the queue no attempts.
+ * a single probe connection (from every second, backing off to every minute) closes it again.
+ * While it is open, workers deliver nothing, so an outage costs the queue no attempts.
+ *
+ * A misconfigured upstream is logged as an error once (again only if the reason changes) and
+ * probed like a down one, since it may be fixed on the server's side. The probe interval starts
+ * over only after a delivery gets through, so an upstream that passes the probe but keeps
+ * refusing mail (421s) is paused for longer and longer.
  */
 export function createUpstreamHealth(options: {
   probe: () => Promise<void>
   logger: Logger
   policy?: ProbePolicy
   onUp?: () => Promise<void> | void
+  /** Whether a probe's error means the upstream is misconfigured, and its reason then. */
+  diagnose?: (error: unknown) => { reason: string; misconfigured: boolean }
 }): UpstreamHealth {
   const policy = options.policy ?? DEFAULT_PROBE_POLICY
+  const log = options.logger
   let down = false
+  let misconfigured = false
+  let loggedMisconfiguration: string | null = null
   let probes = 0
   let timer: NodeJS.Timeout | null = null
   let closed = false
   let lastSuccessAt: Date | null = null
   let lastError: string | null = null
   let waiters: (() => void)[] = []
+  const closingStreak = new Set<string>()
 
   const up = (): void => {
     down = false
-    probes = 0
+    misconfigured = false
+    loggedMisconfiguration = null
+    closingStreak.clear()
     lastSuccessAt = new Date()
     const woken = waiters
     waiters = []
     for (const resolve of woken) resolve()
+  }
+
+  /** Loud, once per reason: an operator has to act, and repeating it every probe helps nobody. */
+  const reportMisconfiguration = (reason: string): void => {
+    misconfigured = true
+    if (loggedMisconfiguration === reason) return
+    loggedMisconfiguration = reason
+    log.error(
+      { reason },
+      `${reason} Delivery is paused until this is fixed; messages keep their attempts and do not expire meanwhile.`,
+    )
+  }
+
+  function markDown(reason: string, isMisconfigured = false): void {
+    lastError = reason
+    if (closed) return
+    if (isMisconfigured) reportMisconfiguration(reason)
+    if (down) return
+    down = true
+    if (!isMisconfigured) log.warn({ reason }, 'upstream unreachable; pausing delivery and probing')
+    schedule()
   }
 
   const schedule = (): void => {
@@ -77,10 +125,7 @@ export function createUpstreamHealth(options: {
       timer = null
       options.probe().then(
         async () => {
-          options.logger.info(
-            { upstreamDownFor: probes },
-            'upstream is reachable again; resuming delivery',
-          )
+          log.info({ upstreamDownFor: probes }, 'upstream is reachable again; resuming delivery')
           try {
             await options.onUp?.()
           } finally {
@@ -88,8 +133,14 @@ export function createUpstreamHealth(options: {
           }
         },
         (error: unknown) => {
-          lastError = error instanceof Error ? error.message : String(error)
-          options.logger.debug({ err: lastError, probe: probes }, 'upstream probe failed')
+          const diagnosis = options.diagnose?.(error) ?? {
+            reason: error instanceof Error ? error.message : String(error),
+            misconfigured: false,
+          }
+          lastError = diagnosis.reason
+          if (diagnosis.misconfigured) reportMisconfiguration(diagnosis.reason)
+          else misconfigured = false
+          log.debug({ err: lastError, probe: probes }, 'upstream probe failed')
           schedule()
         },
       )
@@ -101,6 +152,9 @@ export function createUpstreamHealth(options: {
     get isDown() {
       return down
     },
+    get misconfigured() {
+      return misconfigured
+    },
     get lastSuccessAt() {
       return lastSuccessAt
     },
@@ -109,19 +163,30 @@ export function createUpstreamHealth(options: {
     },
     markUp() {
       lastSuccessAt = new Date()
+      closingStreak.clear()
+      if (!down) probes = 0
     },
-    markDown(reason: string) {
-      lastError = reason
-      if (down || closed) return
-      down = true
-      options.logger.warn({ reason }, 'upstream unreachable; pausing delivery and probing')
-      schedule()
+    markDown,
+    noteClosing(messageId: string, reason: string) {
+      closingStreak.add(messageId)
+      if (closingStreak.size < CLOSING_STREAK) return
+      closingStreak.clear()
+      markDown(
+        `${CLOSING_STREAK} messages in a row were refused with 421 (service not available): ${reason}`,
+      )
     },
     whenUp(signal?: AbortSignal) {
       if (!down || signal?.aborted) return Promise.resolve()
       return new Promise<void>((resolve) => {
-        waiters.push(resolve)
-        signal?.addEventListener('abort', () => resolve(), { once: true })
+        // The worker waits again and again with its one stop signal: each wait must take its
+        // listener away when it ends, or they pile up for the life of the worker.
+        const done = (): void => {
+          signal?.removeEventListener('abort', done)
+          waiters = waiters.filter((w) => w !== done)
+          resolve()
+        }
+        waiters.push(done)
+        signal?.addEventListener('abort', done, { once: true })
       })
     },
     close() {

@@ -1,8 +1,18 @@
 import nodemailer from 'nodemailer'
-import type { Transport, Transporter } from 'nodemailer'
-import { Readable } from 'node:stream'
+import type { SendMailOptions, Transport, Transporter } from 'nodemailer'
 import { ConfigError } from '../errors.js'
-import { classifyDeliveryError, describeDeliveryError, type FailureKind } from './classify-error.js'
+import {
+  classifyDeliveryError,
+  describeDeliveryError,
+  upstreamProblemReason,
+  type FailureKind,
+} from './classify-error.js'
+import {
+  newSmtpProgress,
+  NO_PROGRESS,
+  PROGRESS_OPTION,
+  trackSmtpProgress,
+} from './smtp-progress.js'
 
 /**
  * Where mail goes:
@@ -26,7 +36,7 @@ export interface OutgoingMessage {
 /** What the upstream said about one recipient. */
 export interface RecipientResult {
   address: string
-  disposition: 'accepted' | FailureKind
+  disposition: 'accepted' | Exclude<FailureKind, 'misconfigured'>
   code: number | null
   reply: string
 }
@@ -34,9 +44,16 @@ export interface RecipientResult {
 /** The upstream's answer to one delivery. */
 export interface DeliveryReport {
   recipients: RecipientResult[]
-  /** Set when the upstream could not be reached: the reason. No recipient was settled by it. */
+  /**
+   * Set when the upstream could not be reached or used: the reason. No recipient was settled
+   * by it.
+   */
   upstreamDown: string | null
-  /** The connection failed after the message was handed over (see classifyDeliveryError). */
+  /** With `upstreamDown`: it is misconfigured (waiting will not help); the reason says the fix. */
+  misconfigured: boolean
+  /** The server closed the connection with a 421 in this message's transaction. */
+  closing: boolean
+  /** The final dot was written and no reply came (see classifyDeliveryError). */
   uncertain: boolean
   /** Summary of the first error, if any. */
   error: string | null
@@ -88,6 +105,20 @@ function poolOptions(maxConnections: number): Record<string, unknown> {
   }
 }
 
+/** `?poolSize=N`: SMTP connections, instead of the worker's concurrency. */
+function poolSizeOf(url: URL): number | null {
+  const value = url.searchParams.get('poolSize')
+  if (value === null) return null
+  const size = Number(value)
+  if (!Number.isInteger(size) || size < 1 || size > 1000) {
+    throw new ConfigError(
+      'upstream',
+      `\`upstream\` parameter poolSize must be a whole number from 1 to 1000, got ${JSON.stringify(value)}.`,
+    )
+  }
+  return size
+}
+
 /** Creates the upstream for a spec. Throws {@link ConfigError} for a spec it cannot use. */
 export function createUpstream(spec: UpstreamSpec | undefined, options: UpstreamOptions): Upstream {
   if (spec === undefined || spec === 'capture') return createCaptureUpstream()
@@ -110,9 +141,12 @@ export function createUpstream(spec: UpstreamSpec | undefined, options: Upstream
     if (!url.hostname) {
       throw new ConfigError('upstream', '`upstream` has no host name; expected smtp://host:port.')
     }
+    const maxConnections = poolSizeOf(url) ?? options.maxConnections
+    // Outbox's own parameter; the rest (ignoreTLS, requireTLS, tls.*, timeouts) are Nodemailer's.
+    url.searchParams.delete('poolSize')
     const transporter = nodemailer.createTransport({
-      url: spec,
-      ...poolOptions(options.maxConnections),
+      url: url.toString(),
+      ...poolOptions(maxConnections),
     })
     return createTransporterUpstream('smtp', redactUrl(spec), transporter)
   }
@@ -167,6 +201,8 @@ function createCaptureUpstream(): Upstream {
           reply: 'captured: not sent, no upstream is configured',
         })),
         upstreamDown: null,
+        misconfigured: false,
+        closing: false,
         uncertain: false,
         error: null,
         captured: true,
@@ -191,17 +227,28 @@ interface SentInfo {
 function refusalsByRecipient(errors: SentInfo['rejectedErrors']): Map<string, RecipientResult> {
   const byAddress = new Map<string, RecipientResult>()
   for (const err of errors ?? []) {
-    const c = classifyDeliveryError(err, false)
+    const c = classifyDeliveryError(err, { ...NO_PROGRESS, transaction: true })
     const address = err.recipient ?? ''
     byAddress.set(address.toLowerCase(), {
       address,
-      disposition: c.kind === 'upstream-down' ? 'temporary' : c.kind,
+      disposition: c.kind === 'permanent' ? 'permanent' : 'temporary',
       code: c.code,
       reply: err.response ?? err.message,
     })
   }
   return byAddress
 }
+
+/** A report with nothing wrong; the fields of a failure are set over it. */
+const OK_REPORT: Readonly<DeliveryReport> = Object.freeze({
+  recipients: [],
+  upstreamDown: null,
+  misconfigured: false,
+  closing: false,
+  uncertain: false,
+  error: null,
+  captured: false,
+})
 
 const addressOf = (entry: unknown): string =>
   typeof entry === 'string'
@@ -215,24 +262,22 @@ function createTransporterUpstream(
   description: string,
   transporter: Transporter,
 ): Upstream {
+  // Tells, when a send fails, whether the final dot had been written (see smtp-progress.ts).
+  trackSmtpProgress(transporter)
+
   /** Sends one SMTP transaction (at most 100 recipients) and reports per recipient. */
   async function sendChunk(message: OutgoingMessage, chunk: string[]): Promise<DeliveryReport> {
-    // Handing the bytes over as a stream lets us tell, when the connection breaks, whether the
-    // upstream had already been given the whole message.
-    let bodySent = false
-    const body = Readable.from([message.raw], { objectMode: false })
-    body.on('end', () => {
-      bodySent = true
-    })
+    const progress = newSmtpProgress()
     try {
       const info = (await transporter.sendMail({
         envelope: { from: message.from, to: chunk },
-        raw: body,
+        raw: message.raw,
         // The stored Message-ID: otherwise Nodemailer makes up one for its report (five calls
         // to the CSPRNG per message, some 8 % of the worker's own CPU in the benchmark).
         // Raw bytes are sent as they are: this adds no header.
         messageId: message.messageId,
-      })) as SentInfo
+        [PROGRESS_OPTION]: progress,
+      } as SendMailOptions)) as SentInfo
       const reply = typeof info.response === 'string' ? info.response : 'accepted'
       const rejected = refusalsByRecipient(info.rejectedErrors)
       for (const entry of info.rejected ?? []) {
@@ -252,39 +297,40 @@ function createTransporterUpstream(
           ? { ...refusal, address }
           : { address, disposition: 'accepted', code: 250, reply }
       })
-      return { recipients, upstreamDown: null, uncertain: false, error: null, captured: false }
+      return { ...OK_REPORT, recipients }
     } catch (error) {
-      body.destroy()
       const e = error as Error & { rejectedErrors?: SentInfo['rejectedErrors']; response?: string }
-      const c = classifyDeliveryError(e, bodySent)
+      const c = classifyDeliveryError(e, progress)
       const summary = describeDeliveryError(e)
-      if (c.kind === 'upstream-down') {
+      if (c.kind === 'upstream-down' || c.kind === 'misconfigured') {
+        const reason = upstreamProblemReason(c, summary)
         return {
+          ...OK_REPORT,
           recipients: chunk.map((address) => ({
             address,
             disposition: 'upstream-down',
             code: c.code,
-            reply: summary,
+            reply: reason,
           })),
-          upstreamDown: summary,
-          uncertain: false,
-          error: summary,
-          captured: false,
+          upstreamDown: reason,
+          misconfigured: c.kind === 'misconfigured',
+          error: reason,
         }
       }
       // Every recipient refused: Nodemailer reports each refusal, which may differ (550 vs 451).
       const perRecipient = refusalsByRecipient(e.rejectedErrors)
+      const failure = c.kind
       return {
+        ...OK_REPORT,
         recipients: chunk.map((address) => {
           const own = perRecipient.get(address.toLowerCase())
           return own
             ? { ...own, address }
-            : { address, disposition: c.kind, code: c.code, reply: e.response ?? summary }
+            : { address, disposition: failure, code: c.code, reply: e.response ?? summary }
         }),
-        upstreamDown: null,
+        closing: c.closing,
         uncertain: c.uncertain,
         error: summary,
-        captured: false,
       }
     }
   }
@@ -293,13 +339,7 @@ function createTransporterUpstream(
     kind,
     description,
     async deliver(message) {
-      const report: DeliveryReport = {
-        recipients: [],
-        upstreamDown: null,
-        uncertain: false,
-        error: null,
-        captured: false,
-      }
+      const report: DeliveryReport = { ...OK_REPORT, recipients: [] }
       for (let i = 0; i < message.recipients.length; i += MAX_RECIPIENTS_PER_TRANSACTION) {
         const chunk = message.recipients.slice(i, i + MAX_RECIPIENTS_PER_TRANSACTION)
         if (report.upstreamDown) {
@@ -317,6 +357,8 @@ function createTransporterUpstream(
         const part = await sendChunk(message, chunk)
         report.recipients.push(...part.recipients)
         report.upstreamDown ??= part.upstreamDown
+        report.misconfigured ||= part.misconfigured
+        report.closing ||= part.closing
         report.uncertain ||= part.uncertain
         report.error ??= part.error
       }

@@ -177,7 +177,11 @@ export interface ClaimRequest {
   leaseMs: number
 }
 
-/** A leased message, with what a worker needs to deliver it. */
+/**
+ * A leased message, with what a worker needs to deliver it. Its times are in the claiming
+ * process's clock: the store measures them against its own clock at the claim and converts
+ * them, so a worker whose clock is off compares them safely with its `Date.now()`.
+ */
 export interface ClaimedMessage {
   id: string
   messageId: string
@@ -219,8 +223,10 @@ export interface AttemptRecord {
   /**
    * What happened, in one word:
    * `sent` (all accepted), `partial` (some settled, some not), `deferred`, `failed`,
-   * `uncertain` (connection lost after the message was sent; retried), `upstream-down`,
-   * `error` (an unexpected error handling this message), `expired`, `captured`.
+   * `uncertain` (the final dot was written and no reply came; retried), `upstream-down`,
+   * `misconfigured` (the upstream's TLS certificate or credentials are wrong; waits for a fix
+   * without counting toward the backoff), `error` (an unexpected error handling this message),
+   * `expired`, `captured`.
    */
   outcome: AttemptOutcome
   /** Summary of the error, if any. */
@@ -236,11 +242,16 @@ export type AttemptOutcome =
   | 'failed'
   | 'uncertain'
   | 'upstream-down'
+  | 'misconfigured'
   | 'error'
   | 'expired'
   | 'captured'
 
-/** Arguments of {@link Store.complete}: the attempt and the state it leads to. */
+/**
+ * Arguments of {@link Store.complete}: the attempt and the state it leads to. Its times
+ * (`attempt.startedAt`, `dueAt`) are in the caller's clock; a store whose clock is not the
+ * caller's keeps them as durations from the caller's now (how long ago, how long until).
+ */
 export interface Completion {
   id: string
   owner: string
@@ -342,6 +353,33 @@ export interface QueueStats {
   sentLastDay: number
   failedLastHour: number
   failedLastDay: number
+  /**
+   * What is wrong with the upstream, as the attempt log tells every process: the newest attempt
+   * that found it unreachable or misconfigured, when no attempt delivered anything after it.
+   */
+  upstreamProblem: UpstreamProblem | null
+}
+
+/** See {@link QueueStats.upstreamProblem}. */
+export interface UpstreamProblem {
+  /** `misconfigured`: waiting will not fix it (TLS certificate, credentials); `error` says how. */
+  kind: 'unreachable' | 'misconfigured'
+  /** When the attempt that found it started. */
+  at: Date
+  error: string
+}
+
+/** Turns the attempt row behind {@link QueueStats.upstreamProblem} into it. */
+export function toUpstreamProblem(
+  row: Readonly<Record<string, unknown>> | undefined,
+  at: (value: unknown) => Date,
+): UpstreamProblem | null {
+  if (!row) return null
+  return {
+    kind: row.outcome === 'misconfigured' ? 'misconfigured' : 'unreachable',
+    at: at(row.t),
+    error: typeof row.error === 'string' ? row.error : 'upstream unreachable',
+  }
 }
 
 /** Arguments of {@link Store.activity}. */

@@ -24,8 +24,8 @@ export interface DecisionContext {
  *
  * - Accepted recipients are sent; permanent refusals fail; the rest stay pending.
  * - Nothing pending: the message is `sent`, or `failed` if any recipient ever failed.
- * - Pending because the upstream was down: deferred until a probe succeeds, without counting
- *   toward the backoff.
+ * - Pending because the upstream was down or misconfigured: deferred until a probe succeeds,
+ *   without counting toward the backoff.
  * - Pending otherwise: deferred with exponential backoff; if the next attempt would fall past
  *   the message's max age, it fails now as `expired`.
  */
@@ -80,14 +80,15 @@ export function decideOutcome(
   }
 
   if (report.upstreamDown) {
+    const problem = report.misconfigured ? 'misconfigured' : 'upstream-down'
     return {
       ...base,
-      attempt: attempt(settledNow > 0 ? 'partial' : 'upstream-down'),
+      attempt: attempt(settledNow > 0 ? 'partial' : problem),
       recipients,
       status: 'deferred',
       dueAt: new Date(ctx.now.getTime() + ctx.upstreamParkMs),
       waitingForUpstream: true,
-      reason: 'upstream-down',
+      reason: report.misconfigured ? 'upstream-misconfigured' : 'upstream-down',
     }
   }
 

@@ -73,6 +73,8 @@ export async function deliverMessage(
         reply: summary,
       })),
       upstreamDown: null,
+      misconfigured: false,
+      closing: false,
       uncertain: false,
       error: summary,
       captured: false,
@@ -81,8 +83,9 @@ export async function deliverMessage(
     return { ...completion, attempt: { ...completion.attempt, outcome: 'error' } }
   }
 
-  if (report.upstreamDown) deps.health.markDown(report.upstreamDown)
-  else deps.health.markUp()
+  if (report.upstreamDown) deps.health.markDown(report.upstreamDown, report.misconfigured)
+  else if (report.recipients.some((r) => r.disposition === 'accepted')) deps.health.markUp()
+  else if (report.closing) deps.health.noteClosing(message.id, report.error ?? '421')
   const completion = decideOutcome(message, report, ctx())
   deps.logger.debug(
     { id: message.id, outcome: completion.attempt.outcome, status: completion.status },

@@ -1,5 +1,6 @@
+import { getEventListeners } from 'node:events'
 import { describe, expect, it } from 'vitest'
-import { takeToken, type TokenBucket } from './rate-limiter.js'
+import { createRateLimiter, takeToken, type TokenBucket } from './rate-limiter.js'
 
 const limit = { count: 10, perMs: 1000 } // 10/s
 
@@ -22,5 +23,17 @@ describe('takeToken', () => {
     expect(takeToken(empty, limit, 100).waitMs).toBe(0)
     const idle = takeToken(empty, limit, 60_000).bucket
     expect(idle.tokens).toBe(9)
+  })
+})
+
+describe('createRateLimiter', () => {
+  it('leaves no abort listener on the stop signal once paced sends get their token', async () => {
+    const limiter = createRateLimiter({ count: 100, perMs: 100 })
+    const stopping = new AbortController()
+    const acquired = await Promise.all(
+      Array.from({ length: 150 }, () => limiter.acquire(stopping.signal)),
+    )
+    expect(acquired.every(Boolean)).toBe(true)
+    expect(getEventListeners(stopping.signal, 'abort')).toHaveLength(0)
   })
 })

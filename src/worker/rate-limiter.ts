@@ -38,16 +38,18 @@ export function createRateLimiter(limit: RateLimit | null): RateLimiter {
       bucket = taken.bucket
       if (taken.waitMs === 0) return Promise.resolve(true)
       return new Promise<boolean>((resolve) => {
-        const timer = setTimeout(() => resolve(true), taken.waitMs)
-        signal?.addEventListener(
-          'abort',
-          () => {
-            clearTimeout(timer)
-            bucket = { ...bucket, tokens: bucket.tokens + 1 }
-            resolve(false)
-          },
-          { once: true },
-        )
+        // Every paced send waits on the worker's one stop signal: remove the listener when the
+        // token comes, or they accumulate for the life of the worker.
+        const onAbort = (): void => {
+          clearTimeout(timer)
+          bucket = { ...bucket, tokens: bucket.tokens + 1 }
+          resolve(false)
+        }
+        const timer = setTimeout(() => {
+          signal?.removeEventListener('abort', onAbort)
+          resolve(true)
+        }, taken.waitMs)
+        signal?.addEventListener('abort', onAbort, { once: true })
       })
     },
   }

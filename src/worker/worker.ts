@@ -1,8 +1,10 @@
 import { randomBytes } from 'node:crypto'
 import { hostname } from 'node:os'
 import { attemptEvent } from '../events.js'
-import type { ClaimedMessage, Store } from '../store/store.js'
+import type { UpstreamHealth } from '../delivery/upstream-health.js'
+import type { ClaimedMessage, Completion, Store } from '../store/store.js'
 import { deliverMessage, type DeliveryDeps } from './deliver-message.js'
+import { createHeldOutcomes } from './held-outcomes.js'
 import { createLeaseKeeper } from './lease-keeper.js'
 import { createWaker, delay } from './waker.js'
 
@@ -61,6 +63,23 @@ const MAX_IDLE_MS = 60_000
 /** Between store errors: start here, double to the cap. */
 const STORE_RETRY_MS = [250, 60_000] as const
 
+/**
+ * Waits for the upstream to come back, at most `ms`, or until `signal` aborts. Both waits end
+ * together (their own signal is aborted), so no timer or listener outlives the call: an
+ * upstream going up and down makes the worker call this many times with one stop signal.
+ */
+async function untilUp(health: UpstreamHealth, ms: number, signal: AbortSignal): Promise<void> {
+  const done = new AbortController()
+  const stop = (): void => done.abort()
+  signal.addEventListener('abort', stop, { once: true })
+  try {
+    await Promise.race([health.whenUp(done.signal), delay(ms, done.signal)])
+  } finally {
+    signal.removeEventListener('abort', stop)
+    done.abort()
+  }
+}
+
 export function workerId(): string {
   return `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`
 }
@@ -86,32 +105,56 @@ export function createWorker(
   const done = new Promise<void>((resolve) => (resolveDone = resolve))
   let loop: Promise<void> | null = null
 
+  /** An outcome is recorded (or given up): count it, and stop renewing its lease. */
+  function settled(message: ClaimedMessage, completion: Completion, applied: boolean): void {
+    leases?.untrack(message.id)
+    if (!applied) return
+    deps.events.emit(attemptEvent(completion, message.createdAt))
+    if (completion.status === 'sent') counts.sent++
+    else if (completion.status === 'failed') counts.failed++
+    else counts.deferred++
+  }
+  const held = createHeldOutcomes({ store: deps.store, logger: log, settled })
+
   function launch(message: ClaimedMessage): void {
     const task = (async () => {
+      let keepLease = false
       try {
         const mayStart = await deps.rateLimiter.acquire(stopping.signal)
-        if (!mayStart || deps.health.isDown) {
-          // Stopping, or the upstream went away after this message was claimed: hand it back.
-          await deps.store.releaseLeases(id, [message.id])
+        if (!mayStart || deps.health.isDown || held.size > 0) {
+          // Stopping, the upstream went away, or the store cannot record what is sent: give it
+          // back unsent.
+          await giveBack([message])
           return
         }
         const completion = await deliverMessage(message, id, deps)
         if (leases?.lost.has(message.id)) {
           log.warn({ id: message.id }, 'lease was lost during delivery; recording the attempt only')
         }
-        const applied = await deps.store.complete(completion)
-        if (applied) {
-          deps.events.emit(attemptEvent(completion, message.createdAt))
-          if (completion.status === 'sent') counts.sent++
-          else if (completion.status === 'failed') counts.failed++
-          else counts.deferred++
+        let applied: boolean
+        try {
+          applied = await deps.store.complete(completion)
+        } catch (error) {
+          // Sent, but not recorded: keep the outcome (and the lease) to record it when the store
+          // is back, and send nothing more until then, so the store being away costs at most
+          // the sends in progress, not the claimed ones waiting for a slot.
+          keepLease = true
+          held.hold(message, completion)
+          const unstarted = buffer
+          buffer = []
+          log.error(
+            { id: message.id, err: (error as Error).message, givenBack: unstarted.length },
+            'could not record a delivery; holding its outcome and starting no send until the store is back',
+          )
+          await giveBack(unstarted)
+          return
         }
+        settled(message, completion, applied)
       } catch (error) {
-        // The store failed: the lease runs out and the message is retried (at least once).
-        log.error({ id: message.id, err: (error as Error).message }, 'could not record a delivery')
+        log.error({ id: message.id, err: (error as Error).message }, 'delivery task failed')
       } finally {
         active.delete(message.id)
-        leases?.untrack(message.id)
+        if (!keepLease) leases?.untrack(message.id)
         waker.wake()
       }
     })()
@@ -137,16 +180,28 @@ export function createWorker(
   async function run(): Promise<void> {
     let storeRetryMs: number = STORE_RETRY_MS[0]
     while (!stopping.signal.aborted) {
+      if (held.size > 0) {
+        // Before anything else: a held outcome whose lease runs out means a duplicate.
+        if (!(await held.flush())) {
+          log.warn(
+            { held: held.size, retryInMs: storeRetryMs },
+            'store still unavailable; will record the held outcomes when it is back',
+          )
+          await delay(storeRetryMs, stopping.signal)
+          storeRetryMs = Math.min(storeRetryMs * 2, STORE_RETRY_MS[1])
+          continue
+        }
+        log.info({}, 'store back: held outcomes recorded; resuming delivery')
+        storeRetryMs = STORE_RETRY_MS[0]
+      }
       if (deps.health.isDown) {
         await giveBack(buffer)
         buffer = []
         if (deps.mode === 'drain') break
         // Nothing to deliver until a probe succeeds; meanwhile fail what outlived its max age.
-        await Promise.race([
-          deps.health.whenUp(stopping.signal),
-          delay(MAX_IDLE_MS / 2, stopping.signal),
-        ])
-        await deps.store.expireOverdue().catch(() => 0)
+        await untilUp(deps.health, MAX_IDLE_MS / 2, stopping.signal)
+        // Not while it is misconfigured: that is no message's fault, and it lasts until fixed.
+        if (!deps.health.misconfigured) await deps.store.expireOverdue().catch(() => 0)
         if (!deps.health.isDown && !stopping.signal.aborted) {
           await deps.store.wakeUpstreamWaiters().catch(() => 0)
         }
@@ -181,7 +236,13 @@ export function createWorker(
         while (active.size < concurrency && buffer.length > 0) launch(buffer.shift()!)
       }
 
-      if (deps.mode === 'drain' && claimedCount === 0 && active.size === 0 && buffer.length === 0)
+      if (
+        deps.mode === 'drain' &&
+        claimedCount === 0 &&
+        active.size === 0 &&
+        buffer.length === 0 &&
+        held.size === 0
+      )
         break
       if (claimedCount > 0 || buffer.length > 0 || active.size >= concurrency) {
         // Busy: go round again as soon as a send finishes (or something is enqueued).
@@ -216,6 +277,12 @@ export function createWorker(
         log.warn({ inFlight: active.size }, 'stop timed out; giving back messages still being sent')
         await deps.store.releaseLeases(id, [...active.keys()]).catch(() => undefined)
       }
+    }
+    if (held.size > 0 && !(await held.flush())) {
+      log.error(
+        { ids: held.ids() },
+        'stopping with delivery outcomes the store did not take; these messages will be sent again once their leases expire',
+      )
     }
     leases?.stop()
     unsubscribe?.()

@@ -569,6 +569,46 @@ export function runStoreContract(name: string, options: StoreContractOptions): v
       )
     })
 
+    test('reports an upstream problem until something is delivered after it', async () => {
+      expect((await store.stats()).upstreamProblem).toBeNull()
+      const [a, b, c] = [newMessage(), newMessage(), newMessage()]
+      await store.enqueue([a, b, c])
+      await store.claim({ owner: 'w', limit: 10, leaseMs: 60_000 })
+      const waiting = (id: string, outcome: 'upstream-down' | 'misconfigured', error: string) =>
+        completion(id, 'w', {
+          status: 'deferred',
+          dueAt: new Date(Date.now() + 60_000),
+          waitingForUpstream: true,
+          reason: outcome === 'misconfigured' ? 'upstream-misconfigured' : 'upstream-down',
+          recipients: [],
+          attempt: { ...completion(id, 'w').attempt, outcome, error, recipients: [] },
+        })
+      await store.complete(waiting(a.id, 'upstream-down', 'connect ECONNREFUSED'))
+      expect((await store.stats()).upstreamProblem).toMatchObject({
+        kind: 'unreachable',
+        error: 'connect ECONNREFUSED',
+      })
+      await sleep(5)
+      const before = Date.now()
+      await store.complete(
+        waiting(b.id, 'misconfigured', 'upstream misconfigured: expired (CERT_HAS_EXPIRED)'),
+      )
+      const problem = (await store.stats()).upstreamProblem
+      expect(problem).toMatchObject({
+        kind: 'misconfigured',
+        error: 'upstream misconfigured: expired (CERT_HAS_EXPIRED)',
+      })
+      expect(Math.abs(problem!.at.getTime() - before)).toBeLessThan(5000)
+      // Another process sees it the same way.
+      const other = await options.reopen(store)
+      extra.push(other)
+      expect((await other.stats()).upstreamProblem?.kind).toBe('misconfigured')
+
+      await sleep(5)
+      await store.complete(completion(c.id, 'w'))
+      expect((await store.stats()).upstreamProblem).toBeNull()
+    })
+
     test('reports activity per time bucket and the last success and error', async () => {
       const empty = await store.activity({
         since: new Date(Date.now() - 3_600_000),

@@ -1,7 +1,15 @@
 import type { Command } from 'commander'
 import { MESSAGE_STATUSES } from '../../message/types.js'
 import { withOutbox } from '../context.js'
+import type { UpstreamProblem } from '../../store/store.js'
 import { age, fields } from '../format.js'
+
+/** What the attempt log says about the upstream, whichever process made the attempts. */
+function upstreamLine(problem: UpstreamProblem | null): string {
+  if (!problem) return 'Upstream: no problem in the attempt log since the last delivery'
+  const what = problem.kind === 'misconfigured' ? 'MISCONFIGURED' : 'unreachable'
+  return `Upstream: ${what} (found ${age(problem.at)} ago, nothing delivered since)\n  ${problem.error}`
+}
 
 export function registerStatsCommand(program: Command): void {
   program
@@ -32,6 +40,8 @@ export function registerStatsCommand(program: Command): void {
               ['failed, last hour', String(stats.failedLastHour)],
               ['failed, last day', String(stats.failedLastDay)],
             ]),
+            '',
+            upstreamLine(stats.upstreamProblem),
           ].join('\n')}\n`,
         )
       })

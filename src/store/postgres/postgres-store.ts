@@ -24,7 +24,7 @@ import type {
   RecipientOutcome,
   Store,
 } from '../store.js'
-import { toActivityBuckets } from '../store.js'
+import { toActivityBuckets, toUpstreamProblem } from '../store.js'
 import { pgFilterCondition, pgSelectorCondition } from './filter-sql.js'
 import { createNotificationListener } from './listener.js'
 import { migratePostgres } from './migrate.js'
@@ -237,7 +237,8 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
       id: c.id,
       owner: c.owner,
       worker: c.attempt.worker,
-      started_at: c.attempt.startedAt.toISOString(),
+      // Durations, not times: the worker's clock may be off, the database's decides.
+      started_ago_ms: Math.max(0, now - c.attempt.startedAt.getTime()),
       duration_ms: Math.round(c.attempt.durationMs),
       outcome: c.attempt.outcome,
       error: c.attempt.error,
@@ -438,6 +439,9 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
       const order = new Map(picked.map((r, i) => [String(r.id), i]))
       const rows = await query(q.claimedRows, [picked.map((r) => String(r.id))])
       rows.sort((a, b) => order.get(String(a.id))! - order.get(String(b.id))!)
+      // Into this process's clock (see ClaimedMessage). Taken after the reply, so a slow round
+      // trip makes a message expire a little late here, never early.
+      const local = Date.now()
       return rows.map((row): ClaimedMessage => ({
         id: String(row.id),
         messageId: String(row.message_id),
@@ -448,8 +452,8 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
         priority: priorityFromRank(Number(row.priority)),
         attempts: Number(row.attempts),
         backoffStep: Number(row.backoff_step),
-        createdAt: row.created_at as Date,
-        expiresAt: row.expires_at as Date,
+        createdAt: new Date(local - Number(row.created_ago_ms)),
+        expiresAt: new Date(local + Number(row.expires_in_ms)),
       }))
     },
 
@@ -618,7 +622,7 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     async stats(): Promise<QueueStats> {
       const finished = async (status: string, ms: number) =>
         Number((await query(q.finishedSince, [status, ms]))[0]?.n ?? 0)
-      const [counts, oldest, sentLastHour, sentLastDay, failedLastHour, failedLastDay] =
+      const [counts, oldest, sentLastHour, sentLastDay, failedLastHour, failedLastDay, problem] =
         await Promise.all([
           store.countByStatus(),
           query(q.oldestWaiting),
@@ -626,6 +630,7 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
           finished('sent', 86_400_000),
           finished('failed', 3_600_000),
           finished('failed', 86_400_000),
+          query(q.upstreamProblem),
         ])
       const t = oldest[0]?.t
       return {
@@ -635,6 +640,7 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
         sentLastDay,
         failedLastHour,
         failedLastDay,
+        upstreamProblem: toUpstreamProblem(problem[0], (v) => v as Date),
       }
     },
 

@@ -64,9 +64,12 @@ export function createQueries(s: string) {
         SELECT id FROM ${s}.messages WHERE ${CLAIMABLE} AND priority = $4 AND due_at <= now()
         ORDER BY due_at, id LIMIT $2 FOR UPDATE SKIP LOCKED)
       RETURNING id, priority, due_at`,
+    // Times as how long ago / from now by the database's clock: the store turns them into the
+    // caller's clock, so a worker whose clock is off compares like with like.
     claimedRows: `
-      SELECT m.id, m.message_id, m.mail_from, m.priority, m.attempts, m.backoff_step, m.created_at,
-        m.expires_at, b.raw,
+      SELECT m.id, m.message_id, m.mail_from, m.priority, m.attempts, m.backoff_step,
+        extract(epoch FROM now() - m.created_at)::float8 * 1000 AS created_ago_ms,
+        extract(epoch FROM m.expires_at - now())::float8 * 1000 AS expires_in_ms, b.raw,
         ARRAY(SELECT address FROM ${s}.recipients r
               WHERE r.message_id = m.id AND r.status = 'pending' ORDER BY position) AS pending,
         (SELECT count(*) FROM ${s}.recipients r WHERE r.message_id = m.id AND r.status = 'failed')::int AS failed
@@ -93,11 +96,12 @@ export function createQueries(s: string) {
     // object: the attempts, the recipients and the messages. An outcome applies only while its
     // completion's owner holds the lease; the attempt is logged whenever the message still
     // exists. Rows are locked in id order, so concurrent batches cannot deadlock. Returns the
-    // ids whose outcome applied.
+    // ids whose outcome applied. Times come as durations (how long ago the attempt started,
+    // how long until the next one), measured on the worker's clock and applied to now().
     complete: `
       WITH input AS (
         SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(ord int, id text, owner text,
-          worker text, started_at timestamptz, duration_ms int, outcome text, error text,
+          worker text, started_ago_ms float8, duration_ms int, outcome text, error text,
           attempt_recipients jsonb, recipients jsonb, status text, delay_ms float8,
           backoff_increment int, waiting_upstream boolean, reason text, captured boolean)
       ), holder AS (
@@ -106,7 +110,8 @@ export function createQueries(s: string) {
         ORDER BY m.id FOR UPDATE OF m
       ), attempt AS (
         INSERT INTO ${s}.attempts (message_id, worker, started_at, duration_ms, outcome, error, recipients)
-        SELECT i.id, i.worker, i.started_at, i.duration_ms, i.outcome, i.error, i.attempt_recipients
+        SELECT i.id, i.worker, now() - ${ms('i.started_ago_ms')}, i.duration_ms, i.outcome, i.error,
+          i.attempt_recipients
         FROM input i WHERE EXISTS (SELECT 1 FROM ${s}.messages WHERE id = i.id)
         ORDER BY i.ord
       ), rcpt AS (
@@ -166,6 +171,13 @@ export function createQueries(s: string) {
       ORDER BY started_at DESC LIMIT 1`,
     lastError: `
       SELECT started_at AS t, error FROM ${s}.attempts WHERE error IS NOT NULL
+      ORDER BY started_at DESC LIMIT 1`,
+    // Scans back only to the last delivery: a healthy upstream has few attempts after it.
+    upstreamProblem: `
+      SELECT started_at AS t, outcome, error FROM ${s}.attempts
+      WHERE outcome IN ('upstream-down', 'misconfigured') AND started_at > coalesce(
+        (SELECT max(started_at) FROM ${s}.attempts WHERE outcome IN ('sent', 'captured', 'partial')),
+        '-infinity')
       ORDER BY started_at DESC LIMIT 1`,
     oldestWaiting: `
       SELECT min(created_at) AS t FROM ${s}.messages WHERE status IN ('queued', 'deferred', 'sending')`,

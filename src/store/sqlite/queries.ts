@@ -102,6 +102,12 @@ export const SQL = {
   lastError: `
     SELECT started_at AS t, error FROM attempts WHERE error IS NOT NULL
     ORDER BY started_at DESC LIMIT 1`,
+  // Scans back only to the last delivery: a healthy upstream has few attempts after it.
+  upstreamProblem: `
+    SELECT started_at AS t, outcome, error FROM attempts
+    WHERE outcome IN ('upstream-down', 'misconfigured') AND started_at > coalesce(
+      (SELECT max(started_at) FROM attempts WHERE outcome IN ('sent', 'captured', 'partial')), -1)
+    ORDER BY started_at DESC LIMIT 1`,
   oldestWaiting: `
     SELECT min(created_at) AS t FROM messages WHERE status IN ('queued', 'deferred', 'sending')`,
 

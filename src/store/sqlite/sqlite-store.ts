@@ -4,7 +4,7 @@ import { dirname, resolve } from 'node:path'
 import { ConfigError, ErrorCodes, OutboxError, StoreUnavailableError } from '../../errors.js'
 import { MESSAGE_STATUSES, type MessageStatus, type RecipientStatus } from '../../message/types.js'
 import { priorityFromRank, priorityRank } from '../priority-rank.js'
-import { toActivityBuckets } from '../store.js'
+import { toActivityBuckets, toUpstreamProblem } from '../store.js'
 import type {
   Activity,
   ActivityRequest,
@@ -595,6 +595,10 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
         sentLastDay: finished('sent', t - 86_400_000),
         failedLastHour: finished('failed', t - 3_600_000),
         failedLastDay: finished('failed', t - 86_400_000),
+        upstreamProblem: toUpstreamProblem(
+          stmt.upstreamProblem.get() as Row | undefined,
+          (v) => new Date(Number(v)),
+        ),
       }
     },
 
