@@ -1,12 +1,20 @@
 import { parseListenAddress } from '../config/listen-address.js'
-import { BlockList, isIPv6 } from 'node:net'
+import { BlockList, isIPv6, SocketAddress, type Socket } from 'node:net'
 import { hostname as osHostname } from 'node:os'
+import type { Duplex } from 'node:stream'
 import { SMTPServer, type SMTPServerOptions, type SMTPServerSession } from 'smtp-server'
-import { InvalidMessageError, ErrorCodes, OutboxError } from '../errors.js'
+import { InvalidMessageError, OutboxError } from '../errors.js'
 import type { Logger } from '../logger.js'
 import type { RawMessageInput } from '../message/compose-raw.js'
+import { rfc5322Date } from '../message/rfc5322-date.js'
 import type { SendResult } from '../message/types.js'
 import { isValidAddress } from '../message/validate-mail.js'
+import { createClientSlots, type SlotRefusal } from './client-slots.js'
+import {
+  startConversationClock,
+  type ConversationClock,
+  type ConversationPhase,
+} from './conversation-clock.js'
 import { verifyPassword } from './password-hash.js'
 
 /** Options of the SMTP listener (smarthost mode). */
@@ -28,11 +36,31 @@ export interface SmtpListenerOptions {
   maxMessageSize: number
   /** @default 1000 */
   maxRecipients?: number
-  /** @default 100 */
+  /** Clients connected at once, in all. @default 100 */
   maxClients?: number
-  /** Idle time before a client is disconnected. @default 60_000 */
+  /**
+   * Connections at once from one client (address, or IPv6 /64) outside `allowNetworks`, as
+   * Postfix's anvil limits them. @default 10
+   */
+  connectionsPerClient?: number
+  /**
+   * Percentage of `maxClients` that clients outside `allowNetworks` may hold together, so that
+   * clients on the trusted networks always find a free slot (one is always kept). @default 80
+   */
+  outsideClientShare?: number
+  /** Time without a byte from the client before it is disconnected. @default 60_000 */
   idleTimeoutMs?: number
-  /** Longest a client may take to send one message's DATA. @default 600_000 */
+  /**
+   * Longest a client may take to send its next complete command line (from its previous one,
+   * or from connecting); bytes trickled in do not extend it. @default 60_000
+   */
+  commandTimeoutMs?: number
+  /**
+   * Longest from connecting, or from the reply to the previous message, to the DATA command
+   * (EHLO, STARTTLS, AUTH, MAIL FROM and every RCPT TO together). @default 300_000
+   */
+  envelopeTimeoutMs?: number
+  /** Longest a client may take to send one message's DATA, up to the final dot. @default 600_000 */
   dataTimeoutMs?: number
   /** Name in the greeting and in Received headers. @default the machine's host name */
   hostname?: string
@@ -75,8 +103,46 @@ function smtpError(code: number, message: string): Error {
 function receivedHeader(session: SMTPServerSession, by: string): string {
   const protocol = `ESMTP${session.secure ? 'S' : ''}${session.user ? 'A' : ''}`
   const helo = (session.hostNameAppearsAs || 'unknown').replace(/[^\x21-\x7e]/g, '')
-  const date = new Date().toUTCString().replace('GMT', '+0000')
+  const date = rfc5322Date(new Date())
   return `Received: from ${helo} ([${session.remoteAddress}])\r\n\tby ${by} (Outbox) with ${protocol};\r\n\t${date}\r\n`
+}
+
+/** One accepted TCP connection, from before its SMTP session starts until it closes. */
+interface Connection {
+  raw: Socket
+  /** The TLS socket on top of `raw`, once TLS is up (implicit TLS or STARTTLS). */
+  tls: Duplex | null
+  /** Accepted on the implicit TLS port: `raw` carries TLS records from the first byte. */
+  implicitTls: boolean
+  clock: ConversationClock
+}
+
+/**
+ * Names a connection the same way from its socket and from its SMTP session (whose addresses
+ * smtp-server normalises: IPv4-mapped IPv6 as IPv4), to find one from the other.
+ */
+function connectionKey(localPort: number, remoteAddress: string, remotePort: number): string {
+  const plain = remoteAddress.replace(/^::ffff:(?=\d+\.)/i, '')
+  const family = isIPv6(plain) ? 'ipv6' : 'ipv4'
+  let address = plain
+  try {
+    address = new SocketAddress({ address: plain, family }).address
+  } catch {
+    // not an IP address: compare as it is
+  }
+  return `${localPort} ${address} ${remotePort}`
+}
+
+/** The 421 greeting of a client refused for want of a slot (its own enhanced code: see send()). */
+function refusalReply(refusal: SlotRefusal, name: string, address: string): string {
+  switch (refusal) {
+    case 'full':
+      return `4.3.2 ${name} Too many connected clients, try again in a moment`
+    case 'per-client':
+      return `4.7.0 ${name} Error: too many connections from ${address}`
+    case 'outside-share':
+      return `4.7.0 ${name} Error: too many connections from outside the trusted networks, try again later`
+  }
 }
 
 /**
@@ -91,6 +157,23 @@ export async function startSmtpListener(
   const allowed = createNetworkMatcher(options.allowNetworks ?? ['127.0.0.0/8', '::1/128'])
   const users = new Map((options.users ?? []).map((u) => [u.username, u.passwordHash]))
   const name = options.hostname ?? osHostname()
+  const slots = createClientSlots({
+    maxClients: options.maxClients ?? 100,
+    perClient: options.connectionsPerClient ?? 10,
+    outsideShare: options.outsideClientShare ?? 80,
+    isTrusted: allowed,
+  })
+  const timeouts = {
+    commandMs: options.commandTimeoutMs ?? 60_000,
+    envelopeMs: options.envelopeTimeoutMs ?? 300_000,
+    dataMs: options.dataTimeoutMs ?? 600_000,
+  }
+  /** Connections accepted whose SMTP session has not started yet, by {@link connectionKey}. */
+  const accepted = new Map<string, Connection>()
+  /** Connections by SMTP session id. */
+  const sessions = new Map<string, Connection>()
+  // Without users AUTH is not offered at all, rather than offered and then always refused.
+  const disabledCommands = [...(options.tls ? [] : ['STARTTLS']), ...(users.size ? [] : ['AUTH'])]
 
   const base: SMTPServerOptions = {
     name,
@@ -101,7 +184,10 @@ export async function startSmtpListener(
     size: options.maxMessageSize,
     rejectOversized: true,
     maxRecipients: options.maxRecipients ?? 1000,
-    maxClients: options.maxClients ?? 100,
+    // Slots are counted in onConnect instead (see createClientSlots): smtp-server counts every
+    // connection, also those about to be refused, and would answer a trusted client 421 while
+    // a crowd of untrusted ones is still being turned away.
+    maxClients: 0,
     socketTimeout: options.idleTimeoutMs ?? 60_000,
     closeTimeout: 5000,
     authMethods: ['PLAIN', 'LOGIN'],
@@ -109,9 +195,49 @@ export async function startSmtpListener(
     // Checked in onAuth instead: clients on the trusted networks may log in without TLS.
     allowInsecureAuth: true,
     hideSTARTTLS: !options.tls,
-    ...(options.tls
-      ? { key: options.tls.key, cert: options.tls.cert }
-      : { disabledCommands: ['STARTTLS'] }),
+    disabledCommands,
+    ...(options.tls ? { key: options.tls.key, cert: options.tls.cert } : {}),
+
+    onConnect(session, callback) {
+      const key = connectionKey(session.localPort, session.remoteAddress, session.remotePort)
+      const connection = accepted.get(key)
+      accepted.delete(key)
+      if (!connection) {
+        // Cannot happen (every socket is seen first); refused rather than left without deadlines.
+        log.error({ client: session.remoteAddress }, 'SMTP session without its connection')
+        return callback(smtpError(421, `4.3.0 ${name} Error: internal error, try again later`))
+      }
+      const refusal = slots.admit(session.id, session.remoteAddress)
+      if (refusal) {
+        connection.clock.stop()
+        log.warn(
+          { client: session.remoteAddress, reason: refusal },
+          'SMTP connection refused: no free slot',
+        )
+        return callback(smtpError(421, refusalReply(refusal, name, session.remoteAddress)))
+      }
+      sessions.set(session.id, connection)
+      // On the implicit TLS port, the TLS socket is watched from onSecure.
+      if (!connection.implicitTls) connection.clock.watch(connection.raw)
+      callback()
+    },
+
+    onSecure(socket, session, callback) {
+      const connection = sessions.get(session.id)
+      if (connection) {
+        connection.tls = socket
+        connection.clock.watch(socket)
+      }
+      // At once: smtp-server pipes the socket into its parser right after this callback, in
+      // the same turn, so no chunk flows before the parser listens too.
+      callback()
+    },
+
+    onClose(session) {
+      slots.release(session.id)
+      sessions.get(session.id)?.clock.stop()
+      sessions.delete(session.id)
+    },
 
     onAuth(auth, session, callback) {
       // Passwords cross the network in the clear without TLS: only trusted networks may do that.
@@ -145,26 +271,22 @@ export async function startSmtpListener(
       callback()
     },
 
-    onData(stream, session, callback) {
+    onData(stream, session, reply) {
+      const connection = sessions.get(session.id)
+      connection?.clock.dataStarted()
+      const callback: typeof reply = (error, message) => {
+        connection?.clock.messageDone()
+        reply(error, message)
+      }
       const chunks: Buffer[] = []
       let size = 0
-      // smtp-server's idle timeout restarts with every byte: a client trickling a message
-      // byte by byte would hold its slot forever without this bound on the whole DATA phase.
-      const timer = setTimeout(() => {
-        log.warn(
-          { client: session.remoteAddress },
-          'SMTP DATA took too long; closing the connection',
-        )
-        stream.destroy(new Error('DATA timeout'))
-        closeSession(session)
-      }, options.dataTimeoutMs ?? 600_000)
       stream.on('data', (chunk: Buffer) => {
         size += chunk.length
         if (size <= options.maxMessageSize) chunks.push(chunk)
       })
-      stream.on('error', () => clearTimeout(timer))
+      // The connection went away mid-message (or its DATA deadline passed): nothing to store.
+      stream.on('error', () => {})
       stream.on('end', () => {
-        clearTimeout(timer)
         if (stream.sizeExceeded) return callback(smtpError(552, 'Message too big for this system'))
         const raw = Buffer.concat([Buffer.from(receivedHeader(session, name)), ...chunks])
         const from = session.envelope.mailFrom ? session.envelope.mailFrom.address : ''
@@ -180,13 +302,16 @@ export async function startSmtpListener(
               },
               'SMTP message queued',
             )
-            callback(null, `Ok: queued as ${result.id}`)
+            // Handed back as an "error" with code 250 on purpose: smtp-server gives a message
+            // accepted in onData the enhanced code 2.6.0, and only a reply code of our own gets
+            // the plain 2.0.0 of `250 2.0.0 Ok: queued as <id>`, which Postfix and our docs use.
+            callback(smtpError(250, `Ok: queued as ${result.id}`))
           },
           (error: unknown) => {
             if (error instanceof InvalidMessageError) {
-              const code = error.code === ErrorCodes.MESSAGE_TOO_LARGE ? 552 : 554
+              // smtp-server puts the enhanced code in front: 552 5.2.2 or 554 5.6.0.
               return callback(
-                smtpError(code, `${code === 552 ? '5.3.4' : '5.6.0'} ${error.message}`),
+                smtpError(error.code === 'OUTBOX_MESSAGE_TOO_LARGE' ? 552 : 554, error.message),
               )
             }
             // Never accept and lose: the client keeps the message and tries again.
@@ -201,19 +326,53 @@ export async function startSmtpListener(
     },
   }
 
+  /** Says why (when the socket can still carry words) and closes a connection past a deadline. */
+  const closeSlowClient = (connection: Connection, phase: ConversationPhase): void => {
+    const { raw, tls } = connection
+    if (raw.destroyed) return
+    log.info(
+      { client: raw.remoteAddress, deadline: phase },
+      `SMTP client too slow (${phase} deadline passed); closing the connection`,
+    )
+    const destroy = () => {
+      tls?.destroy()
+      raw.destroy()
+    }
+    // Until the handshake is done, the implicit TLS port has no way to say anything readable.
+    if (connection.implicitTls && !tls) return destroy()
+    ;(tls ?? raw).end(`421 4.4.2 ${name} Error: timeout exceeded\r\n`, destroy)
+    setTimeout(destroy, 1000).unref()
+  }
+
+  /** Every accepted socket gets its deadlines before smtp-server reads a byte of it. */
+  const onSocket = (raw: Socket, implicitTls: boolean): void => {
+    const key = connectionKey(raw.localPort ?? 0, raw.remoteAddress ?? '', raw.remotePort ?? 0)
+    const forget = () => {
+      if (accepted.get(key) !== connection) return
+      accepted.delete(key)
+      connection.clock.stop()
+    }
+    const connection: Connection = {
+      raw,
+      tls: null,
+      implicitTls,
+      clock: startConversationClock(timeouts, (phase) => {
+        forget()
+        closeSlowClient(connection, phase)
+      }),
+    }
+    accepted.set(key, connection)
+    raw.once('close', forget)
+  }
+
   const servers: SMTPServer[] = []
   const addresses: string[] = []
-  const closeSession = (session: SMTPServerSession): void => {
-    for (const server of servers) {
-      for (const connection of server.connections)
-        if (connection.id === session.id) connection._socket.destroy()
-    }
-  }
 
   async function listen(address: string, secure: boolean): Promise<void> {
     const { host, port } = parseListenAddress(address)
     const server = new SMTPServer({ ...base, secure })
     server.on('error', (error) => log.warn({ err: error.message }, 'SMTP listener error'))
+    server.server.on('connection', (socket: Socket) => onSocket(socket, secure))
     await new Promise<void>((resolve, reject) => {
       server.server.once('error', reject)
       server.listen(port, host, () => {
