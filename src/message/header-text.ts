@@ -1,20 +1,18 @@
 import { decodeWords } from 'postal-mime'
 
 const utf8 = new TextDecoder('utf-8', { fatal: true })
-// What mail readers assume of 8-bit header bytes that are not UTF-8 (WHATWG's "latin1").
-const windows1252 = new TextDecoder('windows-1252')
 
 /**
  * The characters of a header value read one byte per character (latin1): raw 8-bit bytes are
- * UTF-8 when they decode as UTF-8 (SMTPUTF8, 8BITMIME, RFC 6532), Windows-1252 otherwise.
+ * UTF-8 when they decode as UTF-8 (SMTPUTF8, 8BITMIME, RFC 6532), and stay Latin-1 otherwise,
+ * the usual charset of old mailers that send 8-bit headers.
  */
 export function decodeHeaderBytes(latin1: string): string {
   if (!/[\x80-\xff]/.test(latin1)) return latin1
-  const bytes = Buffer.from(latin1, 'latin1')
   try {
-    return utf8.decode(bytes)
+    return utf8.decode(Buffer.from(latin1, 'latin1'))
   } catch {
-    return windows1252.decode(bytes)
+    return latin1
   }
 }
 

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process'
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
+import { connect, createServer, type Socket } from 'node:net'
 import nodemailer from 'nodemailer'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -66,6 +66,34 @@ describe('smarthost as its own process', () => {
     expect(sink.messages[0]!.raw.toString()).toMatch(/Subject: survivor/)
     outbox = await createOutbox({ store })
     expect((await outbox.admin.getMessage(id)).status).toMatch(/sent|sending/)
+  })
+
+  it('outbox smtp takes its connection limits from the configuration', async () => {
+    const env = {
+      OUTBOX_STORE: store,
+      OUTBOX_SMTP_LISTEN: '127.0.0.1:0',
+      OUTBOX_SMTP_ALLOW_NETWORKS: '127.0.0.1/32',
+      OUTBOX_SMTP_CONNECTIONS_PER_CLIENT: '1',
+    }
+    const daemon = await startCli(['smtp'], { cwd, env, readyText: 'outbox smtp' })
+    const port = Number(/SMTP on 127\.0\.0\.1:(\d+)/.exec(daemon.output())![1])
+    const sockets: Socket[] = []
+    const greeting = (source: string) =>
+      new Promise<string>((resolve, reject) => {
+        const socket = connect({ host: '127.0.0.1', port, localAddress: source })
+        sockets.push(socket)
+        socket.once('data', (d: Buffer) => resolve(d.toString()))
+        socket.once('error', reject)
+      })
+    try {
+      expect(await greeting('127.0.0.2')).toMatch(/^220 /)
+      expect(await greeting('127.0.0.2')).toMatch(
+        /^421 4\.7\.0 \S+ Error: too many connections from 127\.0\.0\.2/,
+      )
+      expect(await greeting('127.0.0.3')).toMatch(/^220 /)
+    } finally {
+      for (const socket of sockets) socket.destroy()
+    }
   })
 
   it('outbox sendmail -t queues a message from stdin, Bcc in the envelope only, and a worker delivers it', async () => {

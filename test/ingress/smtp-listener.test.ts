@@ -544,7 +544,7 @@ describe('replies say what Postfix says', () => {
 })
 
 describe('subjects are stored as people read them', () => {
-  it('encoded words, raw 8-bit UTF-8 and Windows-1252: outbox list --subject café finds all three', async () => {
+  it('encoded words, raw 8-bit UTF-8 and Latin-1: outbox list --subject café finds all three', async () => {
     await setup()
     const sent = {
       encoded: Buffer.from(
