@@ -338,8 +338,11 @@ export async function startSmtpListener(
       tls?.destroy()
       raw.destroy()
     }
-    // Until the handshake is done, the implicit TLS port has no way to say anything readable.
-    if (connection.implicitTls && !tls) return destroy()
+    // Until its handshake is done, the implicit TLS port can say nothing readable. Nor may the
+    // socket be destroyed under smtp-server's handshake: it then asks the freed TLS session
+    // for its protocol and Node crashes (segfault). Ended, the handshake fails and smtp-server
+    // closes both sockets itself.
+    if (connection.implicitTls && !tls) return void raw.end()
     ;(tls ?? raw).end(`421 4.4.2 ${name} Error: timeout exceeded\r\n`, destroy)
     setTimeout(destroy, 1000).unref()
   }

@@ -2,6 +2,7 @@ import { execFile, execFileSync } from 'node:child_process'
 import { promisify } from 'node:util'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { connect, type Socket } from 'node:net'
+import { connect as tlsConnect, type TLSSocket } from 'node:tls'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -714,6 +715,77 @@ describe('slow clients cannot hold every slot', () => {
     console.log(
       `trusted client queued in ${trustedMs} ms; tricklers lasted ${Math.min(...lasted('bytes'))}-${Math.max(...lasted('bytes'))} ms (bytes), ${Math.min(...lasted('lines'))}-${Math.max(...lasted('lines'))} ms (lines)`,
     )
+  })
+
+  it.each(['STARTTLS', 'implicit TLS'])(
+    'over %s, commands keep a client alive and silence past the command deadline closes it with 421',
+    async (mode) => {
+      const commandTimeoutMs = 1500
+      await setup({ tlsListen: '127.0.0.1:0', commandTimeoutMs, envelopeTimeoutMs: 30_000 })
+      const secure = await new Promise<TLSSocket>((resolve, reject) => {
+        const options = { rejectUnauthorized: false }
+        if (mode === 'implicit TLS') {
+          const tlsPort = Number(listener.addresses[1]!.split(':').pop())
+          const socket = tlsConnect({ host: '127.0.0.1', port: tlsPort, ...options }, () =>
+            resolve(socket),
+          )
+          socket.on('error', reject)
+          return
+        }
+        const plain = connect({ host: '127.0.0.1', port })
+        plain.on('error', reject)
+        // Each reply ends with a line "NNN text"; answer the greeting, EHLO, then STARTTLS.
+        const steps = ['EHLO c\r\n', 'STARTTLS\r\n']
+        let said = ''
+        plain.on('data', (chunk: Buffer) => {
+          said += chunk.toString()
+          if (!/(^|\r\n)\d{3} [^\r\n]*\r\n$/.test(said)) return
+          said = ''
+          const next = steps.shift()
+          if (next) return void plain.write(next)
+          plain.removeAllListeners('data')
+          const socket = tlsConnect({ socket: plain, ...options }, () => resolve(socket))
+          socket.on('error', reject)
+        })
+      })
+      let transcript = ''
+      let closedAt = 0
+      secure.on('data', (chunk: Buffer) => (transcript += chunk.toString()))
+      secure.on('close', () => (closedAt = Date.now()))
+      if (mode === 'implicit TLS') await waitUntil(() => transcript.startsWith('220 '))
+      // Two command deadlines' worth of NOOPs, each well within one.
+      for (let i = 0; i < 6; i++) {
+        secure.write('NOOP\r\n')
+        await sleep(500)
+      }
+      expect(closedAt).toBe(0)
+      const silentFrom = Date.now()
+      await waitUntil(() => closedAt > 0, commandTimeoutMs + 10_000, 'the connection to close')
+      expect(closedAt - silentFrom).toBeGreaterThan(commandTimeoutMs - 600)
+      expect(transcript).toMatch(/\r\n421 4\.4\.2 \S+ Error: timeout exceeded\r\n$/)
+      secure.destroy()
+    },
+  )
+
+  it('a TLS handshake trickled in a byte at a time is cut off by the command deadline', async () => {
+    const commandTimeoutMs = 1500
+    await setup({ tlsListen: '127.0.0.1:0', commandTimeoutMs })
+    const tlsPort = Number(listener.addresses[1]!.split(':').pop())
+    const socket = connect({ host: '127.0.0.1', port: tlsPort })
+    socket.on('error', () => {})
+    const openedAt = Date.now()
+    let closedAt = 0
+    socket.on('close', () => (closedAt = Date.now()))
+    // The first bytes of a TLS ClientHello record, one every 300 ms (bounded).
+    const hello = Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03])
+    for (let i = 0; i < 40 && closedAt === 0; i++) {
+      socket.write(hello.subarray(i % hello.length, (i % hello.length) + 1))
+      await sleep(300)
+    }
+    expect(closedAt).toBeGreaterThan(0)
+    expect(closedAt - openedAt).toBeGreaterThan(commandTimeoutMs - 200)
+    expect(closedAt - openedAt).toBeLessThan(commandTimeoutMs + 8000)
+    socket.destroy()
   })
 
   it('clients outside allowNetworks never fill the slots kept for trusted ones', async () => {
