@@ -1,20 +1,15 @@
 import { parseListenAddress } from '../config/listen-address.js'
-import { BlockList, isIPv6, SocketAddress, type Socket } from 'node:net'
+import { BlockList, isIPv6, type Socket } from 'node:net'
 import { hostname as osHostname } from 'node:os'
-import type { Duplex } from 'node:stream'
 import { SMTPServer, type SMTPServerOptions, type SMTPServerSession } from 'smtp-server'
-import { InvalidMessageError, OutboxError } from '../errors.js'
+import { ErrorCodes, InvalidMessageError, OutboxError } from '../errors.js'
 import type { Logger } from '../logger.js'
 import type { RawMessageInput } from '../message/compose-raw.js'
 import { rfc5322Date } from '../message/rfc5322-date.js'
 import type { SendResult } from '../message/types.js'
 import { isValidAddress } from '../message/validate-mail.js'
-import { createClientSlots, type SlotRefusal } from './client-slots.js'
-import {
-  startConversationClock,
-  type ConversationClock,
-  type ConversationPhase,
-} from './conversation-clock.js'
+import { createClientSlots } from './client-slots.js'
+import { createConnectionGuard } from './connection-guard.js'
 import { verifyPassword } from './password-hash.js'
 
 /** Options of the SMTP listener (smarthost mode). */
@@ -107,44 +102,6 @@ function receivedHeader(session: SMTPServerSession, by: string): string {
   return `Received: from ${helo} ([${session.remoteAddress}])\r\n\tby ${by} (Outbox) with ${protocol};\r\n\t${date}\r\n`
 }
 
-/** One accepted TCP connection, from before its SMTP session starts until it closes. */
-interface Connection {
-  raw: Socket
-  /** The TLS socket on top of `raw`, once TLS is up (implicit TLS or STARTTLS). */
-  tls: Duplex | null
-  /** Accepted on the implicit TLS port: `raw` carries TLS records from the first byte. */
-  implicitTls: boolean
-  clock: ConversationClock
-}
-
-/**
- * Names a connection the same way from its socket and from its SMTP session (whose addresses
- * smtp-server normalises: IPv4-mapped IPv6 as IPv4), to find one from the other.
- */
-function connectionKey(localPort: number, remoteAddress: string, remotePort: number): string {
-  const plain = remoteAddress.replace(/^::ffff:(?=\d+\.)/i, '')
-  const family = isIPv6(plain) ? 'ipv6' : 'ipv4'
-  let address = plain
-  try {
-    address = new SocketAddress({ address: plain, family }).address
-  } catch {
-    // not an IP address: compare as it is
-  }
-  return `${localPort} ${address} ${remotePort}`
-}
-
-/** The 421 greeting of a client refused for want of a slot (its own enhanced code: see send()). */
-function refusalReply(refusal: SlotRefusal, name: string, address: string): string {
-  switch (refusal) {
-    case 'full':
-      return `4.3.2 ${name} Too many connected clients, try again in a moment`
-    case 'per-client':
-      return `4.7.0 ${name} Error: too many connections from ${address}`
-    case 'outside-share':
-      return `4.7.0 ${name} Error: too many connections from outside the trusted networks, try again later`
-  }
-}
-
 /**
  * Starts the SMTP listener: every accepted message goes into the same durable queue as
  * `outbox.send()`, and the client gets `250` only after the store has committed it.
@@ -157,21 +114,21 @@ export async function startSmtpListener(
   const allowed = createNetworkMatcher(options.allowNetworks ?? ['127.0.0.0/8', '::1/128'])
   const users = new Map((options.users ?? []).map((u) => [u.username, u.passwordHash]))
   const name = options.hostname ?? osHostname()
-  const slots = createClientSlots({
-    maxClients: options.maxClients ?? 100,
-    perClient: options.connectionsPerClient ?? 10,
-    outsideShare: options.outsideClientShare ?? 80,
-    isTrusted: allowed,
+  const guard = createConnectionGuard({
+    slots: createClientSlots({
+      maxClients: options.maxClients ?? 100,
+      perClient: options.connectionsPerClient ?? 10,
+      outsideShare: options.outsideClientShare ?? 80,
+      isTrusted: allowed,
+    }),
+    timeouts: {
+      commandMs: options.commandTimeoutMs ?? 60_000,
+      envelopeMs: options.envelopeTimeoutMs ?? 300_000,
+      dataMs: options.dataTimeoutMs ?? 600_000,
+    },
+    name,
+    logger: log,
   })
-  const timeouts = {
-    commandMs: options.commandTimeoutMs ?? 60_000,
-    envelopeMs: options.envelopeTimeoutMs ?? 300_000,
-    dataMs: options.dataTimeoutMs ?? 600_000,
-  }
-  /** Connections accepted whose SMTP session has not started yet, by {@link connectionKey}. */
-  const accepted = new Map<string, Connection>()
-  /** Connections by SMTP session id. */
-  const sessions = new Map<string, Connection>()
   // Without users AUTH is not offered at all, rather than offered and then always refused.
   const disabledCommands = [...(options.tls ? [] : ['STARTTLS']), ...(users.size ? [] : ['AUTH'])]
 
@@ -199,44 +156,19 @@ export async function startSmtpListener(
     ...(options.tls ? { key: options.tls.key, cert: options.tls.cert } : {}),
 
     onConnect(session, callback) {
-      const key = connectionKey(session.localPort, session.remoteAddress, session.remotePort)
-      const connection = accepted.get(key)
-      accepted.delete(key)
-      if (!connection) {
-        // Cannot happen (every socket is seen first); refused rather than left without deadlines.
-        log.error({ client: session.remoteAddress }, 'SMTP session without its connection')
-        return callback(smtpError(421, `4.3.0 ${name} Error: internal error, try again later`))
-      }
-      const refusal = slots.admit(session.id, session.remoteAddress)
-      if (refusal) {
-        connection.clock.stop()
-        log.warn(
-          { client: session.remoteAddress, reason: refusal },
-          'SMTP connection refused: no free slot',
-        )
-        return callback(smtpError(421, refusalReply(refusal, name, session.remoteAddress)))
-      }
-      sessions.set(session.id, connection)
-      // On the implicit TLS port, the TLS socket is watched from onSecure.
-      if (!connection.implicitTls) connection.clock.watch(connection.raw)
-      callback()
+      const refusal = guard.admit(session)
+      callback(refusal === null ? null : smtpError(421, refusal))
     },
 
     onSecure(socket, session, callback) {
-      const connection = sessions.get(session.id)
-      if (connection) {
-        connection.tls = socket
-        connection.clock.watch(socket)
-      }
+      guard.secured(session, socket)
       // At once: smtp-server pipes the socket into its parser right after this callback, in
       // the same turn, so no chunk flows before the parser listens too.
       callback()
     },
 
     onClose(session) {
-      slots.release(session.id)
-      sessions.get(session.id)?.clock.stop()
-      sessions.delete(session.id)
+      guard.closed(session)
     },
 
     onAuth(auth, session, callback) {
@@ -272,10 +204,9 @@ export async function startSmtpListener(
     },
 
     onData(stream, session, reply) {
-      const connection = sessions.get(session.id)
-      connection?.clock.dataStarted()
+      guard.dataStarted(session)
       const callback: typeof reply = (error, message) => {
-        connection?.clock.messageDone()
+        guard.messageDone(session)
         reply(error, message)
       }
       const chunks: Buffer[] = []
@@ -311,7 +242,7 @@ export async function startSmtpListener(
             if (error instanceof InvalidMessageError) {
               // smtp-server puts the enhanced code in front: 552 5.2.2 or 554 5.6.0.
               return callback(
-                smtpError(error.code === 'OUTBOX_MESSAGE_TOO_LARGE' ? 552 : 554, error.message),
+                smtpError(error.code === ErrorCodes.MESSAGE_TOO_LARGE ? 552 : 554, error.message),
               )
             }
             // Never accept and lose: the client keeps the message and tries again.
@@ -326,48 +257,6 @@ export async function startSmtpListener(
     },
   }
 
-  /** Says why (when the socket can still carry words) and closes a connection past a deadline. */
-  const closeSlowClient = (connection: Connection, phase: ConversationPhase): void => {
-    const { raw, tls } = connection
-    if (raw.destroyed) return
-    log.info(
-      { client: raw.remoteAddress, deadline: phase },
-      `SMTP client too slow (${phase} deadline passed); closing the connection`,
-    )
-    const destroy = () => {
-      tls?.destroy()
-      raw.destroy()
-    }
-    // Until its handshake is done, the implicit TLS port can say nothing readable. Nor may the
-    // socket be destroyed under smtp-server's handshake: it then asks the freed TLS session
-    // for its protocol and Node crashes (segfault). Ended, the handshake fails and smtp-server
-    // closes both sockets itself.
-    if (connection.implicitTls && !tls) return void raw.end()
-    ;(tls ?? raw).end(`421 4.4.2 ${name} Error: timeout exceeded\r\n`, destroy)
-    setTimeout(destroy, 1000).unref()
-  }
-
-  /** Every accepted socket gets its deadlines before smtp-server reads a byte of it. */
-  const onSocket = (raw: Socket, implicitTls: boolean): void => {
-    const key = connectionKey(raw.localPort ?? 0, raw.remoteAddress ?? '', raw.remotePort ?? 0)
-    const forget = () => {
-      if (accepted.get(key) !== connection) return
-      accepted.delete(key)
-      connection.clock.stop()
-    }
-    const connection: Connection = {
-      raw,
-      tls: null,
-      implicitTls,
-      clock: startConversationClock(timeouts, (phase) => {
-        forget()
-        closeSlowClient(connection, phase)
-      }),
-    }
-    accepted.set(key, connection)
-    raw.once('close', forget)
-  }
-
   const servers: SMTPServer[] = []
   const addresses: string[] = []
 
@@ -375,7 +264,7 @@ export async function startSmtpListener(
     const { host, port } = parseListenAddress(address)
     const server = new SMTPServer({ ...base, secure })
     server.on('error', (error) => log.warn({ err: error.message }, 'SMTP listener error'))
-    server.server.on('connection', (socket: Socket) => onSocket(socket, secure))
+    server.server.on('connection', (socket: Socket) => guard.accepted(socket, secure))
     await new Promise<void>((resolve, reject) => {
       server.server.once('error', reject)
       server.listen(port, host, () => {
