@@ -1,7 +1,7 @@
 import { pino, type Logger as PinoLogger } from 'pino'
 import type { Command } from 'commander'
 import { loadConfig, type MergedConfig } from '../config/config-sources.js'
-import type { OutboxConfig } from '../config/config-schema.js'
+import { CONFIG_KEYS, type OutboxConfig } from '../config/config-schema.js'
 import { MessageNotFoundError, OutboxError } from '../errors.js'
 import type { OutboxOptions } from '../config/outbox-options.js'
 import { createOutbox, type Outbox } from '../outbox.js'
@@ -27,28 +27,15 @@ export class CliExit extends Error {
   }
 }
 
-/** Command-line flags that set configuration keys, as Commander names them. */
-const FLAG_KEYS = {
-  store: 'store',
-  upstream: 'upstream',
-  concurrency: 'concurrency',
-  maxAge: 'maxAgeMs',
-  maxMessageSize: 'maxMessageSize',
-  leaseDuration: 'leaseMs',
-  retryInitialDelay: 'retryInitialDelayMs',
-  retryMaxDelay: 'retryMaxDelayMs',
-  rateLimit: 'rateLimit',
-  smtpListen: 'smtpListen',
-  smtpTlsListen: 'smtpTlsListen',
-  smtpTlsKey: 'smtpTlsKey',
-  smtpTlsCert: 'smtpTlsCert',
-  smtpAllowNetworks: 'smtpAllowNetworks',
-  smtpUsers: 'smtpUsers',
-  smtpMaxRecipients: 'smtpMaxRecipients',
-  httpListen: 'httpListen',
-  adminToken: 'adminToken',
-  logLevel: 'logLevel',
-} as const
+/** Each configuration key by the name Commander gives its flag (`--max-age` → `maxAge`). */
+const FLAG_KEYS = Object.fromEntries(
+  (Object.keys(CONFIG_KEYS) as (keyof OutboxConfig)[]).map((key) => [
+    CONFIG_KEYS[key].flag
+      .slice(2)
+      .replace(/-([a-z])/g, (_, letter: string) => letter.toUpperCase()),
+    key,
+  ]),
+)
 
 /** Reads the configuration for a command; stops with exit code 2 and one line per problem. */
 export function commandConfig(command: Command): MergedConfig {

@@ -39,6 +39,18 @@ export interface OutboxConfig {
   smtpUsers: { username: string; passwordHash: string }[]
   /** Most recipients per message accepted over SMTP. */
   smtpMaxRecipients: number
+  /** SMTP clients connected at once, in all. */
+  smtpMaxClients: number
+  /** SMTP connections at once from one client (address, IPv6 /64) outside the allowed networks. */
+  smtpConnectionsPerClient: number
+  /** Percentage of the SMTP client slots that clients outside the allowed networks may hold together. */
+  smtpOutsideClientShare: number
+  /** Longest an SMTP client may take to send its next complete command line (ms). */
+  smtpCommandTimeoutMs: number
+  /** Longest from connecting (or the previous message) to the DATA command (ms). */
+  smtpEnvelopeTimeoutMs: number
+  /** Longest an SMTP client may take to send a message's DATA (ms). */
+  smtpDataTimeoutMs: number
   /** Address the HTTP API and dashboard bind (`host:port`), or null for none (`outbox start`). */
   httpListen: string | null
   /** Bearer token of the HTTP API and dashboard; required to listen beyond loopback. */
@@ -242,6 +254,51 @@ export const CONFIG_KEYS: Record<keyof OutboxConfig, ConfigKey> = {
     expected: 'a whole number from 1 to 100000',
     parse: wholeNumber(1, 100_000),
   },
+  smtpMaxClients: {
+    file: 'smtp.maxClients',
+    env: 'OUTBOX_SMTP_MAX_CLIENTS',
+    flag: '--smtp-max-clients',
+    expected: 'a whole number from 1 to 100000',
+    parse: wholeNumber(1, 100_000),
+  },
+  smtpConnectionsPerClient: {
+    file: 'smtp.connectionsPerClient',
+    env: 'OUTBOX_SMTP_CONNECTIONS_PER_CLIENT',
+    flag: '--smtp-connections-per-client',
+    expected: 'a whole number from 1 to 100000',
+    parse: wholeNumber(1, 100_000),
+  },
+  smtpOutsideClientShare: {
+    file: 'smtp.outsideClientShare',
+    env: 'OUTBOX_SMTP_OUTSIDE_CLIENT_SHARE',
+    flag: '--smtp-outside-client-share',
+    expected: 'a percentage from 0 to 100, such as 80%',
+    parse: z
+      .union([z.number(), z.string().regex(/^\s*\d+\s*%?\s*$/)])
+      .transform((v) => (typeof v === 'number' ? v : Number(v.replace('%', ''))))
+      .pipe(z.number().int().min(0).max(100)),
+  },
+  smtpCommandTimeoutMs: {
+    file: 'smtp.commandTimeout',
+    env: 'OUTBOX_SMTP_COMMAND_TIMEOUT',
+    flag: '--smtp-command-timeout',
+    expected: 'a duration of at least 1s, such as 60s',
+    parse: duration(1000),
+  },
+  smtpEnvelopeTimeoutMs: {
+    file: 'smtp.envelopeTimeout',
+    env: 'OUTBOX_SMTP_ENVELOPE_TIMEOUT',
+    flag: '--smtp-envelope-timeout',
+    expected: 'a duration of at least 1s, such as 5m',
+    parse: duration(1000),
+  },
+  smtpDataTimeoutMs: {
+    file: 'smtp.dataTimeout',
+    env: 'OUTBOX_SMTP_DATA_TIMEOUT',
+    flag: '--smtp-data-timeout',
+    expected: 'a duration of at least 1s, such as 10m',
+    parse: duration(1000),
+  },
   httpListen: {
     file: 'http.listen',
     env: 'OUTBOX_HTTP_LISTEN',
@@ -284,6 +341,12 @@ export const CONFIG_DEFAULTS: Readonly<OutboxConfig> = Object.freeze({
   smtpAllowNetworks: ['127.0.0.0/8', '::1/128'],
   smtpUsers: [],
   smtpMaxRecipients: 1000,
+  smtpMaxClients: 100,
+  smtpConnectionsPerClient: 10,
+  smtpOutsideClientShare: 80,
+  smtpCommandTimeoutMs: 60_000,
+  smtpEnvelopeTimeoutMs: 5 * 60_000,
+  smtpDataTimeoutMs: 10 * 60_000,
   httpListen: '127.0.0.1:8025',
   adminToken: null,
   logLevel: 'info',

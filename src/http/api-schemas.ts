@@ -141,7 +141,7 @@ export function toMessageFilter(input: z.output<typeof messageFilterSchema>): Me
   if (input.to) filter.to = input.to
   if (input.from) filter.from = input.from
   if (input.tag) filter.tag = input.tag
-  if (input.subject) filter.subject = input.subject
+  if (input.subject) filter.subject = input.subject.normalize('NFC') // as stored subjects are
   if (input.since !== undefined) filter.since = toDate('since', input.since)
   if (input.before !== undefined) filter.before = toDate('before', input.before)
   return filter

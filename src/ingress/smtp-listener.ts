@@ -1,12 +1,15 @@
 import { parseListenAddress } from '../config/listen-address.js'
-import { BlockList, isIPv6 } from 'node:net'
+import { BlockList, isIPv6, type Socket } from 'node:net'
 import { hostname as osHostname } from 'node:os'
 import { SMTPServer, type SMTPServerOptions, type SMTPServerSession } from 'smtp-server'
-import { InvalidMessageError, ErrorCodes, OutboxError } from '../errors.js'
+import { ErrorCodes, InvalidMessageError, OutboxError } from '../errors.js'
 import type { Logger } from '../logger.js'
 import type { RawMessageInput } from '../message/compose-raw.js'
+import { rfc5322Date } from '../message/rfc5322-date.js'
 import type { SendResult } from '../message/types.js'
 import { isValidAddress } from '../message/validate-mail.js'
+import { createClientSlots } from './client-slots.js'
+import { createConnectionGuard } from './connection-guard.js'
 import { verifyPassword } from './password-hash.js'
 
 /** Options of the SMTP listener (smarthost mode). */
@@ -28,11 +31,31 @@ export interface SmtpListenerOptions {
   maxMessageSize: number
   /** @default 1000 */
   maxRecipients?: number
-  /** @default 100 */
+  /** Clients connected at once, in all. @default 100 */
   maxClients?: number
-  /** Idle time before a client is disconnected. @default 60_000 */
+  /**
+   * Connections at once from one client (address, or IPv6 /64) outside `allowNetworks`, as
+   * Postfix's anvil limits them. @default 10
+   */
+  connectionsPerClient?: number
+  /**
+   * Percentage of `maxClients` that clients outside `allowNetworks` may hold together, so that
+   * clients on the trusted networks always find a free slot (one is always kept). @default 80
+   */
+  outsideClientShare?: number
+  /** Time without a byte from the client before it is disconnected. @default 60_000 */
   idleTimeoutMs?: number
-  /** Longest a client may take to send one message's DATA. @default 600_000 */
+  /**
+   * Longest a client may take to send its next complete command line (from its previous one,
+   * or from connecting); bytes trickled in do not extend it. @default 60_000
+   */
+  commandTimeoutMs?: number
+  /**
+   * Longest from connecting, or from the reply to the previous message, to the DATA command
+   * (EHLO, STARTTLS, AUTH, MAIL FROM and every RCPT TO together). @default 300_000
+   */
+  envelopeTimeoutMs?: number
+  /** Longest a client may take to send one message's DATA, up to the final dot. @default 600_000 */
   dataTimeoutMs?: number
   /** Name in the greeting and in Received headers. @default the machine's host name */
   hostname?: string
@@ -75,7 +98,7 @@ function smtpError(code: number, message: string): Error {
 function receivedHeader(session: SMTPServerSession, by: string): string {
   const protocol = `ESMTP${session.secure ? 'S' : ''}${session.user ? 'A' : ''}`
   const helo = (session.hostNameAppearsAs || 'unknown').replace(/[^\x21-\x7e]/g, '')
-  const date = new Date().toUTCString().replace('GMT', '+0000')
+  const date = rfc5322Date(new Date())
   return `Received: from ${helo} ([${session.remoteAddress}])\r\n\tby ${by} (Outbox) with ${protocol};\r\n\t${date}\r\n`
 }
 
@@ -91,6 +114,23 @@ export async function startSmtpListener(
   const allowed = createNetworkMatcher(options.allowNetworks ?? ['127.0.0.0/8', '::1/128'])
   const users = new Map((options.users ?? []).map((u) => [u.username, u.passwordHash]))
   const name = options.hostname ?? osHostname()
+  const guard = createConnectionGuard({
+    slots: createClientSlots({
+      maxClients: options.maxClients ?? 100,
+      perClient: options.connectionsPerClient ?? 10,
+      outsideShare: options.outsideClientShare ?? 80,
+      isTrusted: allowed,
+    }),
+    timeouts: {
+      commandMs: options.commandTimeoutMs ?? 60_000,
+      envelopeMs: options.envelopeTimeoutMs ?? 300_000,
+      dataMs: options.dataTimeoutMs ?? 600_000,
+    },
+    name,
+    logger: log,
+  })
+  // Without users AUTH is not offered at all, rather than offered and then always refused.
+  const disabledCommands = [...(options.tls ? [] : ['STARTTLS']), ...(users.size ? [] : ['AUTH'])]
 
   const base: SMTPServerOptions = {
     name,
@@ -101,7 +141,10 @@ export async function startSmtpListener(
     size: options.maxMessageSize,
     rejectOversized: true,
     maxRecipients: options.maxRecipients ?? 1000,
-    maxClients: options.maxClients ?? 100,
+    // Slots are counted in onConnect instead (see createClientSlots): smtp-server counts every
+    // connection, also those about to be refused, and would answer a trusted client 421 while
+    // a crowd of untrusted ones is still being turned away.
+    maxClients: 0,
     socketTimeout: options.idleTimeoutMs ?? 60_000,
     closeTimeout: 5000,
     authMethods: ['PLAIN', 'LOGIN'],
@@ -109,9 +152,24 @@ export async function startSmtpListener(
     // Checked in onAuth instead: clients on the trusted networks may log in without TLS.
     allowInsecureAuth: true,
     hideSTARTTLS: !options.tls,
-    ...(options.tls
-      ? { key: options.tls.key, cert: options.tls.cert }
-      : { disabledCommands: ['STARTTLS'] }),
+    disabledCommands,
+    ...(options.tls ? { key: options.tls.key, cert: options.tls.cert } : {}),
+
+    onConnect(session, callback) {
+      const refusal = guard.admit(session)
+      callback(refusal === null ? null : smtpError(421, refusal))
+    },
+
+    onSecure(socket, session, callback) {
+      guard.secured(session, socket)
+      // At once: smtp-server pipes the socket into its parser right after this callback, in
+      // the same turn, so no chunk flows before the parser listens too.
+      callback()
+    },
+
+    onClose(session) {
+      guard.closed(session)
+    },
 
     onAuth(auth, session, callback) {
       // Passwords cross the network in the clear without TLS: only trusted networks may do that.
@@ -145,26 +203,21 @@ export async function startSmtpListener(
       callback()
     },
 
-    onData(stream, session, callback) {
+    onData(stream, session, reply) {
+      guard.dataStarted(session)
+      const callback: typeof reply = (error, message) => {
+        guard.messageDone(session)
+        reply(error, message)
+      }
       const chunks: Buffer[] = []
       let size = 0
-      // smtp-server's idle timeout restarts with every byte: a client trickling a message
-      // byte by byte would hold its slot forever without this bound on the whole DATA phase.
-      const timer = setTimeout(() => {
-        log.warn(
-          { client: session.remoteAddress },
-          'SMTP DATA took too long; closing the connection',
-        )
-        stream.destroy(new Error('DATA timeout'))
-        closeSession(session)
-      }, options.dataTimeoutMs ?? 600_000)
       stream.on('data', (chunk: Buffer) => {
         size += chunk.length
         if (size <= options.maxMessageSize) chunks.push(chunk)
       })
-      stream.on('error', () => clearTimeout(timer))
+      // The connection went away mid-message (or its DATA deadline passed): nothing to store.
+      stream.on('error', () => {})
       stream.on('end', () => {
-        clearTimeout(timer)
         if (stream.sizeExceeded) return callback(smtpError(552, 'Message too big for this system'))
         const raw = Buffer.concat([Buffer.from(receivedHeader(session, name)), ...chunks])
         const from = session.envelope.mailFrom ? session.envelope.mailFrom.address : ''
@@ -180,13 +233,16 @@ export async function startSmtpListener(
               },
               'SMTP message queued',
             )
-            callback(null, `Ok: queued as ${result.id}`)
+            // Handed back as an "error" with code 250 on purpose: smtp-server gives a message
+            // accepted in onData the enhanced code 2.6.0, and only a reply code of our own gets
+            // the plain 2.0.0 of `250 2.0.0 Ok: queued as <id>`, which Postfix and our docs use.
+            callback(smtpError(250, `Ok: queued as ${result.id}`))
           },
           (error: unknown) => {
             if (error instanceof InvalidMessageError) {
-              const code = error.code === ErrorCodes.MESSAGE_TOO_LARGE ? 552 : 554
+              // smtp-server puts the enhanced code in front: 552 5.2.2 or 554 5.6.0.
               return callback(
-                smtpError(code, `${code === 552 ? '5.3.4' : '5.6.0'} ${error.message}`),
+                smtpError(error.code === ErrorCodes.MESSAGE_TOO_LARGE ? 552 : 554, error.message),
               )
             }
             // Never accept and lose: the client keeps the message and tries again.
@@ -203,17 +259,12 @@ export async function startSmtpListener(
 
   const servers: SMTPServer[] = []
   const addresses: string[] = []
-  const closeSession = (session: SMTPServerSession): void => {
-    for (const server of servers) {
-      for (const connection of server.connections)
-        if (connection.id === session.id) connection._socket.destroy()
-    }
-  }
 
   async function listen(address: string, secure: boolean): Promise<void> {
     const { host, port } = parseListenAddress(address)
     const server = new SMTPServer({ ...base, secure })
     server.on('error', (error) => log.warn({ err: error.message }, 'SMTP listener error'))
+    server.server.on('connection', (socket: Socket) => guard.accepted(socket, secure))
     await new Promise<void>((resolve, reject) => {
       server.server.once('error', reject)
       server.listen(port, host, () => {

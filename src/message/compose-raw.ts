@@ -2,6 +2,8 @@ import { randomUUID } from 'node:crypto'
 import { ErrorCodes, InvalidMessageError } from '../errors.js'
 import type { ComposeLimits } from './compose.js'
 import { formatBytes } from './format-bytes.js'
+import { findHeaderSection, headerText, readHeader } from './header-section.js'
+import { decodeHeaderText } from './header-text.js'
 import { toCrlf } from './line-endings.js'
 import type { ComposedMessage } from './types.js'
 import { isValidAddress } from './validate-mail.js'
@@ -12,21 +14,22 @@ export interface RawMessageInput {
   from: string
   /** Envelope recipients (RCPT TO), Bcc included. */
   to: string[]
-  /** The message bytes, stored and sent unchanged. */
+  /** The message bytes, stored and sent unchanged (but for a missing Message-ID or blank line). */
   raw: Buffer | string
 }
 
-/** Returns the unfolded value of the first header `name` in a header block, or null. */
-export function readHeader(headerBlock: string, name: string): string | null {
-  const pattern = new RegExp(`^${name}:[ \\t]*((?:.*)(?:\\r?\\n[ \\t].*)*)`, 'im')
-  const match = pattern.exec(headerBlock)
-  return match ? match[1]!.replace(/\r?\n[ \t]+/g, ' ').trim() : null
+const CRLF = Buffer.from('\r\n')
+
+/** The Subject as people read it, for listings and search; the stored bytes keep it as sent. */
+function subjectOf(headerBlock: string): string | null {
+  const subject = readHeader(headerBlock, 'subject')
+  return subject === null ? null : decodeHeaderText(subject)
 }
 
 /**
  * Checks an already composed message and reads what listings need from its headers. The bytes
  * are kept as they are; only a missing Message-ID is added, so that retries and receivers can
- * recognise the message.
+ * recognise the message, and a missing blank line between the headers and the body.
  */
 export function composeRaw(input: RawMessageInput, limits: ComposeLimits): ComposedMessage {
   if (!input || typeof input !== 'object') {
@@ -69,10 +72,15 @@ export function composeRaw(input: RawMessageInput, limits: ComposeLimits): Compo
   if (raw.length < 2 || raw[raw.length - 2] !== 0x0d || raw[raw.length - 1] !== 0x0a) {
     raw = Buffer.concat([raw, Buffer.from('\r\n')])
   }
-  // Only the header block is read; 64 KB is far more than any sane header section.
-  const head = raw.subarray(0, 65536).toString('latin1')
-  const end = head.search(/\r?\n\r?\n/)
-  const headerBlock = end === -1 ? head : head.slice(0, end)
+  // The header section as receivers will read it. Input without a blank line after its
+  // headers (or without headers at all) gets one where the body starts, as Postfix does:
+  // otherwise the Message-ID added below, or a Received header, would turn the first line of
+  // the body into a header, and listings would read "headers" out of the body.
+  const section = findHeaderSection(raw)
+  if (section.endedBy === 'body') {
+    raw = Buffer.concat([raw.subarray(0, section.end), CRLF, raw.subarray(section.end)])
+  }
+  const headerBlock = headerText(raw, section)
   let messageId = readHeader(headerBlock, 'message-id')
   if (!messageId) {
     const domain =
@@ -91,6 +99,6 @@ export function composeRaw(input: RawMessageInput, limits: ComposeLimits): Compo
     messageId,
     envelope: { from: input.from, to: [...new Set(input.to)] },
     raw,
-    subject: readHeader(headerBlock, 'subject'),
+    subject: subjectOf(headerBlock),
   }
 }

@@ -81,7 +81,7 @@ export interface ComposedMessage {
   envelope: Envelope
   /** The RFC 5322 bytes, CRLF line endings; never contains a Bcc header. */
   raw: Buffer
-  /** The Subject header as given, for listings; `null` if none. */
+  /** The Subject as people read it (encoded words and 8-bit UTF-8 decoded), for listings; `null` if none. */
   subject: string | null
 }
 

@@ -62,6 +62,30 @@ describe('configuration precedence: defaults, file, environment, flags', () => {
     })
   })
 
+  it('sets the SMTP slot limits and deadlines like any other key', async () => {
+    writeFileSync(
+      join(cwd, 'outbox.config.json'),
+      JSON.stringify({ smtp: { maxClients: 40, envelopeTimeout: '90s' } }),
+    )
+    const { config: c, sources } = await config(
+      ['--smtp-outside-client-share', '50%', '--smtp-command-timeout', '10s'],
+      { OUTBOX_SMTP_CONNECTIONS_PER_CLIENT: '4', OUTBOX_SMTP_DATA_TIMEOUT: '2m' },
+    )
+    expect(c).toMatchObject({
+      smtpMaxClients: 40,
+      smtpConnectionsPerClient: 4,
+      smtpOutsideClientShare: 50,
+      smtpCommandTimeoutMs: 10_000,
+      smtpEnvelopeTimeoutMs: 90_000,
+      smtpDataTimeoutMs: 120_000,
+    })
+    expect(sources).toMatchObject({
+      smtpEnvelopeTimeoutMs: 'outbox.config.json (smtp.envelopeTimeout)',
+      smtpConnectionsPerClient: 'environment (OUTBOX_SMTP_CONNECTIONS_PER_CLIENT)',
+      smtpOutsideClientShare: 'command line (--smtp-outside-client-share)',
+    })
+  })
+
   it('reads --config PATH, and OUTBOX_CONFIG', async () => {
     writeFileSync(join(cwd, 'other.json'), JSON.stringify({ rateLimit: '600/m' }))
     expect((await config(['--config', 'other.json'])).config.rateLimit).toEqual({
@@ -123,6 +147,13 @@ describe('a wrong value stops the program with one line per problem and exit cod
       { OUTBOX_SMTP_LISTEN: 'localhost' },
       null,
       'OUTBOX_SMTP_LISTEN = "localhost" from the environment: expected host:port',
+    ],
+    [
+      'a share over 100 %',
+      ['--smtp-outside-client-share', '120%'],
+      {},
+      null,
+      '--smtp-outside-client-share = "120%" from the command line: expected a percentage from 0 to 100',
     ],
     [
       'a bad upstream',

@@ -1,11 +1,12 @@
 import { execFile, execFileSync } from 'node:child_process'
 import { promisify } from 'node:util'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { connect } from 'node:net'
+import { connect, type Socket } from 'node:net'
+import { connect as tlsConnect, type TLSSocket } from 'node:tls'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFinished } from 'vitest'
 import { createOutbox, type Outbox } from '../../src/index.js'
 import { hashPassword } from '../../src/ingress/password-hash.js'
 import {
@@ -14,8 +15,9 @@ import {
   type SmtpListenerOptions,
 } from '../../src/ingress/smtp-listener.js'
 import { silentLogger } from '../../src/logger.js'
+import { runCli } from '../helpers/run-cli.js'
 import { createSmtpSink, type SmtpSink } from '../helpers/smtp-sink.js'
-import { sleep, tempSqliteUrl } from '../helpers/temp.js'
+import { sleep, tempSqliteUrl, waitUntil } from '../helpers/temp.js'
 
 const CLIENT = fileURLToPath(new URL('../fixtures/smtp_client.py', import.meta.url))
 let dir: string
@@ -49,6 +51,7 @@ let outbox: Outbox
 let sink: SmtpSink
 let listener: SmtpListener
 let port: number
+let store: string
 afterEach(async () => {
   await listener?.close()
   await outbox?.close()
@@ -57,8 +60,9 @@ afterEach(async () => {
 
 async function setup(options: Partial<SmtpListenerOptions> = {}) {
   sink = await createSmtpSink()
+  store = tempSqliteUrl()
   outbox = await createOutbox({
-    store: tempSqliteUrl(),
+    store,
     upstream: sink.url,
     maxMessageSize: 30 * 1024 * 1024,
   })
@@ -171,7 +175,7 @@ describe('SMTP listener with real clients', () => {
       { timeout: 60_000 },
     )
     expect(out).toMatch(/PIPELINING/)
-    expect(out).toMatch(/250 2\.\d\.\d+ Ok: queued as [0-9a-z]{20}/)
+    expect(out).toMatch(/250 2\.0\.0 Ok: queued as [0-9a-z]{20}/)
     await outbox.drain()
     expect(sink.messages[0]!.to.sort()).toEqual(['a@example.com', 'b@example.com'])
   })
@@ -453,5 +457,364 @@ describe('implicit TLS', () => {
     expect(info.response).toMatch(/Ok: queued as/)
     await outbox.drain()
     expect(sink.messages[0]!.raw.toString()).toMatch(/with ESMTPS;/)
+  })
+})
+
+/** Connects from `source` and resolves with the socket once the server has said its first line. */
+const greetedSockets: Socket[] = []
+afterEach(() => {
+  for (const socket of greetedSockets.splice(0)) socket.destroy()
+})
+async function greeted(source: string): Promise<{ socket: Socket; greeting: string }> {
+  const socket = connect({ host: '127.0.0.1', port, localAddress: source })
+  greetedSockets.push(socket)
+  socket.on('error', () => {})
+  const greeting = await new Promise<string>((resolve, reject) => {
+    let text = ''
+    const timer = setTimeout(() => reject(new Error(`no greeting for ${source}`)), 10_000)
+    socket.on('data', (chunk: Buffer) => {
+      text += chunk.toString()
+      if (text.includes('\r\n')) {
+        clearTimeout(timer)
+        resolve(text)
+      }
+    })
+  })
+  return { socket, greeting }
+}
+
+describe('replies say what Postfix says', () => {
+  it('answers the final dot with exactly 250 2.0.0 Ok: queued as <id>', async () => {
+    await setup()
+    const transcript = await converse([
+      'EHLO c',
+      'MAIL FROM:<s@example.com>',
+      'RCPT TO:<a@example.com>',
+      'DATA',
+      'Subject: x\r\n\r\nbody\r\n.',
+    ])
+    const lines = transcript.split('\r\n')
+    const reply = lines[lines.findIndex((line) => line.startsWith('354')) + 1]!
+    expect(reply).toMatch(/^250 2\.0\.0 Ok: queued as [0-9a-z]{20}$/)
+    expect((await outbox.admin.getMessage(reply.split(' ').at(-1)!)).status).toBe('queued')
+  })
+
+  it('offers AUTH only when smtp.users are configured', async () => {
+    await setup({ tls: undefined })
+    const plain = Buffer.from('\0app\0pw').toString('base64')
+    const withoutUsers = await converse(['EHLO c', `AUTH PLAIN ${plain}`])
+    expect(withoutUsers).toMatch(/^250[- ]PIPELINING/m)
+    expect(withoutUsers).not.toMatch(/^250[- ]AUTH/m)
+    expect(withoutUsers).toMatch(/\r\n50\d 5\.5\.\d /)
+    await listener.close()
+    listener = await startSmtpListener(outbox, {
+      listen: '127.0.0.1:0',
+      maxMessageSize: 1024 * 1024,
+      logger: silentLogger,
+      users: [{ username: 'app', passwordHash: hashPassword('pw') }],
+    })
+    port = Number(listener.addresses[0]!.split(':').pop())
+    const withUsers = await converse(['EHLO c', `AUTH PLAIN ${plain}`])
+    expect(withUsers).toMatch(/^250[- ]AUTH PLAIN LOGIN$/m)
+    expect(withUsers).toMatch(/\r\n235 2\.7\.0 /)
+  })
+
+  it('a message over the store limit once Outbox adds its headers: 552 with one enhanced code', async () => {
+    sink = await createSmtpSink()
+    outbox = await createOutbox({
+      store: tempSqliteUrl(),
+      upstream: sink.url,
+      maxMessageSize: 4096,
+    })
+    listener = await startSmtpListener(outbox, {
+      listen: '127.0.0.1:0',
+      maxMessageSize: 8192,
+      logger: silentLogger,
+    })
+    port = Number(listener.addresses[0]!.split(':').pop())
+    const transcript = await converse([
+      'EHLO c',
+      'MAIL FROM:<s@example.com>',
+      'RCPT TO:<a@example.com>',
+      'DATA',
+      `Subject: big\r\n\r\n${'x'.repeat(4500)}\r\n.`,
+    ])
+    expect(transcript).toMatch(/\r\n552 5\.\d\.\d The message is [^\r\n]*limit\.\r\n/)
+    expect(await total()).toBe(0)
+  })
+})
+
+describe('subjects are stored as people read them', () => {
+  it('encoded words, raw 8-bit UTF-8 and Latin-1: outbox list --subject café finds all three', async () => {
+    await setup()
+    const sent = {
+      encoded: Buffer.from(
+        'From: a@example.com\r\nTo: b@example.com\r\nSubject: =?utf-8?q?caf=C3=A9?= =?iso-8859-1?b?IGF1IGxhaXQ=?=\r\n\r\nx\r\n',
+      ),
+      utf8: Buffer.from(
+        'From: a@example.com\r\nTo: b@example.com\r\nSubject: Grüße aus dem café\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nx\r\n',
+        'utf8',
+      ),
+      latin1: Buffer.from(
+        'From: a@example.com\r\nTo: b@example.com\r\nSubject: un caf\xe9 cr\xe8me\r\n\r\nx\r\n',
+        'latin1',
+      ),
+    }
+    for (const [name, body] of Object.entries(sent)) {
+      const result = await python({
+        from: 'a@example.com',
+        to: ['b@example.com'],
+        file: message(`${name}.eml`, body),
+        smtputf8: name === 'utf8',
+      })
+      expect(result).toMatchObject({ ok: true })
+    }
+    const listed = await runCli(['list', '--json', '--subject', 'café'], {
+      cwd: dir,
+      env: { OUTBOX_STORE: store },
+    })
+    expect(listed.code).toBe(0)
+    const { messages } = JSON.parse(listed.stdout) as {
+      messages: { id: string; subject: string }[]
+    }
+    expect(messages.map((m) => m.subject).sort()).toEqual([
+      'Grüße aus dem café',
+      'café au lait',
+      'un café crème',
+    ])
+    // What is stored and sent is what the client sent.
+    const raws = await Promise.all(messages.map((m) => outbox.admin.getRaw(m.id)))
+    for (const body of Object.values(sent)) {
+      const subjectLine = body.subarray(body.indexOf('Subject:'), body.indexOf('\r\n\r\n'))
+      expect(raws.some((raw) => raw.includes(subjectLine))).toBe(true)
+    }
+  })
+
+  it('a DATA without a header block keeps its first line in the body', async () => {
+    await setup()
+    const transcript = await converse([
+      'EHLO c',
+      'MAIL FROM:<s@example.com>',
+      'RCPT TO:<a@example.com>',
+      'DATA',
+      'hello body\r\nSubject: not a header\r\n.',
+    ])
+    const id = /250 2\.0\.0 Ok: queued as (\S+)/.exec(transcript)![1]!
+    const raw = (await outbox.admin.getRaw(id)).toString()
+    expect(raw).toMatch(/\r\n\r\nhello body\r\nSubject: not a header\r\n$/)
+    expect((await outbox.admin.getMessage(id)).subject).toBeNull()
+  })
+})
+
+describe('slow clients cannot hold every slot', () => {
+  it('150 tricklers from 127.0.0.2-9 leave 127.0.0.1 a slot, and their deadlines close them', async () => {
+    const commandTimeoutMs = 4000
+    const envelopeTimeoutMs = 7000
+    await setup({ allowNetworks: ['127.0.0.1/32'], commandTimeoutMs, envelopeTimeoutMs })
+    interface Trickler {
+      kind: 'bytes' | 'lines'
+      socket: Socket
+      transcript: string
+      openedAt: number
+      closedAt: number | null
+      timer?: NodeJS.Timeout
+    }
+    const tricklers: Trickler[] = []
+    onTestFinished(() => {
+      for (const t of tricklers) {
+        clearInterval(t.timer)
+        t.socket.destroy()
+      }
+    })
+    for (let i = 0; i < 150; i++) {
+      const socket = connect({ host: '127.0.0.1', port, localAddress: `127.0.0.${2 + (i % 8)}` })
+      // Half send a byte a second and never finish a command; half finish a NOOP every 500 ms,
+      // within the command deadline, and never reach DATA.
+      const t: Trickler = {
+        kind: i % 2 === 0 ? 'bytes' : 'lines',
+        socket,
+        transcript: '',
+        openedAt: Date.now(),
+        closedAt: null,
+      }
+      const ehlo = Buffer.from('EHLO trickler.example.com\r\n')
+      let ticks = 0
+      socket.on('data', (chunk: Buffer) => {
+        t.transcript += chunk.toString()
+        if (t.timer || !t.transcript.startsWith('220')) return
+        t.timer = setInterval(
+          () => {
+            if (++ticks > 40 || socket.destroyed) return clearInterval(t.timer)
+            socket.write(t.kind === 'bytes' ? ehlo.subarray(ticks - 1, ticks) : 'NOOP\r\n')
+          },
+          t.kind === 'bytes' ? 1000 : 500,
+        )
+      })
+      socket.on('error', () => {})
+      socket.on('close', () => {
+        t.closedAt = Date.now()
+        clearInterval(t.timer)
+      })
+      tricklers.push(t)
+    }
+    await waitUntil(
+      () => tricklers.every((t) => /^(220|421) /.test(t.transcript)),
+      15_000,
+      'a greeting or a refusal for every trickler',
+    )
+    const admitted = tricklers.filter((t) => t.transcript.startsWith('220'))
+    const refused = tricklers.filter((t) => t.transcript.startsWith('421'))
+    // 10 per address, 80 % of the 100 slots for all of them together.
+    expect(admitted).toHaveLength(80)
+    for (const t of refused) {
+      expect(t.transcript).toMatch(
+        /^421 4\.7\.0 \S+ Error: too many connections from 127\.0\.0\.\d/,
+      )
+    }
+
+    const nodemailer = (await import('nodemailer')).default
+    const transporter = nodemailer.createTransport({
+      host: '127.0.0.1',
+      port,
+      secure: false,
+      ignoreTLS: true,
+    })
+    const before = Date.now()
+    const info = (await transporter.sendMail({
+      from: 's@example.com',
+      to: 'a@example.com',
+      subject: 'trusted',
+      text: 'x',
+    })) as { response: string }
+    const trustedMs = Date.now() - before
+    transporter.close()
+    expect(info.response).toMatch(/^250 2\.0\.0 Ok: queued as [0-9a-z]{20}$/)
+    expect(trustedMs).toBeLessThan(2000)
+    // It got a slot while every trickler still held one.
+    expect(admitted.filter((t) => t.closedAt === null)).toHaveLength(80)
+
+    await waitUntil(
+      () => admitted.every((t) => t.closedAt !== null),
+      envelopeTimeoutMs + 15_000,
+      'every trickler closed',
+    )
+    const lasted = (kind: Trickler['kind']) =>
+      admitted.filter((t) => t.kind === kind).map((t) => t.closedAt! - t.openedAt)
+    for (const t of admitted) {
+      expect(t.transcript).toMatch(/\r\n421 4\.4\.2 \S+ Error: timeout exceeded\r\n$/)
+    }
+    // Byte tricklers by the command deadline, NOOP tricklers by the envelope deadline.
+    for (const ms of lasted('bytes')) {
+      expect(ms).toBeGreaterThan(commandTimeoutMs - 200)
+      expect(ms).toBeLessThan(commandTimeoutMs + 5000)
+    }
+    for (const ms of lasted('lines')) {
+      expect(ms).toBeGreaterThan(envelopeTimeoutMs - 200)
+      expect(ms).toBeLessThan(envelopeTimeoutMs + 5000)
+    }
+    console.log(
+      `trusted client queued in ${trustedMs} ms; tricklers lasted ${Math.min(...lasted('bytes'))}-${Math.max(...lasted('bytes'))} ms (bytes), ${Math.min(...lasted('lines'))}-${Math.max(...lasted('lines'))} ms (lines)`,
+    )
+  })
+
+  it.each(['STARTTLS', 'implicit TLS'])(
+    'over %s, commands keep a client alive and silence past the command deadline closes it with 421',
+    async (mode) => {
+      const commandTimeoutMs = 2500
+      await setup({ tlsListen: '127.0.0.1:0', commandTimeoutMs, envelopeTimeoutMs: 30_000 })
+      const secure = await new Promise<TLSSocket>((resolve, reject) => {
+        const options = { rejectUnauthorized: false }
+        if (mode === 'implicit TLS') {
+          const tlsPort = Number(listener.addresses[1]!.split(':').pop())
+          const socket = tlsConnect({ host: '127.0.0.1', port: tlsPort, ...options }, () =>
+            resolve(socket),
+          )
+          socket.on('error', reject)
+          return
+        }
+        const plain = connect({ host: '127.0.0.1', port })
+        plain.on('error', reject)
+        // Each reply ends with a line "NNN text"; answer the greeting, EHLO, then STARTTLS.
+        const steps = ['EHLO c\r\n', 'STARTTLS\r\n']
+        let said = ''
+        plain.on('data', (chunk: Buffer) => {
+          said += chunk.toString()
+          if (!/(^|\r\n)\d{3} [^\r\n]*\r\n$/.test(said)) return
+          said = ''
+          const next = steps.shift()
+          if (next) return void plain.write(next)
+          plain.removeAllListeners('data')
+          const socket = tlsConnect({ socket: plain, ...options }, () => resolve(socket))
+          socket.on('error', reject)
+        })
+      })
+      let transcript = ''
+      let closedAt = 0
+      secure.on('data', (chunk: Buffer) => (transcript += chunk.toString()))
+      secure.on('close', () => (closedAt = Date.now()))
+      if (mode === 'implicit TLS') await waitUntil(() => transcript.startsWith('220 '))
+      // NOOPs for longer than a command deadline, each well within one.
+      let lastLine = 0
+      for (let i = 0; i < 8; i++) {
+        secure.write('NOOP\r\n')
+        lastLine = Date.now()
+        await sleep(500)
+      }
+      expect(closedAt).toBe(0)
+      await waitUntil(() => closedAt > 0, commandTimeoutMs + 10_000, 'the connection to close')
+      expect(closedAt - lastLine).toBeGreaterThan(commandTimeoutMs - 200)
+      expect(transcript).toMatch(/\r\n421 4\.4\.2 \S+ Error: timeout exceeded\r\n$/)
+      secure.destroy()
+    },
+  )
+
+  it('a TLS handshake trickled in a byte at a time is cut off by the command deadline', async () => {
+    const commandTimeoutMs = 1500
+    await setup({ tlsListen: '127.0.0.1:0', commandTimeoutMs })
+    const tlsPort = Number(listener.addresses[1]!.split(':').pop())
+    const socket = connect({ host: '127.0.0.1', port: tlsPort })
+    socket.on('error', () => {})
+    const openedAt = Date.now()
+    let closedAt = 0
+    socket.on('close', () => (closedAt = Date.now()))
+    // The first bytes of a TLS ClientHello record, one every 300 ms (bounded).
+    const hello = Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03])
+    for (let i = 0; i < 40 && closedAt === 0; i++) {
+      socket.write(hello.subarray(i % hello.length, (i % hello.length) + 1))
+      await sleep(300)
+    }
+    expect(closedAt).toBeGreaterThan(0)
+    expect(closedAt - openedAt).toBeGreaterThan(commandTimeoutMs - 200)
+    expect(closedAt - openedAt).toBeLessThan(commandTimeoutMs + 8000)
+    socket.destroy()
+  })
+
+  it('clients outside allowNetworks never fill the slots kept for trusted ones', async () => {
+    await setup({
+      allowNetworks: ['127.0.0.1/32'],
+      maxClients: 4,
+      outsideClientShare: 50,
+      connectionsPerClient: 10,
+    })
+    const greetings: string[] = []
+    for (const source of [
+      '127.0.0.2',
+      '127.0.0.3',
+      '127.0.0.4',
+      '127.0.0.1',
+      '127.0.0.1',
+      '127.0.0.1',
+    ]) {
+      greetings.push((await greeted(source)).greeting)
+    }
+    expect(greetings[0]).toMatch(/^220 /)
+    expect(greetings[1]).toMatch(/^220 /)
+    expect(greetings[2]).toMatch(
+      /^421 4\.7\.0 \S+ Error: too many connections from outside the trusted networks/,
+    )
+    expect(greetings[3]).toMatch(/^220 /)
+    expect(greetings[4]).toMatch(/^220 /)
+    expect(greetings[5]).toMatch(/^421 4\.3\.2 \S+ Too many connected/)
+    for (const socket of greetedSockets.splice(0)) socket.destroy()
   })
 })

@@ -41,6 +41,12 @@ async function startListener(
       users: config.smtpUsers,
       maxMessageSize: config.maxMessageSize,
       maxRecipients: config.smtpMaxRecipients,
+      maxClients: config.smtpMaxClients,
+      connectionsPerClient: config.smtpConnectionsPerClient,
+      outsideClientShare: config.smtpOutsideClientShare,
+      commandTimeoutMs: config.smtpCommandTimeoutMs,
+      envelopeTimeoutMs: config.smtpEnvelopeTimeoutMs,
+      dataTimeoutMs: config.smtpDataTimeoutMs,
       logger,
     })
   } catch (error) {

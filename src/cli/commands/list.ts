@@ -91,7 +91,8 @@ export function registerListCommand(program: Command): void {
       if (typeof opts.from === 'string') filter.from = opts.from
       if (typeof opts.tag === 'string') filter.tag = opts.tag
       if (typeof opts.since === 'string') filter.since = parseSince(opts.since)
-      if (typeof opts.subject === 'string') filter.subject = opts.subject
+      // NFC, as stored subjects are: "café" finds café however either was composed.
+      if (typeof opts.subject === 'string') filter.subject = opts.subject.normalize('NFC')
       const limit = parseLimit(String(opts.limit))
       await withOutbox(command, async (outbox) => {
         const page = await outbox.admin.list(filter, {

@@ -1,12 +1,11 @@
 import type { Command } from 'commander'
 import { hostname, userInfo } from 'node:os'
-import addressparser from 'nodemailer/lib/addressparser'
-import { readHeader } from '../../message/compose-raw.js'
-import { InvalidMessageError, StoreUnavailableError } from '../../errors.js'
+import { ConfigError, InvalidMessageError, StoreUnavailableError } from '../../errors.js'
+import { prepareSendmailMessage } from '../../ingress/sendmail-message.js'
 import { CliExit, withOutbox } from '../context.js'
 
 /** sendmail's exit codes (sysexits.h), which callers such as PHP and cron understand. */
-const EX = { usage: 64, dataErr: 65, tempFail: 75 } as const
+const EX = { usage: 64, dataErr: 65, tempFail: 75, config: 78 } as const
 
 interface SendmailArgs {
   fromHeaders: boolean
@@ -59,20 +58,18 @@ export function cutAtDot(input: Buffer, dotEnds: boolean): Buffer {
   return match ? input.subarray(0, match.index + (match[1] ?? match[2] ?? '').length) : input
 }
 
-function addressesIn(headerBlock: string, name: string): string[] {
-  const value = readHeader(headerBlock, name)
-  return value
-    ? addressparser(value, { flatten: true })
-        .map((a) => a.address)
-        .filter(Boolean)
-    : []
-}
-
-/** Removes every Bcc header (and its continuation lines): Bcc recipients go in the envelope only. */
-function withoutBcc(raw: Buffer, headerEnd: number): Buffer {
-  const head = raw.subarray(0, headerEnd).toString('latin1')
-  const kept = head.replace(/^bcc:.*(\r?\n[ \t].*)*(\r?\n|$)/gim, '')
-  return Buffer.concat([Buffer.from(kept, 'latin1'), raw.subarray(headerEnd)])
+/**
+ * The exit code callers act on: 75 (EX_TEMPFAIL) whenever the store could not take the message,
+ * wherever that failed (opening, migrating, writing), so that PHP, cron and MTAs keep it and try
+ * again; 65 for a message that can never be queued.
+ */
+function sendmailFailure(error: unknown): unknown {
+  if (error instanceof CliExit) return error
+  if (error instanceof InvalidMessageError) return new CliExit(EX.dataErr, error.message)
+  if (error instanceof StoreUnavailableError) return new CliExit(EX.tempFail, error.message)
+  // A store path whose folder is missing, say: it will not fix itself, but say so as sendmail does.
+  if (error instanceof ConfigError) return new CliExit(EX.config, error.message)
+  return error
 }
 
 async function readStdin(): Promise<Buffer> {
@@ -94,39 +91,35 @@ export function registerSendmailCommand(program: Command): void {
     .action(async (args: string[], _opts, command: Command) => {
       const flags = parseSendmailArgs(args)
       const input = cutAtDot(await readStdin(), flags.dotEnds)
-      const text = input.subarray(0, 65536).toString('latin1')
-      const headerEnd = text.search(/\r?\n\r?\n/)
-      const headerBlock = headerEnd === -1 ? text : text.slice(0, headerEnd)
-      const recipients = [...flags.recipients]
-      let raw = input
-      if (flags.fromHeaders) {
-        recipients.push(...['to', 'cc', 'bcc'].flatMap((h) => addressesIn(headerBlock, h)))
-        raw = withoutBcc(input, headerEnd === -1 ? input.length : headerEnd)
-      }
-      const sender =
-        flags.sender ??
-        addressesIn(headerBlock, 'from')[0] ??
-        `${userInfo().username}@${hostname()}`
-      if (recipients.length === 0) {
+      const message = prepareSendmailMessage(input, {
+        ...flags,
+        localSender: `${userInfo().username}@${hostname()}`,
+        now: new Date(),
+      })
+      if (message.to.length === 0) {
         throw new CliExit(
           EX.usage,
           'no recipients: name them as arguments or use -t to read To/Cc/Bcc',
         )
       }
-      await withOutbox(
-        command,
-        async (outbox) => {
-          try {
-            const result = await outbox.sendRaw({ from: sender, to: [...new Set(recipients)], raw })
+      let queued = false
+      try {
+        await withOutbox(
+          command,
+          async (outbox) => {
+            const result = await outbox.sendRaw(message)
+            queued = true
             process.stderr.write(`outbox: queued as ${result.id}\n`)
-          } catch (error) {
-            if (error instanceof InvalidMessageError) throw new CliExit(EX.dataErr, error.message)
-            if (error instanceof StoreUnavailableError)
-              throw new CliExit(EX.tempFail, error.message)
-            throw error
-          }
-        },
-        'create',
-      )
+          },
+          'create',
+        )
+      } catch (error) {
+        // Once queued, exit 0 whatever closing the store says: a retry would send it twice.
+        if (queued) {
+          process.stderr.write(`outbox: warning: ${(error as Error).message}\n`)
+          return
+        }
+        throw sendmailFailure(error)
+      }
     })
 }
