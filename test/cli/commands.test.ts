@@ -368,18 +368,23 @@ describe('list options', () => {
 describe('human output shows control characters escaped', () => {
   const hostile = '\u001b[2J\u001b]0;pwned\u0007 Re: x\u007fy'
   it('in list and show; --json stays exact', async () => {
-    const { id } = await outbox.sendRaw({
+    // Through send() the subject is stored as given; a raw message's headers are shown by show.
+    const { id: sentId } = await outbox.send({ ...mail('ann@example.com'), subject: hostile })
+    const { id: rawId } = await outbox.sendRaw({
       from: 'shop@example.com',
       to: ['ann@example.com'],
-      raw: `From: shop@example.com\r\nTo: ann@example.com\r\nSubject: ${hostile}\r\nX-Note: a\u001bb\r\n\r\nbody\r\n`,
+      raw: 'From: shop@example.com\r\nTo: ann@example.com\r\nSubject: hi\r\nX-Note: \u001b]0;pwned\u0007\r\n\r\nbody\r\n',
     })
-    for (const args of [['list'], ['show', id]]) {
+    for (const args of [['list'], ['show', sentId], ['show', rawId]]) {
       const result = await cli(...args)
       expect(result.code).toBe(0)
       expect(result.stdout).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/)
-      expect(result.stdout).toContain('\\x1b[2J\\x1b]0;pwned\\x07')
     }
-    const listed = json<{ messages: { subject: string }[] }>((await cli('list', '--json')).stdout)
-    expect(listed.messages[0]!.subject).toBe(hostile)
+    expect((await cli('list')).stdout).toContain('\\x1b[2J\\x1b]0;pwned\\x07')
+    expect((await cli('show', rawId)).stdout).toContain('X-Note: \\x1b]0;pwned\\x07')
+    const listed = json<{ messages: { id: string; subject: string }[] }>(
+      (await cli('list', '--json')).stdout,
+    )
+    expect(listed.messages.find((m) => m.id === sentId)!.subject).toBe(hostile)
   })
 })
