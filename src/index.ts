@@ -22,7 +22,7 @@ export type { UpstreamSpec } from './delivery/upstream.js'
 export type { RetryPolicy } from './delivery/retry-schedule.js'
 export type { Logger } from './logger.js'
 export type { OutboxEvent } from './events.js'
-export { startHttpServer } from './http/http-server.js'
+export { startHttpServer } from './http-lazy.js'
 export type { HttpServer, HttpServerOptions } from './http/http-server.js'
 export type {
   Store,

@@ -291,7 +291,7 @@ export async function createOutbox(options: OutboxOptions = {}): Promise<Outbox>
     async sendRaw(message, sendOptions) {
       assertOpen()
       const opts = resolveSendOptions(sendOptions)
-      return (await enqueue([{ composed: composeRaw(message, limits), opts }]))[0]!
+      return (await enqueue([{ composed: await composeRaw(message, limits), opts }]))[0]!
     },
 
     transport() {

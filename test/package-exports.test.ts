@@ -51,9 +51,10 @@ describe('the published package', () => {
   it('can be imported from ESM by its name', async () => {
     writeFileSync(
       join(app, 'app.mjs'),
-      `import { createOutbox } from 'outbox'\nconsole.log(typeof createOutbox)\n`,
+      `import { createOutbox } from 'outbox'\nimport { startHttpServer } from 'outbox/http'\n` +
+        `console.log(typeof createOutbox, typeof startHttpServer)\n`,
     )
     const { stdout } = await run(process.execPath, ['app.mjs'], { cwd: app, timeout: 30_000 })
-    expect(stdout.trim()).toBe('function')
+    expect(stdout.trim()).toBe('function function')
   })
 })

@@ -21,7 +21,7 @@ export interface RawMessageInput {
 const CRLF = Buffer.from('\r\n')
 
 /** The Subject as people read it, for listings and search; the stored bytes keep it as sent. */
-function subjectOf(headerBlock: string): string | null {
+async function subjectOf(headerBlock: string): Promise<string | null> {
   const subject = readHeader(headerBlock, 'subject')
   return subject === null ? null : decodeHeaderText(subject)
 }
@@ -31,7 +31,10 @@ function subjectOf(headerBlock: string): string | null {
  * are kept as they are; only a missing Message-ID is added, so that retries and receivers can
  * recognise the message, and a missing blank line between the headers and the body.
  */
-export function composeRaw(input: RawMessageInput, limits: ComposeLimits): ComposedMessage {
+export async function composeRaw(
+  input: RawMessageInput,
+  limits: ComposeLimits,
+): Promise<ComposedMessage> {
   if (!input || typeof input !== 'object') {
     throw new InvalidMessageError('message', 'A raw message must be { from, to, raw }.')
   }
@@ -99,6 +102,6 @@ export function composeRaw(input: RawMessageInput, limits: ComposeLimits): Compo
     messageId,
     envelope: { from: input.from, to: [...new Set(input.to)] },
     raw,
-    subject: subjectOf(headerBlock),
+    subject: await subjectOf(headerBlock),
   }
 }

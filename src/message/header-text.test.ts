@@ -16,7 +16,7 @@ describe('decodeHeaderText', () => {
     ['raw 8-bit that is not UTF-8: Latin-1', bytes('caf\xe9 cr\xe8me', 'latin1'), 'café crème'],
     ['control characters become spaces', '=?utf-8?q?a=0D=0Ab=1B[31m?=', 'a  b [31m'],
     ['NFC, however it was composed', bytes('cafe\u0301'), 'café'],
-  ])('%s', (_name, value, expected) => {
-    expect(decodeHeaderText(value)).toBe(expected)
+  ])('%s', async (_name, value, expected) => {
+    expect(await decodeHeaderText(value)).toBe(expected)
   })
 })

@@ -1,5 +1,3 @@
-import { decodeWords } from 'postal-mime'
-
 const utf8 = new TextDecoder('utf-8', { fatal: true })
 
 /**
@@ -22,8 +20,10 @@ export function decodeHeaderBytes(latin1: string): string {
  * (which could drive a terminal showing `outbox list`) made spaces, and Unicode in NFC so that
  * a search for "café" finds it however it was composed.
  */
-export function decodeHeaderText(latin1: string): string {
-  return decodeWords(decodeHeaderBytes(latin1))
-    .replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, ' ')
-    .normalize('NFC')
+export async function decodeHeaderText(latin1: string): Promise<string> {
+  const text = decodeHeaderBytes(latin1)
+  // The decoder is loaded only for text that has encoded words: importing Outbox loads no
+  // MIME parser.
+  const decoded = text.includes('=?') ? (await import('postal-mime')).decodeWords(text) : text
+  return decoded.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, ' ').normalize('NFC')
 }

@@ -1,7 +1,5 @@
 import { ConfigError } from '../errors.js'
 import type { Logger } from '../logger.js'
-import { createPostgresStore } from './postgres/postgres-store.js'
-import { createSqliteStore } from './sqlite/sqlite-store.js'
 import type { Store } from './store.js'
 
 /** Options of {@link openStore}. */
@@ -28,6 +26,8 @@ export async function openStore(url: string, options: OpenStoreOptions = {}): Pr
     if (path.startsWith('//')) path = path.slice(2)
     if (!path)
       throw new ConfigError('store', '`store` sqlite: needs a file path, e.g. sqlite:./outbox.db.')
+    // Each backend, with its driver, is loaded only when a store of its kind is opened.
+    const { createSqliteStore } = await import('./sqlite/sqlite-store.js')
     return createSqliteStore({
       path,
       ...(options.ifMissing ? { ifMissing: options.ifMissing } : {}),
@@ -49,6 +49,7 @@ export async function openStore(url: string, options: OpenStoreOptions = {}): Pr
       throw new ConfigError('store', '`store` parameter poolSize must be a whole number from 1.')
     }
     for (const own of ['schema', 'migrate', 'poolSize']) parsed.searchParams.delete(own)
+    const { createPostgresStore } = await import('./postgres/postgres-store.js')
     return createPostgresStore({
       connectionString: parsed.toString(),
       migrate,

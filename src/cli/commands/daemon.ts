@@ -1,10 +1,10 @@
 import type { Command } from 'commander'
 import { ConfigError } from '../../errors.js'
-import { startHttpServer, type HttpServer } from '../../http/http-server.js'
+import type { HttpServer } from '../../http/http-server.js'
 import { readFileSync } from 'node:fs'
 import type { OutboxConfig } from '../../config/config-schema.js'
 import { redactUrl } from '../../delivery/upstream.js'
-import { startSmtpListener, type SmtpListener } from '../../ingress/smtp-listener.js'
+import type { SmtpListener } from '../../ingress/smtp-listener.js'
 import type { Logger } from '../../logger.js'
 import type { Outbox } from '../../outbox.js'
 import { CliExit, commandConfig, createCliLogger, EXIT, openOutbox } from '../context.js'
@@ -33,6 +33,8 @@ async function startListener(
     }
   }
   try {
+    // Loaded by the commands that listen only: `outbox list` needs no SMTP or HTTP server.
+    const { startSmtpListener } = await import('../../ingress/smtp-listener.js')
     return await startSmtpListener(outbox, {
       listen: config.smtpListen,
       ...(config.smtpTlsListen ? { tlsListen: config.smtpTlsListen } : {}),
@@ -66,6 +68,7 @@ async function startHttp(
 ): Promise<HttpServer | null> {
   if (config.httpListen === null) return null
   try {
+    const { startHttpServer } = await import('../../http/http-server.js')
     return await startHttpServer(outbox, {
       listen: config.httpListen,
       adminToken: config.adminToken,
