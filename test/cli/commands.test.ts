@@ -219,10 +219,10 @@ describe('queue actions', () => {
     await cli('send')
     // Age the first two by two days, so the test does not depend on how fast processes start.
     const db = new Database(store.slice('sqlite:'.length))
-    db.prepare('UPDATE messages SET finished_at = finished_at - 172800000 WHERE id IN (?, ?)').run(
-      oldSent.id,
-      oldFailed.id,
-    )
+    db.prepare(
+      `UPDATE messages SET created_at = created_at - 172800000, finished_at = finished_at - 172800000
+       WHERE id IN (?, ?)`,
+    ).run(oldSent.id, oldFailed.id)
     db.close()
     const newSent = await outbox.send(mail('b@example.com'))
     await cli('send')
