@@ -1,37 +1,135 @@
+import { priorityRank } from '../priority-rank.js'
+import type { NewMessage } from '../store.js'
+import type { CompletionRow, FilterSql, RowCodec, SqlDialect } from '../sql/dialect.js'
+import type { Query } from '../sql/driver.js'
+import { escapeLike } from '../sql/filter.js'
+import { queryBuilder, type Param } from '../sql/query.js'
+
 /**
- * Every runtime SQL statement of the PostgreSQL store, by name, for one schema. Schema
- * changes go in migrations/. Every time that matters is `now()`: the database's clock.
+ * Every statement of the PostgreSQL store, for one schema. What a worker changes per message
+ * lives in the narrow `queue` table (`q`), what is written once in `messages` (`m`); see
+ * migration 0003. Every time that matters is `now()`: the database's clock. Lists travel as
+ * arrays or JSON, bytes as binary parameters. Schema changes go in migrations/.
  */
-export function createQueries(s: string) {
-  const CLAIMABLE = `status IN ('queued', 'deferred')`
-  const ms = (param: string) => `(${param}::double precision * interval '1 millisecond')`
-  return {
-    // A whole batch in one statement (one round trip): each field of the batch comes as an array,
-    // unnested back into rows; the bytes come as one parameter per message (sent in binary,
-    // where an array literal would carry them as hex text). Recipients and tags come as one JSON
-    // array per message (SQL arrays must be rectangular). A message whose idempotency key is
-    // already stored is not inserted (ON CONFLICT waits for the transaction holding the key) and
-    // its id is not among `ids`. The NOTIFY waking workers goes out, at commit, only if something
-    // was inserted. $15 is the channel, $16… the bytes of each message.
-    insertMessages: (count: number) => `
+
+const q = queryBuilder('$')
+const ms = (value: string) => `(${value}::double precision * interval '1 millisecond')`
+const msSince = (time: string) => `(extract(epoch FROM ${time}) * 1000)`
+const CLAIMABLE = `q.status IN ('queued', 'deferred')`
+
+/** Most messages, and bytes, in one insert statement; larger batches take several. */
+const MAX_INSERT_ROWS = 1000
+const MAX_INSERT_BYTES = 16 * 1024 * 1024
+
+function chunks(messages: readonly NewMessage[]): NewMessage[][] {
+  const out: NewMessage[][] = []
+  let current: NewMessage[] = []
+  let bytes = 0
+  for (const m of messages) {
+    if (
+      current.length >= MAX_INSERT_ROWS ||
+      (current.length > 0 && bytes + m.raw.length > MAX_INSERT_BYTES)
+    ) {
+      out.push(current)
+      current = []
+      bytes = 0
+    }
+    current.push(m)
+    bytes += m.raw.length
+  }
+  if (current.length > 0) out.push(current)
+  return out
+}
+
+const codec: RowCodec = {
+  time: (v) => (v instanceof Date ? v.getTime() : v === null || v === undefined ? null : Number(v)),
+  json: <T>(v: unknown) => (typeof v === 'string' ? (JSON.parse(v) as T) : (v as T)),
+  list: (v) => (Array.isArray(v) ? (v as string[]) : (JSON.parse(String(v)) as string[])),
+  flag: (v) => v === true,
+}
+
+/** The dialect of one schema (quoted, e.g. `"outbox"`) notifying on `channel`. */
+export function createPostgresDialect(s: string, channel: string): SqlDialect {
+  const FROM = `${s}.queue q JOIN ${s}.messages m ON m.id = q.id`
+  const SUMMARY = `q.id, m.message_id, q.status, q.priority, m.mail_from, m.recipients, m.subject,
+    m.tags, m.size, m.idempotency_key, m.created_at, q.due_at, q.expires_at, q.attempts,
+    q.reason, q.last_error, q.captured, q.lease_owner, q.lease_expires_at, q.finished_at`
+
+  const filter: FilterSql = {
+    all: 'true',
+    status: (p, statuses) => `q.status = ANY(${p([...statuses])}::text[])`,
+    from: (p, address) => `lower(m.mail_from) = lower(${p(address)})`,
+    toAddress: (p, address) =>
+      `m.id IN (SELECT message_id FROM ${s}.recipients WHERE lower(address) = lower(${p(address)}))`,
+    toDomain: (p, domain) =>
+      `m.id IN (SELECT message_id FROM ${s}.recipients WHERE lower(address) LIKE ${p(`%${escapeLike(domain.toLowerCase())}`)})`,
+    tag: (p, tag) => `m.id IN (SELECT message_id FROM ${s}.message_tags WHERE tag = ${p(tag)})`,
+    since: (p, date) => `m.created_at >= ${p(date)}`,
+    before: (p, date) => `m.created_at < ${p(date)}`,
+    subject: (p, text) => `m.subject ILIKE ${p(`%${escapeLike(text)}%`)}`,
+    ids: (p, ids) => `q.id = ANY(${p([...ids])}::text[])`,
+  }
+
+  /** A whole chunk in one statement: each field as an array, unnested back into rows. */
+  function insertChunk(chunk: readonly NewMessage[]): Query {
+    return q((p) => {
+      const arrays = [
+        p(chunk.map((m) => m.id)),
+        p(chunk.map((m) => m.messageId)),
+        p(chunk.map((m) => (m.leaseTo ? 'sending' : 'queued'))),
+        p(chunk.map((m) => priorityRank(m.priority))),
+        p(chunk.map((m) => m.envelope.from)),
+        p(chunk.map((m) => JSON.stringify(m.envelope.to))),
+        p(chunk.map((m) => m.subject)),
+        p(chunk.map((m) => JSON.stringify(m.tags))),
+        p(chunk.map((m) => m.raw.length)),
+        p(chunk.map((m) => m.idempotencyKey)),
+        p(chunk.map((m) => m.sendAt)),
+        p(chunk.map((m) => m.maxAgeMs)),
+        p(chunk.map((m) => m.leaseTo?.owner ?? null)),
+        p(chunk.map((m) => m.leaseTo?.leaseMs ?? null)),
+      ]
+      const types = [
+        'text',
+        'text',
+        'text',
+        'smallint',
+        'text',
+        'jsonb',
+        'text',
+        'jsonb',
+        'int',
+        'text',
+        'timestamptz',
+        'float8',
+        'text',
+        'float8',
+      ]
+      // The bytes one parameter per message (sent in binary; an array would carry them as hex).
+      const bodies = chunk.map((m) => `${p(m.raw)}::bytea`).join(', ')
+      return `
       WITH input AS (
-        SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::smallint[], $5::text[],
-          $6::jsonb[], $7::text[], $8::jsonb[], $9::int[], $10::text[], $11::timestamptz[],
-          $12::float8[], $13::text[], $14::float8[],
-          ARRAY[${Array.from({ length: count }, (_, i) => `$${16 + i}::bytea`).join(', ')}])
+        SELECT * FROM unnest(${arrays.map((a, i) => `${a}::${types[i]}[]`).join(', ')}, ARRAY[${bodies}])
           AS i(id, message_id, status, priority, mail_from, recipients, subject, tags, size,
             idempotency_key, send_at, max_age_ms, lease_owner, lease_ms, raw)
       ), m AS (
-        INSERT INTO ${s}.messages (id, message_id, status, priority, mail_from, recipients, subject,
-          tags, size, idempotency_key, due_at, expires_at, lease_owner, lease_expires_at)
-        SELECT id, message_id, status, priority, mail_from, recipients, subject, tags, size,
-          idempotency_key,
-          CASE WHEN status = 'sending' THEN NULL ELSE coalesce(send_at, now()) END,
-          greatest(coalesce(send_at, now()), now()) + ${ms('max_age_ms')},
-          lease_owner, CASE WHEN lease_owner IS NULL THEN NULL ELSE now() + ${ms('lease_ms')} END
+        -- A message whose idempotency key is already stored is not inserted (ON CONFLICT waits
+        -- for the transaction holding the key).
+        INSERT INTO ${s}.messages (id, message_id, mail_from, recipients, subject, tags, size,
+          idempotency_key)
+        SELECT id, message_id, mail_from, recipients, subject, tags, size, idempotency_key
         FROM input
         ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-        RETURNING id
+        RETURNING id, created_at
+      ), qu AS (
+        INSERT INTO ${s}.queue (id, status, priority, created_at, due_at, expires_at, lease_owner,
+          lease_expires_at)
+        SELECT i.id, i.status, i.priority, m.created_at,
+          CASE WHEN i.status = 'sending' THEN NULL ELSE coalesce(i.send_at, now()) END,
+          greatest(coalesce(i.send_at, now()), now()) + ${ms('i.max_age_ms')},
+          i.lease_owner,
+          CASE WHEN i.lease_owner IS NULL THEN NULL ELSE now() + ${ms('i.lease_ms')} END
+        FROM input i JOIN m ON m.id = i.id
       ), b AS (
         INSERT INTO ${s}.message_bodies (id, raw) SELECT i.id, i.raw FROM input i JOIN m ON m.id = i.id
       ), r AS (
@@ -43,164 +141,316 @@ export function createQueries(s: string) {
         INSERT INTO ${s}.message_tags (tag, message_id)
         SELECT DISTINCT t.tag, i.id
         FROM input i JOIN m ON m.id = i.id, jsonb_array_elements_text(i.tags) AS t(tag)
+      ), woken AS (
+        -- Workers of other processes wake at commit, if anything was stored.
+        SELECT pg_notify(${p(channel)}, '') FROM (SELECT 1 FROM m LIMIT 1) one
       )
-      SELECT a.ids, CASE WHEN a.ids IS NOT NULL THEN pg_notify($15, '') END AS notified
-      FROM (SELECT array_agg(id) AS ids FROM m) a`,
-    findByIdempotencyKeys: `
-      SELECT id, message_id, idempotency_key FROM ${s}.messages WHERE idempotency_key = ANY($1)`,
-    notify: `SELECT pg_notify($1, '')`,
+      SELECT m.id FROM m CROSS JOIN (SELECT count(*) FROM woken) w`
+    })
+  }
 
-    claimExpiredLeases: `
-      UPDATE ${s}.messages SET lease_owner = $1, lease_expires_at = now() + ${ms('$3')}, updated_at = now()
-      WHERE id IN (
-        SELECT id FROM ${s}.messages WHERE status = 'sending' AND lease_expires_at <= now()
-        ORDER BY priority, lease_expires_at LIMIT $2 FOR UPDATE SKIP LOCKED)
-      RETURNING id, priority, due_at`,
-    // One statement per priority keeps each an index range scan on messages_claimable.
-    claimDue: `
-      UPDATE ${s}.messages SET status = 'sending', lease_owner = $1,
-        lease_expires_at = now() + ${ms('$3')}, updated_at = now()
-      WHERE id IN (
-        SELECT id FROM ${s}.messages WHERE ${CLAIMABLE} AND priority = $4 AND due_at <= now()
-        ORDER BY due_at, id LIMIT $2 FOR UPDATE SKIP LOCKED)
-      RETURNING id, priority, due_at`,
-    // Times as how long ago / from now by the database's clock: the store turns them into the
-    // caller's clock, so a worker whose clock is off compares like with like.
-    claimedRows: `
-      SELECT m.id, m.message_id, m.mail_from, m.priority, m.attempts, m.backoff_step,
-        extract(epoch FROM now() - m.created_at)::float8 * 1000 AS created_ago_ms,
-        extract(epoch FROM m.expires_at - now())::float8 * 1000 AS expires_in_ms, b.raw,
-        ARRAY(SELECT address FROM ${s}.recipients r
-              WHERE r.message_id = m.id AND r.status = 'pending' ORDER BY position) AS pending,
-        (SELECT count(*) FROM ${s}.recipients r WHERE r.message_id = m.id AND r.status = 'failed')::int AS failed
-      FROM ${s}.messages m LEFT JOIN ${s}.message_bodies b ON b.id = m.id
-      WHERE m.id = ANY($1)`,
+  /** A completion batch as rows (`i`), from its JSON. */
+  const completionInput = (p: Param, batch: readonly CompletionRow[]) => `
+    SELECT * FROM jsonb_to_recordset(${p(JSON.stringify(batch))}::jsonb) AS x(ord int, id text,
+      owner text, worker text, "startedAgoMs" float8, "durationMs" int, outcome text, error text,
+      "attemptRecipients" jsonb, recipients jsonb, status text, "delayMs" float8,
+      "backoffIncrement" int, "waitingUpstream" boolean, reason text, captured boolean)`
 
-    // Both lock their rows in id order, as a batch of completions does: a worker renewing or
-    // releasing leases while its completions are written must not deadlock with itself.
-    renewLeases: `
-      UPDATE ${s}.messages SET lease_expires_at = now() + ${ms('$3')}
-      WHERE id IN (
-        SELECT id FROM ${s}.messages WHERE id = ANY($1) AND status = 'sending' AND lease_owner = $2
-        ORDER BY id FOR UPDATE)
-      RETURNING id`,
-    releaseLeases: `
-      UPDATE ${s}.messages
-      SET status = CASE WHEN attempts = 0 THEN 'queued' ELSE 'deferred' END,
-        due_at = now(), lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
-      WHERE id IN (
-        SELECT id FROM ${s}.messages WHERE id = ANY($1) AND status = 'sending' AND lease_owner = $2
-        ORDER BY id FOR UPDATE)`,
+  return {
+    kind: 'postgres',
+    codec,
+    filter,
 
-    // A batch of completions in one statement (one round trip, one commit), each given as a JSON
-    // object: the attempts, the recipients and the messages. An outcome applies only while its
-    // completion's owner holds the lease; the attempt is logged whenever the message still
-    // exists. Rows are locked in id order, so concurrent batches cannot deadlock. Returns the
-    // ids whose outcome applied. Times come as durations (how long ago the attempt started,
-    // how long until the next one), measured on the worker's clock and applied to now().
-    complete: `
-      WITH input AS (
-        SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(ord int, id text, owner text,
-          worker text, started_ago_ms float8, duration_ms int, outcome text, error text,
-          attempt_recipients jsonb, recipients jsonb, status text, delay_ms float8,
-          backoff_increment int, waiting_upstream boolean, reason text, captured boolean)
-      ), holder AS (
-        SELECT m.id, i.ord FROM ${s}.messages m JOIN input i ON i.id = m.id
-        WHERE m.status = 'sending' AND m.lease_owner = i.owner
-        ORDER BY m.id FOR UPDATE OF m
-      ), attempt AS (
-        INSERT INTO ${s}.attempts (message_id, worker, started_at, duration_ms, outcome, error, recipients)
-        SELECT i.id, i.worker, now() - ${ms('i.started_ago_ms')}, i.duration_ms, i.outcome, i.error,
-          i.attempt_recipients
-        FROM input i WHERE EXISTS (SELECT 1 FROM ${s}.messages WHERE id = i.id)
-        ORDER BY i.ord
-      ), rcpt AS (
-        UPDATE ${s}.recipients r SET status = x.status, code = x.code, reply = x.reply, updated_at = now()
-        FROM holder h JOIN input i ON i.ord = h.ord,
-          jsonb_to_recordset(i.recipients) AS x(address text, status text, code int, reply text)
-        WHERE r.message_id = h.id AND r.address = x.address AND r.status = 'pending'
-      )
-      UPDATE ${s}.messages m SET status = i.status,
-        due_at = CASE WHEN i.status = 'deferred' THEN now() + ${ms('i.delay_ms')} END,
-        attempts = attempts + 1, backoff_step = backoff_step + i.backoff_increment,
-        waiting_upstream = i.waiting_upstream, lease_owner = NULL, lease_expires_at = NULL,
-        reason = i.reason, last_error = i.error, captured = i.captured, updated_at = now(),
-        finished_at = CASE WHEN i.status IN ('sent', 'failed') THEN now() END
-      FROM holder h JOIN input i ON i.ord = h.ord
-      WHERE m.id = h.id
-      RETURNING m.id`,
+    insertMessages: (messages) => chunks(messages).map(insertChunk),
 
-    msUntilNextDue: `
-      SELECT extract(epoch FROM (least(
-        (SELECT min(due_at) FROM ${s}.messages WHERE ${CLAIMABLE}),
-        (SELECT min(lease_expires_at) FROM ${s}.messages WHERE status = 'sending')) - now())) * 1000 AS ms`,
-    wakeUpstreamWaiters: `
-      UPDATE ${s}.messages SET due_at = now(), waiting_upstream = false, updated_at = now()
-      WHERE status = 'deferred' AND waiting_upstream`,
-    expireOverdue: `
-      WITH e AS (
-        UPDATE ${s}.messages SET status = 'failed', reason = 'expired', due_at = NULL,
-          waiting_upstream = false, updated_at = now(), finished_at = now()
-        WHERE id IN (SELECT id FROM ${s}.messages WHERE status = 'deferred' AND expires_at <= now()
-                     LIMIT 1000 FOR UPDATE SKIP LOCKED)
-        RETURNING id
-      ), r AS (
-        UPDATE ${s}.recipients SET status = 'failed',
-          reply = 'expired: not delivered before the maximum age', updated_at = now()
-        FROM e WHERE recipients.message_id = e.id AND recipients.status = 'pending'
-      )
-      SELECT count(*)::int AS n FROM e`,
+    findByIdempotencyKeys: (keys) =>
+      q(
+        (p) => `SELECT id, message_id, idempotency_key FROM ${s}.messages
+          WHERE idempotency_key = ANY(${p([...keys])}::text[])`,
+      ),
 
-    messageRow: `SELECT * FROM ${s}.messages WHERE id = $1`,
-    recipientRows: `
-      SELECT address, status, code, reply FROM ${s}.recipients WHERE message_id = $1 ORDER BY position`,
-    attemptRows: `
-      SELECT worker, started_at, duration_ms, outcome, error, recipients
-      FROM ${s}.attempts WHERE message_id = $1 ORDER BY id`,
-    raw: `SELECT raw FROM ${s}.message_bodies WHERE id = $1`,
-    countByStatus: `SELECT status, count(*)::int AS n FROM ${s}.messages GROUP BY status`,
-    finishedSince: `
-      SELECT count(*)::int AS n FROM ${s}.messages
-      WHERE status = $1 AND finished_at >= now() - ${ms('$2')}`,
-    activityBuckets: `
-      SELECT (floor(extract(epoch FROM started_at) * 1000 / $2) * $2)::float8 AS bucket, outcome,
-        count(*)::int AS n
-      FROM ${s}.attempts WHERE started_at >= $1 GROUP BY 1, 2`,
-    lastSuccess: `
-      SELECT started_at AS t FROM ${s}.attempts WHERE outcome IN ('sent', 'captured', 'partial')
-      ORDER BY started_at DESC LIMIT 1`,
-    lastError: `
-      SELECT started_at AS t, error FROM ${s}.attempts WHERE error IS NOT NULL
-      ORDER BY started_at DESC LIMIT 1`,
-    // Scans back only to the last delivery: a healthy upstream has few attempts after it.
-    upstreamProblem: `
-      SELECT started_at AS t, outcome, error FROM ${s}.attempts
-      WHERE outcome IN ('upstream-down', 'misconfigured') AND started_at > coalesce(
-        (SELECT max(started_at) FROM ${s}.attempts WHERE outcome IN ('sent', 'captured', 'partial')),
-        '-infinity')
-      ORDER BY started_at DESC LIMIT 1`,
-    oldestWaiting: `
-      SELECT min(created_at) AS t FROM ${s}.messages WHERE status IN ('queued', 'deferred', 'sending')`,
+    notify: () => [q((p) => `SELECT pg_notify(${p(channel)}, '')`, 'notify')],
 
-    requeueFailed: `
-      WITH f AS (
-        UPDATE ${s}.messages SET status = 'queued', due_at = now(), expires_at = now() + ${ms('$2')},
-          backoff_step = 0, waiting_upstream = false, reason = NULL, finished_at = NULL, updated_at = now()
-        WHERE id = ANY($1) AND status = 'failed'
-        RETURNING id
-      ), r AS (
-        UPDATE ${s}.recipients SET status = 'pending', updated_at = now()
-        FROM f WHERE recipients.message_id = f.id AND recipients.status = 'failed'
-      )
-      SELECT id FROM f`,
-    purgeSlice: `
-      DELETE FROM ${s}.messages WHERE id IN (
-        SELECT id FROM ${s}.messages WHERE status = ANY($1) AND finished_at < now() - ${ms('$2')}
-        LIMIT 5000)`,
+    claim: ({ owner, limit, leaseMs }) =>
+      q((p) => {
+        const n = p(limit)
+        // One index range per arm (expired leases, then each priority), each limited, so that
+        // messages of a higher priority scheduled for later are never scanned.
+        const due = (rank: number) => `
+          SELECT * FROM (SELECT q.id, ${rank} AS arm, q.due_at AS t FROM ${s}.queue q
+            WHERE ${CLAIMABLE} AND q.priority = ${rank} AND q.due_at <= now()
+            ORDER BY q.due_at, q.id LIMIT ${n} FOR UPDATE SKIP LOCKED) a${rank}`
+        return `
+          WITH picked AS (
+            SELECT id FROM (
+              SELECT * FROM (SELECT q.id, -1 AS arm, q.lease_expires_at AS t FROM ${s}.queue q
+                WHERE q.status = 'sending' AND q.lease_expires_at <= now()
+                ORDER BY q.priority, q.lease_expires_at LIMIT ${n} FOR UPDATE SKIP LOCKED) e
+              UNION ALL ${[0, 1, 2, 3].map(due).join(' UNION ALL ')}
+            ) c ORDER BY arm, t, id LIMIT ${n}
+          )
+          UPDATE ${s}.queue q SET status = 'sending', lease_owner = ${p(owner)},
+            lease_expires_at = now() + ${ms(p(leaseMs))}, updated_at = now()
+          FROM picked WHERE q.id = picked.id
+          RETURNING q.id`
+      }, 'claim'),
+
+    claimedRows: (ids) =>
+      q(
+        (p) => `
+        SELECT q.id, m.message_id, m.mail_from, q.priority, q.attempts, q.backoff_step,
+          ${msSince('now() - m.created_at')} AS created_ago_ms,
+          ${msSince('q.expires_at - now()')} AS expires_in_ms, b.raw,
+          ARRAY(SELECT address FROM ${s}.recipients r
+                WHERE r.message_id = q.id AND r.status = 'pending' ORDER BY position) AS pending,
+          (SELECT count(*) FROM ${s}.recipients r
+           WHERE r.message_id = q.id AND r.status = 'failed')::int AS failed
+        FROM ${FROM} LEFT JOIN ${s}.message_bodies b ON b.id = q.id
+        WHERE q.id = ANY(${p([...ids])}::text[])
+        ORDER BY q.priority, q.due_at, q.id`,
+        'claimedRows',
+      ),
+
+    leaseOwners: () =>
+      q(
+        () => `SELECT DISTINCT lease_owner AS owner FROM ${s}.queue WHERE status = 'sending'`,
+        'leaseOwners',
+      ),
+
+    expireLeasesOf: (owners) =>
+      q(
+        (p) => `UPDATE ${s}.queue SET lease_expires_at = now()
+          WHERE status = 'sending' AND lease_owner = ANY(${p([...owners])}::text[])
+          RETURNING id`,
+      ),
+
+    // Renewing and releasing lock their rows in id order, as a batch of outcomes does: a worker
+    // renewing while its outcomes are written must not deadlock with itself.
+    renewLeases: ({ owner, ids, leaseMs }) =>
+      q(
+        (p) => `UPDATE ${s}.queue SET lease_expires_at = now() + ${ms(p(leaseMs))}
+          WHERE id IN (SELECT id FROM ${s}.queue
+            WHERE id = ANY(${p([...ids])}::text[]) AND status = 'sending' AND lease_owner = ${p(owner)}
+            ORDER BY id FOR UPDATE)
+          RETURNING id`,
+        'renewLeases',
+      ),
+
+    releaseLeases: ({ owner, ids }) =>
+      q(
+        (p) => `UPDATE ${s}.queue
+          SET status = CASE WHEN attempts = 0 THEN 'queued' ELSE 'deferred' END,
+            due_at = now(), lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
+          WHERE id IN (SELECT id FROM ${s}.queue
+            WHERE id = ANY(${p([...ids])}::text[]) AND status = 'sending' AND lease_owner = ${p(owner)}
+            ORDER BY id FOR UPDATE)
+          RETURNING id`,
+        'releaseLeases',
+      ),
+
+    // One statement per batch: the attempts, the recipients and the messages. An outcome
+    // applies only while its owner holds the lease; the attempt is logged whenever the message
+    // still exists. Rows are locked in id order, so concurrent batches cannot deadlock.
+    complete: (batch) => [
+      q(
+        (p) => `
+        WITH input AS (${completionInput(p, batch)}
+        ), holder AS (
+          SELECT q.id, i.ord FROM ${s}.queue q JOIN input i ON i.id = q.id
+          WHERE q.status = 'sending' AND q.lease_owner = i.owner
+          ORDER BY q.id FOR UPDATE OF q
+        ), attempt AS (
+          INSERT INTO ${s}.attempts (message_id, worker, started_at, duration_ms, outcome, error,
+            recipients)
+          SELECT i.id, i.worker, now() - ${ms('i."startedAgoMs"')}, i."durationMs", i.outcome,
+            i.error, i."attemptRecipients"
+          FROM input i WHERE EXISTS (SELECT 1 FROM ${s}.messages WHERE id = i.id)
+          ORDER BY i.ord
+        ), rcpt AS (
+          UPDATE ${s}.recipients r SET status = x.status, code = x.code, reply = x.reply,
+            updated_at = now()
+          FROM holder h JOIN input i ON i.ord = h.ord,
+            jsonb_to_recordset(i.recipients) AS x(address text, status text, code int, reply text)
+          WHERE r.message_id = h.id AND r.address = x.address AND r.status = 'pending'
+        )
+        UPDATE ${s}.queue q SET status = i.status,
+          due_at = CASE WHEN i.status = 'deferred' THEN now() + ${ms('i."delayMs"')} END,
+          attempts = q.attempts + 1, backoff_step = q.backoff_step + i."backoffIncrement",
+          waiting_upstream = i."waitingUpstream", lease_owner = NULL, lease_expires_at = NULL,
+          reason = i.reason, last_error = i.error, captured = i.captured, updated_at = now(),
+          finished_at = CASE WHEN i.status IN ('sent', 'failed') THEN now() END
+        FROM holder h JOIN input i ON i.ord = h.ord
+        WHERE q.id = h.id
+        RETURNING q.id`,
+        'complete',
+      ),
+    ],
+
+    wakeUpstreamWaiters: () =>
+      q(
+        () => `UPDATE ${s}.queue SET due_at = now(), waiting_upstream = false, updated_at = now()
+          WHERE status = 'deferred' AND waiting_upstream RETURNING id`,
+      ),
+
+    expireOverdue: () => [
+      q(
+        () => `
+        WITH e AS (
+          UPDATE ${s}.queue SET status = 'failed', reason = 'expired', due_at = NULL,
+            waiting_upstream = false, updated_at = now(), finished_at = now()
+          WHERE id IN (SELECT id FROM ${s}.queue WHERE status = 'deferred' AND expires_at <= now()
+                       ORDER BY expires_at, id LIMIT 1000 FOR UPDATE SKIP LOCKED)
+          RETURNING id
+        ), r AS (
+          UPDATE ${s}.recipients SET status = 'failed',
+            reply = 'expired: not delivered before the maximum age', updated_at = now()
+          FROM e WHERE recipients.message_id = e.id AND recipients.status = 'pending'
+        )
+        SELECT id FROM e`,
+      ),
+    ],
+
+    msUntilNextDue: () =>
+      q(() => {
+        // The smallest due time is the smallest of each priority's: four index seeks.
+        const due = [0, 1, 2, 3].map(
+          (rank) =>
+            `(SELECT min(q.due_at) FROM ${s}.queue q WHERE ${CLAIMABLE} AND q.priority = ${rank})`,
+        )
+        return `SELECT ${msSince(`least(${due.join(', ')},
+          (SELECT min(lease_expires_at) FROM ${s}.queue WHERE status = 'sending')) - now()`)} AS ms`
+      }, 'msUntilNextDue'),
+
+    messageRow: (id) => q((p) => `SELECT ${SUMMARY} FROM ${FROM} WHERE q.id = ${p(id)}`),
+    recipientRows: (id) =>
+      q(
+        (p) => `SELECT address, status, code, reply FROM ${s}.recipients
+          WHERE message_id = ${p(id)} ORDER BY position`,
+      ),
+    attemptRows: (id) =>
+      q(
+        (p) => `SELECT worker, started_at, duration_ms, outcome, error, recipients
+          FROM ${s}.attempts WHERE message_id = ${p(id)} ORDER BY id`,
+      ),
+    raw: (id) => q((p) => `SELECT raw FROM ${s}.message_bodies WHERE id = ${p(id)}`),
+
+    listPage: ({ where, byStatus, after, limit }) =>
+      q((p) => {
+        // Newest first along an index: queue's (status, created_at, id) for a status filter,
+        // messages' (created_at, id) otherwise. Both tables hold the same creation time.
+        const t = byStatus ? 'q' : 'm'
+        const cursor = after
+          ? ` AND (${t}.created_at, ${t}.id) < (${p(new Date(after.createdAt))}, ${p(after.id)})`
+          : ''
+        return `SELECT ${SUMMARY} FROM ${FROM} WHERE ${where(p)}${cursor}
+          ORDER BY ${t}.created_at DESC, ${t}.id DESC LIMIT ${p(limit)}`
+      }),
+
+    hold: (where) =>
+      q(
+        (p) => `UPDATE ${s}.queue q SET status = 'held', due_at = NULL, waiting_upstream = false,
+            updated_at = now()
+          FROM ${s}.messages m
+          WHERE m.id = q.id AND q.status IN ('queued', 'deferred') AND ${where(p)}
+          RETURNING q.id`,
+      ),
+    unhold: (where) =>
+      q(
+        (p) => `UPDATE ${s}.queue q
+          SET status = CASE WHEN q.attempts = 0 THEN 'queued' ELSE 'deferred' END,
+            due_at = now(), updated_at = now()
+          FROM ${s}.messages m
+          WHERE m.id = q.id AND q.status = 'held' AND ${where(p)}
+          RETURNING q.id`,
+      ),
+    retryDeferred: (where) =>
+      q(
+        (p) => `UPDATE ${s}.queue q SET due_at = now(), waiting_upstream = false, updated_at = now()
+          FROM ${s}.messages m
+          WHERE m.id = q.id AND q.status = 'deferred' AND ${where(p)}
+          RETURNING q.id`,
+      ),
+    requeueFailed: ({ where, maxAgeMs }) => [
+      q(
+        (p) => `
+        WITH f AS (
+          UPDATE ${s}.queue q SET status = 'queued', due_at = now(),
+            expires_at = now() + ${ms(p(maxAgeMs))}, backoff_step = 0, waiting_upstream = false,
+            reason = NULL, finished_at = NULL, updated_at = now()
+          FROM ${s}.messages m
+          WHERE m.id = q.id AND q.status = 'failed' AND ${where(p)}
+          RETURNING q.id
+        ), r AS (
+          UPDATE ${s}.recipients SET status = 'pending', updated_at = now()
+          FROM f WHERE recipients.message_id = f.id AND recipients.status = 'failed'
+        )
+        SELECT id FROM f`,
+      ),
+    ],
+    remove: (where) =>
+      q(
+        (p) => `DELETE FROM ${s}.messages m USING ${s}.queue q
+          WHERE q.id = m.id AND ${where(p)} RETURNING m.id`,
+      ),
+
+    purgeSlice: ({ statuses, finishedBefore }) =>
+      q((p) => {
+        const before = p(finishedBefore)
+        // Finished before implies created before: the (status, created_at) index bounds the scan.
+        return `DELETE FROM ${s}.messages WHERE id IN (
+            SELECT id FROM ${s}.queue
+            WHERE status = ANY(${p([...statuses])}::text[]) AND created_at < ${before}
+              AND finished_at < ${before}
+            LIMIT 5000)
+          RETURNING id`
+      }),
+
+    statusCounts: () =>
+      q(
+        () => `SELECT status, sum(n)::bigint AS n FROM ${s}.status_counts GROUP BY status`,
+        'statusCounts',
+      ),
+    recentCounts: () =>
+      q(() => {
+        const minute = `floor(extract(epoch FROM now()) / 60)::bigint`
+        const count = (status: string, minutes: number) => `(SELECT coalesce(sum(n), 0)
+          FROM ${s}.finished_counts WHERE status = '${status}' AND minute > ${minute} - ${minutes})`
+        const oldest = ['queued', 'deferred', 'sending'].map(
+          (status) => `(SELECT min(created_at) FROM ${s}.queue WHERE status = '${status}')`,
+        )
+        return `SELECT least(${oldest.join(', ')}) AS oldest,
+          ${count('sent', 60)} AS sent_hour, ${count('sent', 1440)} AS sent_day,
+          ${count('failed', 60)} AS failed_hour, ${count('failed', 1440)} AS failed_day`
+      }, 'recentCounts'),
+    pruneRecentCounts: () =>
+      q(
+        () => `DELETE FROM ${s}.finished_counts
+          WHERE minute <= floor(extract(epoch FROM now()) / 60)::bigint - 1440 RETURNING 1`,
+      ),
+    upstreamProblem: () =>
+      q(
+        () => `SELECT started_at AS t, outcome, error FROM ${s}.attempts
+          WHERE outcome IN ('upstream-down', 'misconfigured') AND started_at > coalesce(
+            (SELECT max(started_at) FROM ${s}.attempts WHERE outcome IN ('sent', 'captured', 'partial')),
+            '-infinity')
+          ORDER BY started_at DESC LIMIT 1`,
+      ),
+    activityBuckets: ({ since, bucketMs }) =>
+      q((p) => {
+        const width = p(bucketMs)
+        return `SELECT (floor(${msSince('started_at')} / ${width}) * ${width})::float8 AS bucket,
+            outcome, count(*)::int AS n
+          FROM ${s}.attempts WHERE started_at >= ${p(since)} GROUP BY 1, 2`
+      }),
+    lastSuccess: () =>
+      q(
+        () => `SELECT started_at AS t FROM ${s}.attempts
+          WHERE outcome IN ('sent', 'captured', 'partial') ORDER BY started_at DESC LIMIT 1`,
+      ),
+    lastError: () =>
+      q(
+        () => `SELECT started_at AS t, error FROM ${s}.attempts WHERE error IS NOT NULL
+          ORDER BY started_at DESC LIMIT 1`,
+      ),
   }
 }
-
-/** Every column of a message row but the bytes, for listings (aliased `m`). */
-export const SUMMARY_COLUMNS = `m.id, m.message_id, m.status, m.priority, m.mail_from, m.recipients,
-  m.subject, m.tags, m.size, m.idempotency_key, m.created_at, m.due_at, m.expires_at, m.attempts,
-  m.reason, m.last_error, m.captured, m.lease_owner, m.lease_expires_at, m.finished_at`

@@ -21,7 +21,11 @@ export interface SqlDialect {
   readonly filter: FilterSql
 
   // Enqueue.
-  /** Inserts messages (their bytes, recipients and tags); the last query returns `id` of each one stored. A message whose idempotency key is taken meanwhile is not stored. */
+  /**
+   * Inserts messages (their bytes, recipients and tags), and wakes other processes' workers if it
+   * stored any. The queries' rows together give `id` of each one stored; a message whose
+   * idempotency key is taken (earlier, or by a transaction that committed meanwhile) is not.
+   */
   insertMessages(messages: readonly NewMessage[]): Query[]
   /** `id`, `message_id`, `idempotency_key` of the messages holding these keys. */
   findByIdempotencyKeys(keys: readonly string[]): Query
@@ -75,6 +79,8 @@ export interface SqlDialect {
   /** Summary columns of matching messages, newest first (`created_at`, then `id`), after the cursor. */
   listPage(input: {
     where: Condition
+    /** Whether the filter names statuses: a dialect may order by an index on status then. */
+    byStatus: boolean
     after: { createdAt: number; id: string } | null
     limit: number
   }): Query

@@ -45,6 +45,13 @@ async function runAll(tx: SqlTransaction, queries: readonly Query[]): Promise<Ro
   return rows
 }
 
+/** Runs statements in order; resolves with the rows of all of them. */
+async function runCollect(tx: SqlTransaction, queries: readonly Query[]): Promise<Row[]> {
+  const rows: Row[] = []
+  for (const query of queries) rows.push(...(await tx.query(query)))
+  return rows
+}
+
 const ids = (rows: readonly Row[]): string[] => rows.map((r) => String(r.id))
 
 /**
@@ -242,7 +249,7 @@ export function createSqlStore(options: SqlStoreOptions): Store {
         const queries = dialect.insertMessages(plan.fresh)
         let stored = 0
         const work = async (tx: SqlTransaction) => {
-          const inserted = new Set(ids(await runAll(tx, queries)))
+          const inserted = new Set(ids(await runCollect(tx, queries)))
           stored = inserted.size
           return insertResults(tx, messages, plan, inserted)
         }
@@ -368,6 +375,7 @@ export function createSqlStore(options: SqlStoreOptions): Store {
         const rows = await driver.query(
           dialect.listPage({
             where: filterCondition(dialect.filter, filter),
+            byStatus: (filter.status?.length ?? 0) > 0,
             after: page.cursor ? decodeCursor(page.cursor) : null,
             limit: page.limit + 1,
           }),
