@@ -1,7 +1,6 @@
-import { randomBytes } from 'node:crypto'
-import { hostname } from 'node:os'
 import { attemptEvent } from '../events.js'
 import type { UpstreamHealth } from '../delivery/upstream-health.js'
+import { newLeaseOwner } from '../store/lease-owner.js'
 import type { ClaimedMessage, Completion, Store } from '../store/store.js'
 import { deliverMessage, type DeliveryDeps } from './deliver-message.js'
 import { createHeldOutcomes } from './held-outcomes.js'
@@ -80,8 +79,9 @@ async function untilUp(health: UpstreamHealth, ms: number, signal: AbortSignal):
   }
 }
 
+/** A new worker id: the lease owner name, which tells a worker on this host whether it lives. */
 export function workerId(): string {
-  return `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`
+  return newLeaseOwner()
 }
 
 export function createWorker(
