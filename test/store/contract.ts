@@ -394,6 +394,72 @@ export function runStoreContract(name: string, options: StoreContractOptions): v
       expect(calls).toBe(before)
     })
 
+    test('refuses every call once closed, the same way', async () => {
+      const other = await options.reopen(store)
+      await other.close()
+      await other.close() // closing twice is fine
+      const m = newMessage()
+      const calls: [string, () => Promise<unknown>][] = [
+        ['enqueue', () => other.enqueue([m])],
+        ['claim', () => other.claim({ owner: 'w', limit: 1, leaseMs: 1000 })],
+        ['renewLeases', () => other.renewLeases('w', [m.id], 1000)],
+        ['releaseLeases', () => other.releaseLeases('w', [m.id])],
+        ['complete', () => other.complete(completion(m.id, 'w'))],
+        ['msUntilNextDue', () => other.msUntilNextDue()],
+        ['wakeUpstreamWaiters', () => other.wakeUpstreamWaiters()],
+        ['expireOverdue', () => other.expireOverdue()],
+        ['getMessage', () => other.getMessage(m.id)],
+        ['getRaw', () => other.getRaw(m.id)],
+        ['countByStatus', () => other.countByStatus()],
+        ['listMessages', () => other.listMessages({}, { limit: 1 })],
+        ['hold', () => other.hold({ ids: [m.id] })],
+        ['unhold', () => other.unhold({ ids: [m.id] })],
+        ['retry', () => other.retry({ ids: [m.id] }, { maxAgeMs: 1000 })],
+        ['remove', () => other.remove({ ids: [m.id] })],
+        ['purge', () => other.purge({ finishedBefore: new Date(), statuses: ['sent'] })],
+        ['stats', () => other.stats()],
+        ['activity', () => other.activity({ since: new Date(0), bucketMs: 60_000 })],
+      ]
+      for (const [name, call] of calls) {
+        await expect(call(), name).rejects.toMatchObject({ code: 'OUTBOX_STORE_UNAVAILABLE' })
+      }
+      // The first connection is untouched.
+      expect(await store.countByStatus()).toMatchObject({ queued: 0 })
+    })
+
+    test('reads summaries back as stored: a missing subject stays null, tags stay a list', async () => {
+      const plain = newMessage({ subject: null, tags: [] })
+      const tagged = newMessage({ subject: 'Grüße ✓', tags: ['a', 'b-2'] })
+      await store.enqueue([plain, tagged])
+      expect(await store.getMessage(plain.id)).toMatchObject({ subject: null, tags: [] })
+      expect(await store.getMessage(tagged.id)).toMatchObject({
+        subject: 'Grüße ✓',
+        tags: ['a', 'b-2'],
+        idempotencyKey: null,
+        captured: false,
+        leaseOwner: null,
+        finishedAt: null,
+      })
+      expect((await store.getMessage(tagged.id))!.dueAt).toBeInstanceOf(Date)
+      const listed = await store.listMessages({ tag: 'b-2' }, { limit: 10 })
+      expect(listed.messages.map((x) => [x.id, x.subject, x.tags])).toEqual([
+        [tagged.id, 'Grüße ✓', ['a', 'b-2']],
+      ])
+    })
+
+    test('retries deferred and failed messages selected together, all at once', async () => {
+      const { f, d } = await mixedQueue()
+      const changed = await store.retry(
+        { filter: { status: ['deferred', 'failed'] } },
+        { maxAgeMs: 3_600_000 },
+      )
+      expect(changed.sort()).toEqual([f.id, d.id].sort())
+      expect(await store.countByStatus()).toMatchObject({ queued: 2, deferred: 1, failed: 0 })
+      // Both are due now, and a second retry finds nothing failed to requeue.
+      expect((await store.claim({ owner: 'w3', limit: 10, leaseMs: 60_000 })).length).toBe(3)
+      expect(await store.retry({ filter: { status: ['failed'] } }, { maxAgeMs: 1000 })).toEqual([])
+    })
+
     test('msUntilNextDue is null when nothing waits', async () => {
       expect(await store.msUntilNextDue()).toBeNull()
     })
