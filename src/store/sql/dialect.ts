@@ -57,7 +57,7 @@ export interface SqlDialect {
   /**
    * Records a batch of outcomes: each attempt (when the message still exists), and, where the
    * completion's owner still holds the lease, the recipients' and the message's new state. The
-   * last query returns `id` of each message whose outcome applied.
+   * queries' rows together give `id` of each message whose outcome applied.
    */
   complete(batch: readonly CompletionRow[]): Query[]
   /** Makes every message deferred only by an upstream outage due now; returns `id` of each. */

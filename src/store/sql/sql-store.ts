@@ -93,6 +93,12 @@ export function createSqlStore(options: SqlStoreOptions): Store {
     return driver.transaction((tx) => runAll(tx, queries))
   }
 
+  /** A write of several statements whose rows together are the result. */
+  function writeCollect(queries: readonly Query[]): Promise<Row[]> {
+    if (queries.length === 1) return driver.write(queries[0]!)
+    return driver.transaction((tx) => runCollect(tx, queries))
+  }
+
   /** A change that may make messages due: other processes' workers are woken too. */
   async function writeAndWake(queries: readonly Query[]): Promise<Row[]> {
     const wake = dialect.notify()
@@ -177,7 +183,7 @@ export function createSqlStore(options: SqlStoreOptions): Store {
   const completions = createBatcher<CompletionRow, boolean>({
     maxBatch: MAX_COMPLETIONS_PER_BATCH,
     async write(batch) {
-      const applied = new Set(ids(await write(dialect.complete(batch))))
+      const applied = new Set(ids(await writeCollect(dialect.complete(batch))))
       return batch.map((c) => applied.has(c.id))
     },
   })

@@ -1,6 +1,6 @@
 import { priorityRank } from '../priority-rank.js'
 import type { NewMessage } from '../store.js'
-import type { CompletionRow, FilterSql, RowCodec, SqlDialect } from '../sql/dialect.js'
+import type { FilterSql, RowCodec, SqlDialect } from '../sql/dialect.js'
 import type { Query } from '../sql/driver.js'
 import { escapeLike } from '../sql/filter.js'
 import { queryBuilder, type Param } from '../sql/query.js'
@@ -109,18 +109,6 @@ function insertChunk(messages: readonly NewMessage[]): Query[] {
   ]
 }
 
-/** A completion batch as rows of a table (`c`), read from its JSON. */
-const completionRows = (p: Param, batch: readonly CompletionRow[]) => `
-  SELECT value ->> '$.id' AS id, value ->> '$.owner' AS owner, value ->> '$.worker' AS worker,
-    value ->> '$.startedAgoMs' AS started_ago_ms, value ->> '$.durationMs' AS duration_ms,
-    value ->> '$.outcome' AS outcome, value ->> '$.error' AS error,
-    value -> '$.attemptRecipients' AS attempt_recipients, value -> '$.recipients' AS recipients,
-    value ->> '$.status' AS status, value ->> '$.delayMs' AS delay_ms,
-    value ->> '$.backoffIncrement' AS backoff_increment,
-    value ->> '$.waitingUpstream' AS waiting_upstream, value ->> '$.reason' AS reason,
-    value ->> '$.captured' AS captured, value ->> '$.ord' AS ord
-  FROM json_each(${p(json(batch))})`
-
 export const sqliteDialect: SqlDialect = {
   kind: 'sqlite',
   codec,
@@ -216,50 +204,43 @@ export const sqliteDialect: SqlDialect = {
         RETURNING id`
     }),
 
+  // Per outcome, by primary key: SQLite has no round trips to save, and reading a batch from
+  // JSON costs more than these few prepared statements. Recipients before the message: the
+  // lease check reads the message as it was.
   complete(batch) {
     const t = now()
-    return [
+    return batch.flatMap((c) => [
       q(
-        (p) => `
-        INSERT INTO attempts (message_id, worker, started_at, duration_ms, outcome, error, recipients)
-        SELECT c.id, c.worker, ${p(t)} - c.started_ago_ms, c.duration_ms, c.outcome, c.error,
-          c.attempt_recipients
-        FROM (${completionRows(p, batch)}) c
-        WHERE EXISTS (SELECT 1 FROM messages WHERE id = c.id)
-        ORDER BY c.ord`,
-        'completeAttempts',
+        (p) => `INSERT INTO attempts (message_id, worker, started_at, duration_ms, outcome, error,
+            recipients)
+          SELECT ${p(c.id)}, ${p(c.worker)}, ${p(t - c.startedAgoMs)}, ${p(c.durationMs)},
+            ${p(c.outcome)}, ${p(c.error)}, ${p(json(c.attemptRecipients))}
+          WHERE EXISTS (SELECT 1 FROM messages WHERE id = ${p(c.id)})`,
+        'completeAttempt',
       ),
-      // Recipients before the message: the lease check reads the message as it was.
-      q(
-        (p) => `
-        UPDATE recipients SET status = x.status, code = x.code, reply = x.reply,
-          updated_at = ${p(t)}
-        FROM (
-          SELECT c.id, r.value ->> '$.address' AS address, r.value ->> '$.status' AS status,
-            r.value ->> '$.code' AS code, r.value ->> '$.reply' AS reply
-          FROM (${completionRows(p, batch)}) c
-            JOIN messages m ON m.id = c.id AND m.status = 'sending' AND m.lease_owner = c.owner,
-            json_each(c.recipients) r
-        ) x
-        WHERE recipients.message_id = x.id AND recipients.address = x.address
-          AND recipients.status = 'pending'`,
-        'completeRecipients',
+      ...c.recipients.map((r) =>
+        q(
+          (p) => `UPDATE recipients SET status = ${p(r.status)}, code = ${p(r.code)},
+              reply = ${p(r.reply)}, updated_at = ${p(t)}
+            WHERE message_id = ${p(c.id)} AND address = ${p(r.address)} AND status = 'pending'
+              AND EXISTS (SELECT 1 FROM messages
+                WHERE id = ${p(c.id)} AND status = 'sending' AND lease_owner = ${p(c.owner)})`,
+          'completeRecipient',
+        ),
       ),
       q((p) => {
         const at = p(t)
-        return `
-        UPDATE messages SET status = c.status,
-          due_at = CASE WHEN c.status = 'deferred' THEN ${at} + c.delay_ms END,
-          attempts = attempts + 1, backoff_step = backoff_step + c.backoff_increment,
-          waiting_upstream = c.waiting_upstream, lease_owner = NULL, lease_expires_at = NULL,
-          reason = c.reason, last_error = c.error, captured = c.captured, updated_at = ${at},
-          finished_at = CASE WHEN c.status IN ('sent', 'failed') THEN ${at} END
-        FROM (${completionRows(p, batch)}) c
-        WHERE messages.id = c.id AND messages.status = 'sending'
-          AND messages.lease_owner = c.owner
-        RETURNING messages.id`
-      }, 'completeMessages'),
-    ]
+        return `UPDATE messages SET status = ${p(c.status)},
+            due_at = ${c.status === 'deferred' ? `${at} + ${p(c.delayMs)}` : 'NULL'},
+            attempts = attempts + 1, backoff_step = backoff_step + ${p(c.backoffIncrement)},
+            waiting_upstream = ${p(c.waitingUpstream ? 1 : 0)}, lease_owner = NULL,
+            lease_expires_at = NULL, reason = ${p(c.reason)}, last_error = ${p(c.error)},
+            captured = ${p(c.captured ? 1 : 0)}, updated_at = ${at},
+            finished_at = ${c.status === 'deferred' ? 'NULL' : at}
+          WHERE id = ${p(c.id)} AND status = 'sending' AND lease_owner = ${p(c.owner)}
+          RETURNING id`
+      }),
+    ])
   },
 
   wakeUpstreamWaiters: () =>
