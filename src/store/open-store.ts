@@ -1,3 +1,4 @@
+import { resolve } from 'node:path'
 import { ConfigError } from '../errors.js'
 import type { Logger } from '../logger.js'
 import type { Store } from './store.js'
@@ -15,7 +16,8 @@ export interface OpenStoreOptions {
 
 /**
  * Opens the store a URL names:
- * - `sqlite:./outbox.db`, `sqlite:/var/lib/outbox/queue.db`, `sqlite::memory:`
+ * - `sqlite:./outbox.db`, `sqlite:/var/lib/outbox/queue.db`, `sqlite::memory:`; a file store
+ *   runs in a thread of its own unless the URL ends in `?thread=false`
  * - `postgres://user:pass@host:5432/db` (or `postgresql://`), with optional query parameters
  *   `schema` (default `outbox`), `migrate=false` (refuse an outdated schema instead of
  *   upgrading it) and `poolSize`; other parameters go to the driver.
@@ -24,14 +26,27 @@ export async function openStore(url: string, options: OpenStoreOptions = {}): Pr
   if (url.startsWith('sqlite:')) {
     let path = url.slice('sqlite:'.length)
     if (path.startsWith('//')) path = path.slice(2)
+    let thread = true
+    const params = /\?thread=(true|false)$/.exec(path)
+    if (params) {
+      thread = params[1] === 'true'
+      path = path.slice(0, params.index)
+    }
     if (!path)
       throw new ConfigError('store', '`store` sqlite: needs a file path, e.g. sqlite:./outbox.db.')
-    // Each backend, with its driver, is loaded only when a store of its kind is opened.
-    const { createSqliteStore } = await import('./sqlite/sqlite-store.js')
-    return createSqliteStore({
-      path,
+    const sqlite = {
+      path: path === ':memory:' ? path : resolve(path),
       ...(options.ifMissing ? { ifMissing: options.ifMissing } : {}),
-    })
+    }
+    // A file database runs in a thread of its own (see threaded-store.ts); an in-memory one
+    // lives and dies with this thread. Each backend is loaded only when a store of its kind is
+    // opened.
+    if (thread && path !== ':memory:') {
+      const { openThreadedStore } = await import('./thread/threaded-store.js')
+      return openThreadedStore({ sqlite })
+    }
+    const { createSqliteStore } = await import('./sqlite/sqlite-store.js')
+    return createSqliteStore({ ...sqlite, ...(options.logger ? { logger: options.logger } : {}) })
   }
   if (/^postgres(ql)?:\/\//.test(url)) {
     let parsed: URL

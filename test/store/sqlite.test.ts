@@ -8,8 +8,10 @@ import type { Store } from '../../src/store/store.js'
 import { loadMigrations } from '../../src/store/migrations.js'
 import { tempSqlitePath } from '../helpers/temp.js'
 
-const MIGRATIONS = loadMigrations(new URL('../../src/store/sqlite/migrations/', import.meta.url))
+import { openThreadedStore } from '../../src/store/thread/threaded-store.js'
 import { newMessage, runStoreContract } from './contract.js'
+
+const MIGRATIONS = loadMigrations(new URL('../../src/store/sqlite/migrations/', import.meta.url))
 
 const paths = new WeakMap<Store, string>()
 
@@ -22,6 +24,19 @@ runStoreContract('sqlite', {
   },
   async reopen(store) {
     return createSqliteStore({ path: paths.get(store)! })
+  },
+})
+
+// The same store run in a thread of its own, as `openStore('sqlite:FILE')` does by default.
+runStoreContract('sqlite in a thread', {
+  async newStore() {
+    const path = tempSqlitePath()
+    const store = await openThreadedStore({ sqlite: { path } })
+    paths.set(store, path)
+    return store
+  },
+  async reopen(store) {
+    return openThreadedStore({ sqlite: { path: paths.get(store)! } })
   },
 })
 
