@@ -156,6 +156,36 @@ export function createPostgresDialect(s: string, channel: string): SqlDialect {
       "attemptRecipients" jsonb, recipients jsonb, status text, "delayMs" float8,
       "backoffIncrement" int, "waitingUpstream" boolean, reason text, captured boolean)`
 
+  /**
+   * Leases due messages: those whose lease expired first, then each priority's due ones, one
+   * index range per arm, each limited, so that messages of a higher priority scheduled for later
+   * are never scanned. Returns `returning` of each.
+   */
+  function claimStatement(
+    p: Param,
+    { owner, limit, leaseMs }: { owner: string; limit: number; leaseMs: number },
+    returning = 'q.id',
+  ): string {
+    const n = p(limit)
+    const due = (rank: number) => `
+      SELECT * FROM (SELECT q.id, ${rank} AS arm, q.due_at AS t FROM ${s}.queue q
+        WHERE ${CLAIMABLE} AND q.priority = ${rank} AND q.due_at <= now()
+        ORDER BY q.due_at, q.id LIMIT ${n} FOR UPDATE SKIP LOCKED) a${rank}`
+    return `
+      WITH picked AS (
+        SELECT id FROM (
+          SELECT * FROM (SELECT q.id, -1 AS arm, q.lease_expires_at AS t FROM ${s}.queue q
+            WHERE q.status = 'sending' AND q.lease_expires_at <= now()
+            ORDER BY q.priority, q.lease_expires_at LIMIT ${n} FOR UPDATE SKIP LOCKED) e
+          UNION ALL ${[0, 1, 2, 3].map(due).join(' UNION ALL ')}
+        ) c ORDER BY arm, t, id LIMIT ${n}
+      )
+      UPDATE ${s}.queue q SET status = 'sending', lease_owner = ${p(owner)},
+        lease_expires_at = now() + ${ms(p(leaseMs))}, updated_at = now()
+      FROM picked WHERE q.id = picked.id
+      RETURNING ${returning}`
+  }
+
   return {
     kind: 'postgres',
     codec,
@@ -171,29 +201,25 @@ export function createPostgresDialect(s: string, channel: string): SqlDialect {
 
     notify: () => [q((p) => `SELECT pg_notify(${p(channel)}, '')`, 'notify')],
 
-    claim: ({ owner, limit, leaseMs }) =>
-      q((p) => {
-        const n = p(limit)
-        // One index range per arm (expired leases, then each priority), each limited, so that
-        // messages of a higher priority scheduled for later are never scanned.
-        const due = (rank: number) => `
-          SELECT * FROM (SELECT q.id, ${rank} AS arm, q.due_at AS t FROM ${s}.queue q
-            WHERE ${CLAIMABLE} AND q.priority = ${rank} AND q.due_at <= now()
-            ORDER BY q.due_at, q.id LIMIT ${n} FOR UPDATE SKIP LOCKED) a${rank}`
-        return `
-          WITH picked AS (
-            SELECT id FROM (
-              SELECT * FROM (SELECT q.id, -1 AS arm, q.lease_expires_at AS t FROM ${s}.queue q
-                WHERE q.status = 'sending' AND q.lease_expires_at <= now()
-                ORDER BY q.priority, q.lease_expires_at LIMIT ${n} FOR UPDATE SKIP LOCKED) e
-              UNION ALL ${[0, 1, 2, 3].map(due).join(' UNION ALL ')}
-            ) c ORDER BY arm, t, id LIMIT ${n}
-          )
-          UPDATE ${s}.queue q SET status = 'sending', lease_owner = ${p(owner)},
-            lease_expires_at = now() + ${ms(p(leaseMs))}, updated_at = now()
-          FROM picked WHERE q.id = picked.id
-          RETURNING q.id`
-      }, 'claim'),
+    claim: (input) => q((p) => claimStatement(p, input), 'claim'),
+
+    // The claim and what the worker needs of the claimed messages, in one round trip.
+    claimWithRows: (input) =>
+      q(
+        (p) => `
+        WITH claimed AS (${claimStatement(p, input, 'q.id, q.priority, q.attempts, q.backoff_step, q.expires_at, q.due_at')})
+        SELECT c.id, m.message_id, m.mail_from, c.priority, c.attempts, c.backoff_step,
+          ${msSince('now() - m.created_at')} AS created_ago_ms,
+          ${msSince('c.expires_at - now()')} AS expires_in_ms, b.raw,
+          ARRAY(SELECT address FROM ${s}.recipients r
+                WHERE r.message_id = c.id AND r.status = 'pending' ORDER BY position) AS pending,
+          (SELECT count(*) FROM ${s}.recipients r
+           WHERE r.message_id = c.id AND r.status = 'failed')::int AS failed
+        FROM claimed c JOIN ${s}.messages m ON m.id = c.id
+          LEFT JOIN ${s}.message_bodies b ON b.id = c.id
+        ORDER BY c.priority, c.due_at, c.id`,
+        'claimWithRows',
+      ),
 
     claimedRows: (ids) =>
       q(

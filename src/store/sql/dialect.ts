@@ -44,6 +44,11 @@ export interface SqlDialect {
    * `raw`, `pending` (the pending recipients in order, as the codec's `list`), `failed` (count).
    */
   claimedRows(ids: readonly string[]): Query
+  /**
+   * Optional: {@link claim} and {@link claimedRows} in one statement, for a database where each
+   * statement is a round trip. Returns the rows `claimedRows` would.
+   */
+  claimWithRows?(input: { owner: string; limit: number; leaseMs: number }): Query
   /** `owner` of every message being sent (few: the messages in flight). */
   leaseOwners(): Query
   /** Ends now the leases these owners hold (they are dead), so the next claim takes them. */

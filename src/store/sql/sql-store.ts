@@ -284,9 +284,14 @@ export function createSqlStore(options: SqlStoreOptions): Store {
       op(async () => {
         if (limit <= 0) return []
         await takeOverDeadOwners()
-        const claimed = ids(await driver.write(dialect.claim({ owner, limit, leaseMs })))
-        if (claimed.length === 0) return []
-        const rows = await driver.query(dialect.claimedRows(claimed))
+        let rows: Row[]
+        if (dialect.claimWithRows) {
+          rows = await driver.write(dialect.claimWithRows({ owner, limit, leaseMs }))
+        } else {
+          const claimed = ids(await driver.write(dialect.claim({ owner, limit, leaseMs })))
+          if (claimed.length === 0) return []
+          rows = await driver.query(dialect.claimedRows(claimed))
+        }
         // Into this process's clock: taken after the reply, so a slow round trip makes a
         // message expire a little late here, never early.
         const local = Date.now()
