@@ -149,6 +149,8 @@ export async function createOutbox(options: OutboxOptions = {}): Promise<Outbox>
           backoffStep: 0,
           createdAt,
           expiresAt: new Date(createdAt.getTime() + message.maxAgeMs),
+          eightBit: message.eightBit,
+          smtpUtf8: message.smtpUtf8,
         },
         nowOwner,
         deliveryDeps,
@@ -193,6 +195,8 @@ export async function createOutbox(options: OutboxOptions = {}): Promise<Outbox>
       maxAgeMs: config.maxAgeMs,
       idempotencyKey: opts.idempotencyKey,
       tags: opts.tags,
+      eightBit: composed.eightBit,
+      smtpUtf8: composed.smtpUtf8,
       // Inside the caller's transaction nothing is committed yet, so nothing can be sent yet.
       leaseTo:
         opts.priority === 'now' && !transaction && (!opts.sendAt || opts.sendAt.getTime() <= now)

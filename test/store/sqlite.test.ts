@@ -53,6 +53,7 @@ describe('SQLite store specifics', () => {
       { version: 2, name: 'operator_indexes' },
       { version: 3, name: 'due_index' },
       { version: 4, name: 'attempts_started' },
+      { version: 5, name: 'transport_needs' },
     ])
     db.prepare('INSERT INTO outbox_migrations VALUES (99, ?, ?)').run('future', Date.now())
     db.close()
@@ -72,7 +73,7 @@ describe('SQLite store specifics', () => {
     await createSqliteStore({ path }).close()
     await createSqliteStore({ path }).close()
     const db = new Database(path)
-    expect(db.prepare('SELECT count(*) AS n FROM outbox_migrations').get()).toEqual({ n: 4 })
+    expect(db.prepare('SELECT count(*) AS n FROM outbox_migrations').get()).toEqual({ n: 5 })
     db.close()
   })
 

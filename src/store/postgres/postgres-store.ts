@@ -318,6 +318,8 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
         chunk.map((m) => m.maxAgeMs),
         chunk.map((m) => m.leaseTo?.owner ?? null),
         chunk.map((m) => m.leaseTo?.leaseMs ?? null),
+        chunk.map((m) => m.eightBit ?? null),
+        chunk.map((m) => m.smtpUtf8 ?? null),
         channel,
         ...chunk.map((m) => m.raw),
       ])) as pg.QueryResult<Row>
@@ -454,6 +456,8 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
         backoffStep: Number(row.backoff_step),
         createdAt: new Date(local - Number(row.created_ago_ms)),
         expiresAt: new Date(local + Number(row.expires_in_ms)),
+        eightBit: row.eight_bit as boolean | null,
+        smtpUtf8: row.smtputf8 as boolean | null,
       }))
     },
 

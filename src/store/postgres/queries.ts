@@ -12,23 +12,25 @@ export function createQueries(s: string) {
     // array per message (SQL arrays must be rectangular). A message whose idempotency key is
     // already stored is not inserted (ON CONFLICT waits for the transaction holding the key) and
     // its id is not among `ids`. The NOTIFY waking workers goes out, at commit, only if something
-    // was inserted. $15 is the channel, $16… the bytes of each message.
+    // was inserted. $17 is the channel, $18… the bytes of each message.
     insertMessages: (count: number) => `
       WITH input AS (
         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::smallint[], $5::text[],
           $6::jsonb[], $7::text[], $8::jsonb[], $9::int[], $10::text[], $11::timestamptz[],
-          $12::float8[], $13::text[], $14::float8[],
-          ARRAY[${Array.from({ length: count }, (_, i) => `$${16 + i}::bytea`).join(', ')}])
+          $12::float8[], $13::text[], $14::float8[], $15::boolean[], $16::boolean[],
+          ARRAY[${Array.from({ length: count }, (_, i) => `$${18 + i}::bytea`).join(', ')}])
           AS i(id, message_id, status, priority, mail_from, recipients, subject, tags, size,
-            idempotency_key, send_at, max_age_ms, lease_owner, lease_ms, raw)
+            idempotency_key, send_at, max_age_ms, lease_owner, lease_ms, eight_bit, smtputf8, raw)
       ), m AS (
         INSERT INTO ${s}.messages (id, message_id, status, priority, mail_from, recipients, subject,
-          tags, size, idempotency_key, due_at, expires_at, lease_owner, lease_expires_at)
+          tags, size, idempotency_key, due_at, expires_at, lease_owner, lease_expires_at,
+          eight_bit, smtputf8)
         SELECT id, message_id, status, priority, mail_from, recipients, subject, tags, size,
           idempotency_key,
           CASE WHEN status = 'sending' THEN NULL ELSE coalesce(send_at, now()) END,
           greatest(coalesce(send_at, now()), now()) + ${ms('max_age_ms')},
-          lease_owner, CASE WHEN lease_owner IS NULL THEN NULL ELSE now() + ${ms('lease_ms')} END
+          lease_owner, CASE WHEN lease_owner IS NULL THEN NULL ELSE now() + ${ms('lease_ms')} END,
+          eight_bit, smtputf8
         FROM input
         ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
         RETURNING id
@@ -44,7 +46,7 @@ export function createQueries(s: string) {
         SELECT DISTINCT t.tag, i.id
         FROM input i JOIN m ON m.id = i.id, jsonb_array_elements_text(i.tags) AS t(tag)
       )
-      SELECT a.ids, CASE WHEN a.ids IS NOT NULL THEN pg_notify($15, '') END AS notified
+      SELECT a.ids, CASE WHEN a.ids IS NOT NULL THEN pg_notify($17, '') END AS notified
       FROM (SELECT array_agg(id) AS ids FROM m) a`,
     findByIdempotencyKeys: `
       SELECT id, message_id, idempotency_key FROM ${s}.messages WHERE idempotency_key = ANY($1)`,
@@ -68,6 +70,7 @@ export function createQueries(s: string) {
     // caller's clock, so a worker whose clock is off compares like with like.
     claimedRows: `
       SELECT m.id, m.message_id, m.mail_from, m.priority, m.attempts, m.backoff_step,
+        m.eight_bit, m.smtputf8,
         extract(epoch FROM now() - m.created_at)::float8 * 1000 AS created_ago_ms,
         extract(epoch FROM m.expires_at - now())::float8 * 1000 AS expires_in_ms, b.raw,
         ARRAY(SELECT address FROM ${s}.recipients r

@@ -10,9 +10,11 @@ export const SUMMARY_COLUMNS = `m.id, m.message_id, m.status, m.priority, m.mail
 export const SQL = {
   insertMessage: `
     INSERT INTO messages (id, message_id, status, priority, mail_from, recipients, subject, tags,
-      size, idempotency_key, created_at, due_at, expires_at, lease_owner, lease_expires_at, updated_at)
+      size, idempotency_key, created_at, due_at, expires_at, lease_owner, lease_expires_at, updated_at,
+      eight_bit, smtputf8)
     VALUES (@id, @messageId, @status, @priority, @from, @recipients, @subject, @tags,
-      @size, @idempotencyKey, @createdAt, @dueAt, @expiresAt, @leaseOwner, @leaseExpiresAt, @createdAt)`,
+      @size, @idempotencyKey, @createdAt, @dueAt, @expiresAt, @leaseOwner, @leaseExpiresAt, @createdAt,
+      @eightBit, @smtpUtf8)`,
   insertBody: `INSERT INTO message_bodies (id, raw) VALUES (?, ?)`,
   insertRecipient: `
     INSERT INTO recipients (message_id, position, address, status, updated_at)
@@ -35,7 +37,7 @@ export const SQL = {
     WHERE id = ?`,
   claimedRow: `
     SELECT m.id, m.message_id, m.mail_from, m.priority, m.attempts, m.backoff_step,
-      m.created_at, m.expires_at, b.raw
+      m.created_at, m.expires_at, m.eight_bit, m.smtputf8, b.raw
     FROM messages m LEFT JOIN message_bodies b ON b.id = m.id
     WHERE m.id = ?`,
   pendingRecipients: `

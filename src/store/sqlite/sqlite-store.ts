@@ -52,6 +52,10 @@ export interface SqliteStoreOptions {
 
 type Row = Record<string, unknown>
 
+/** A boolean as SQLite stores it; NULL when a caller (an older one) did not say. */
+const flag = (value: boolean | undefined): number | null =>
+  value === undefined ? null : Number(value)
+
 interface PendingWrite {
   run: () => unknown
   resolve: (value: unknown) => void
@@ -245,6 +249,8 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
       expiresAt: Math.max(dueAt, createdAt) + message.maxAgeMs,
       leaseOwner: leased ? leased.owner : null,
       leaseExpiresAt: leased ? createdAt + leased.leaseMs : null,
+      eightBit: flag(message.eightBit),
+      smtpUtf8: flag(message.smtpUtf8),
     })
     stmt.insertBody.run(message.id, message.raw)
     message.envelope.to.forEach((address, position) => {
@@ -273,6 +279,8 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
       backoffStep: Number(row.backoff_step),
       createdAt: new Date(Number(row.created_at)),
       expiresAt: new Date(Number(row.expires_at)),
+      eightBit: row.eight_bit === null ? null : row.eight_bit === 1,
+      smtpUtf8: row.smtputf8 === null ? null : row.smtputf8 === 1,
     }
   }
 
