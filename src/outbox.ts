@@ -93,7 +93,12 @@ export async function createOutbox(options: OutboxOptions = {}): Promise<Outbox>
   const log = config.logger
   const ownsStore = typeof config.store === 'string'
   // The upstream first: a bad upstream option must not leave a store connection open.
-  const upstream = createUpstream(config.upstream, { maxConnections: config.concurrency })
+  const upstream = createUpstream(config.upstream, {
+    maxConnections: config.concurrency,
+    maxMessagesPerConnection: config.upstreamConnection.maxMessages,
+    maxConnectionAgeMs: config.upstreamConnection.maxAgeMs,
+    logger: log,
+  })
   const store =
     typeof config.store === 'string' ? await openStore(config.store, { logger: log }) : config.store
   const health = createUpstreamHealth({

@@ -103,5 +103,11 @@ export function composeRaw(input: RawMessageInput, limits: ComposeLimits): Compo
     )
   }
   const envelope = { from: input.from, to: [...new Set(input.to)] }
-  return { messageId, envelope, raw, subject: subjectOf(headerBlock), ...transportNeeds(raw, envelope) }
+  return {
+    messageId,
+    envelope,
+    raw,
+    subject: subjectOf(headerBlock),
+    ...transportNeeds(raw, envelope),
+  }
 }

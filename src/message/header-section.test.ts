@@ -54,8 +54,16 @@ describe('traceFieldsEnd', () => {
 
   it.each([
     ['no trace fields', 'Subject: x\r\n\r\nbody\r\n', 0],
-    ['a folded Received, then others', 'Received: from a\r\n\tby b; date\r\nSubject: x\r\n\r\n', 31],
-    ['Return-Path and two Received', 'Return-Path: <a@b>\r\nReceived: x\r\nreceived : y\r\nTo: c\r\n', 47],
+    [
+      'a folded Received, then others',
+      'Received: from a\r\n\tby b; date\r\nSubject: x\r\n\r\n',
+      31,
+    ],
+    [
+      'Return-Path and two Received',
+      'Return-Path: <a@b>\r\nReceived: x\r\nreceived : y\r\nTo: c\r\n',
+      47,
+    ],
     ['only trace fields, then the body', 'Received: x\r\n\r\nbody\r\n', 13],
     ['a Received further down is not at the top', 'To: c\r\nReceived: x\r\n\r\n', 0],
   ])('%s', (_name, text, expected) => {

@@ -14,9 +14,9 @@ describe('transportNeeds', () => {
   it('a UTF-8 body or header is 8-bit', () => {
     expect(transportNeeds(Buffer.from('Subject: hi\r\n\r\ncafé\r\n'), envelope).eightBit).toBe(true)
     expect(transportNeeds(Buffer.from('Subject: café\r\n\r\nx\r\n'), envelope).eightBit).toBe(true)
-    expect(transportNeeds(Buffer.from([0x53, 0x3a, 0x20, 0xe9, 0x0d, 0x0a]), envelope).eightBit).toBe(
-      true,
-    )
+    expect(
+      transportNeeds(Buffer.from([0x53, 0x3a, 0x20, 0xe9, 0x0d, 0x0a]), envelope).eightBit,
+    ).toBe(true)
   })
 
   it('a non-ASCII envelope address needs SMTPUTF8', () => {

@@ -60,6 +60,8 @@ export async function deliverMessage(
       from: message.from,
       recipients: message.pendingRecipients,
       raw: message.raw!,
+      eightBit: message.eightBit,
+      smtpUtf8: message.smtpUtf8,
     })
   } catch (error) {
     // deliver() reports SMTP failures itself; landing here means a transport threw.
