@@ -24,6 +24,8 @@ export interface SinkOptions {
   maxClients?: number
   /** Offer STARTTLS with this certificate (PEM); without, STARTTLS is hidden. */
   tls?: { key: string | Buffer; cert: string | Buffer }
+  /** SIZE limit advertised (and enforced). @default 50 MB */
+  size?: number
   /** Leave 8BITMIME or SMTPUTF8 out of the EHLO reply. */
   hide8BITMIME?: boolean
   hideSMTPUTF8?: boolean
@@ -180,7 +182,7 @@ export async function createSmtpSink(options: SinkOptions = {}): Promise<SmtpSin
         : { disabledCommands: ['STARTTLS'] }),
       disableReverseLookup: true,
       logger: false,
-      size: 50 * 1024 * 1024,
+      size: options.size ?? 50 * 1024 * 1024,
       maxClients: options.maxClients ?? Infinity,
       hide8BITMIME: options.hide8BITMIME ?? false,
       hideSMTPUTF8: options.hideSMTPUTF8 ?? false,
