@@ -104,6 +104,7 @@ export async function createOutbox(options: OutboxOptions = {}): Promise<Outbox>
   const health = createUpstreamHealth({
     probe: () => upstream.probe(),
     logger: log,
+    name: upstream.description,
     policy: config.probe,
     diagnose: diagnoseProbeError,
   })
