@@ -16,18 +16,19 @@ export interface ConnectionLimit {
   readonly max: number
   /**
    * Whether one connection beyond {@link current} may be tried now; if so, {@link current} is
-   * raised by one until that connection opens or is refused.
+   * raised by one until that connection opens or is refused. The outcome of that connection is
+   * reported with `grew: true`.
    */
   tryGrow(now: number): boolean
   /** A new connection opened. */
-  opened(now: number): void
+  opened(now: number, grew: boolean): void
   /** A new connection failed for another reason (the upstream is down): a try to grow is undone. */
-  failed(): void
+  failed(grew: boolean): void
   /**
    * A new connection was refused while `others` connections were open or opening: the limit
    * becomes `others`. Returns the new limit and when one more will be tried.
    */
-  refused(others: number, now: number): { limit: number; retryAt: number }
+  refused(others: number, now: number, grew: boolean): { limit: number; retryAt: number }
 }
 
 /** Wait before trying one connection more than the upstream last took. */
@@ -52,19 +53,19 @@ export function createConnectionLimit(max: number): ConnectionLimit {
       current++
       return true
     },
-    opened(now) {
-      if (!growing) return
+    opened(now, grew) {
+      if (!grew) return
       // The upstream took one more: keep it, and try the next one a while later.
       growing = false
       growAt = now + growDelay
     },
-    failed() {
-      if (!growing) return
+    failed(grew) {
+      if (!grew) return
       growing = false
       current--
     },
-    refused(others, now) {
-      if (growing) {
+    refused(others, now, grew) {
+      if (grew) {
         growing = false
         growDelay = Math.min(growDelay * 2, MAX_GROW_DELAY_MS)
       }

@@ -121,7 +121,8 @@ export function createSmtpConnections(options: {
     return null
   }
 
-  async function openOne(): Promise<SmtpSession> {
+  /** Opens one more connection; `grew`: it is the one past the limit that tryGrow() allowed. */
+  async function openOne(grew: boolean): Promise<SmtpSession> {
     opening++
     let session: SmtpSession
     try {
@@ -131,7 +132,7 @@ export function createSmtpConnections(options: {
       const others = open.size + opening
       if (!closed && others > 0 && refusesNewConnection(error as Error)) {
         const before = limit.current
-        const { limit: after, retryAt } = limit.refused(others, Date.now())
+        const { limit: after, retryAt } = limit.refused(others, Date.now(), grew)
         if (after < before) {
           log.info(
             {
@@ -147,12 +148,12 @@ export function createSmtpConnections(options: {
         notify()
         throw new RefusedAsOneTooMany(describeDeliveryError(error))
       }
-      limit.failed()
+      limit.failed(grew)
       notify()
       throw error
     }
     opening--
-    limit.opened(Date.now())
+    limit.opened(Date.now(), grew)
     open.add(session)
     log.debug({ upstream: description, connections: open.size }, 'SMTP connection opened')
     void session.ended.then(() => {
@@ -172,9 +173,11 @@ export function createSmtpConnections(options: {
       if (closed) throw poolClosed()
       const session = takeIdle()
       if (session) return { session, reused: true }
-      if (open.size + opening < limit.current || limit.tryGrow(Date.now())) {
+      const room = open.size + opening < limit.current
+      const grew = !room && limit.tryGrow(Date.now())
+      if (room || grew) {
         try {
-          return { session: await openOne(), reused: false }
+          return { session: await openOne(grew), reused: false }
         } catch (error) {
           if (!(error instanceof RefusedAsOneTooMany)) throw error
           continue
@@ -185,8 +188,8 @@ export function createSmtpConnections(options: {
   }
 
   function release(session: SmtpSession, reusable: boolean): void {
-    if (closed || session.closed || !reusable) session.close()
-    else if (tooOld(session)) session.quit()
+    if (session.closed || !reusable) session.close()
+    else if (closed || tooOld(session)) session.quit()
     else {
       idle.push(session)
       const timer = setTimeout(() => {
