@@ -93,12 +93,18 @@ export async function createOutbox(options: OutboxOptions = {}): Promise<Outbox>
   const log = config.logger
   const ownsStore = typeof config.store === 'string'
   // The upstream first: a bad upstream option must not leave a store connection open.
-  const upstream = createUpstream(config.upstream, { maxConnections: config.concurrency })
+  const upstream = createUpstream(config.upstream, {
+    maxConnections: config.concurrency,
+    maxMessagesPerConnection: config.upstreamConnection.maxMessages,
+    maxConnectionAgeMs: config.upstreamConnection.maxAgeMs,
+    logger: log,
+  })
   const store =
     typeof config.store === 'string' ? await openStore(config.store, { logger: log }) : config.store
   const health = createUpstreamHealth({
     probe: () => upstream.probe(),
     logger: log,
+    name: upstream.description,
     policy: config.probe,
     diagnose: diagnoseProbeError,
   })
@@ -149,6 +155,8 @@ export async function createOutbox(options: OutboxOptions = {}): Promise<Outbox>
           backoffStep: 0,
           createdAt,
           expiresAt: new Date(createdAt.getTime() + message.maxAgeMs),
+          eightBit: message.eightBit,
+          smtpUtf8: message.smtpUtf8,
         },
         nowOwner,
         deliveryDeps,
@@ -193,6 +201,8 @@ export async function createOutbox(options: OutboxOptions = {}): Promise<Outbox>
       maxAgeMs: config.maxAgeMs,
       idempotencyKey: opts.idempotencyKey,
       tags: opts.tags,
+      eightBit: composed.eightBit,
+      smtpUtf8: composed.smtpUtf8,
       // Inside the caller's transaction nothing is committed yet, so nothing can be sent yet.
       leaseTo:
         opts.priority === 'now' && !transaction && (!opts.sendAt || opts.sendAt.getTime() <= now)

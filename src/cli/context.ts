@@ -116,6 +116,10 @@ function outboxOptions(
     store,
     upstream: config.upstream,
     concurrency: config.concurrency,
+    upstreamConnection: {
+      maxMessages: config.upstreamMaxMessagesPerConnection,
+      maxAge: config.upstreamMaxConnectionAgeMs,
+    },
     maxAge: config.maxAgeMs,
     maxMessageSize: config.maxMessageSize,
     leaseDuration: config.leaseMs,

@@ -14,6 +14,10 @@ export interface OutboxConfig {
   upstream: string
   /** Messages delivered at once by a worker (and SMTP connections). */
   concurrency: number
+  /** Messages one SMTP connection to the upstream carries before it is replaced. */
+  upstreamMaxMessagesPerConnection: number
+  /** Age after which an SMTP connection to the upstream takes no new message (ms). */
+  upstreamMaxConnectionAgeMs: number
   /** A temporarily failing message fails as expired after this long (ms). */
   maxAgeMs: number
   /** Largest accepted message, in bytes. */
@@ -113,6 +117,20 @@ export const CONFIG_KEYS: Record<keyof OutboxConfig, ConfigKey> = {
     flag: '--concurrency',
     expected: 'a whole number from 1 to 1000',
     parse: wholeNumber(1, 1000),
+  },
+  upstreamMaxMessagesPerConnection: {
+    file: 'upstreamConnection.maxMessages',
+    env: 'OUTBOX_UPSTREAM_CONNECTION_MAX_MESSAGES',
+    flag: '--upstream-connection-max-messages',
+    expected: 'a whole number from 1 to 1000000',
+    parse: wholeNumber(1, 1_000_000),
+  },
+  upstreamMaxConnectionAgeMs: {
+    file: 'upstreamConnection.maxAge',
+    env: 'OUTBOX_UPSTREAM_CONNECTION_MAX_AGE',
+    flag: '--upstream-connection-max-age',
+    expected: 'a duration of at least 1s, such as 5m',
+    parse: duration(1000),
   },
   maxAgeMs: {
     file: 'maxAge',
@@ -328,6 +346,8 @@ export const CONFIG_DEFAULTS: Readonly<OutboxConfig> = Object.freeze({
   store: 'sqlite:./outbox.db',
   upstream: 'capture',
   concurrency: 10,
+  upstreamMaxMessagesPerConnection: 100,
+  upstreamMaxConnectionAgeMs: 5 * 60_000,
   maxAgeMs: 24 * 3_600_000,
   maxMessageSize: 25 * 1024 * 1024,
   leaseMs: 60_000,

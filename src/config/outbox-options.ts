@@ -2,6 +2,7 @@ import { z } from 'zod'
 import { ConfigError } from '../errors.js'
 import type { UpstreamSpec } from '../delivery/upstream.js'
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from '../delivery/retry-schedule.js'
+import { DEFAULT_CONNECTION_LIMITS } from '../delivery/smtp-connections.js'
 import { DEFAULT_PROBE_POLICY, type ProbePolicy } from '../delivery/upstream-health.js'
 import type { Logger } from '../logger.js'
 import { silentLogger } from '../logger.js'
@@ -66,10 +67,23 @@ export interface OutboxOptions {
    */
   rateLimit?: string | RateLimit | null
   /**
-   * Default worker concurrency, and the size of the SMTP connection pool.
+   * Default worker concurrency, and the most SMTP connections to the upstream (fewer if the
+   * upstream refuses more: Outbox learns its limit).
    * @default 10
    */
   concurrency?: number
+  /**
+   * How long one SMTP connection to the upstream is used, as Postfix's SMTP client limits
+   * connection reuse: a change on the upstream (a reload, a new access map, a load balancer
+   * rotation) reaches Outbox within this even under steady traffic. `?maxMessages=N` and
+   * `?maxConnectionAge=5m` in the upstream URL override them.
+   */
+  upstreamConnection?: {
+    /** Messages one connection carries before it is replaced. @default 100 */
+    maxMessages?: number
+    /** A connection this old takes no further message. @default '5m' */
+    maxAge?: Duration
+  }
   /** A pino-compatible logger. Outbox is silent without one. */
   logger?: Logger
 }
@@ -84,6 +98,7 @@ export interface ResolvedOptions {
   probe: ProbePolicy
   leaseMs: number
   concurrency: number
+  upstreamConnection: { maxMessages: number; maxAgeMs: number }
   rateLimit: RateLimit | null
   logger: Logger
 }
@@ -124,6 +139,12 @@ const schema = z.strictObject({
     .optional(),
   leaseDuration: duration(100).optional(),
   concurrency: z.number().int().min(1).max(1000).optional(),
+  upstreamConnection: z
+    .strictObject({
+      maxMessages: z.number().int().min(1).max(1_000_000).optional(),
+      maxAge: duration(100).optional(),
+    })
+    .optional(),
   rateLimit: z
     .union([
       z.null(),
@@ -195,6 +216,10 @@ export function resolveOutboxOptions(options: OutboxOptions = {}): ResolvedOptio
     }),
     leaseMs: o.leaseDuration ?? 60_000,
     concurrency: o.concurrency ?? 10,
+    upstreamConnection: Object.freeze({
+      maxMessages: o.upstreamConnection?.maxMessages ?? DEFAULT_CONNECTION_LIMITS.maxMessages,
+      maxAgeMs: o.upstreamConnection?.maxAge ?? DEFAULT_CONNECTION_LIMITS.maxAgeMs,
+    }),
     rateLimit: o.rateLimit ?? null,
     logger: o.logger ?? silentLogger,
   })

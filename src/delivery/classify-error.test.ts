@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import {
   classifyDeliveryError,
+  refusesNewConnection,
   type DeliveryErrorLike,
   type FailureKind,
 } from './classify-error.js'
@@ -212,5 +213,23 @@ describe('classifyDeliveryError: TLS problems are configuration problems', () =>
     }
     // A custom transport may hand over Node's error as it is.
     expect(classifyDeliveryError({ code: originalCode }, none).kind).toBe('misconfigured')
+  })
+})
+
+describe('refusesNewConnection', () => {
+  it.each(STAGES.flatMap((stage) => OUTCOMES.map((outcome) => [stage, outcome] as const)))(
+    '%s %s',
+    (stage, outcome) => {
+      const [error, progress] = nodemailerError(stage, outcome)
+      const expected =
+        (stage === 'greeting' || stage === 'EHLO') && typeof outcome === 'number' && outcome < 500
+      expect(refusesNewConnection(error, progress)).toBe(expected)
+    },
+  )
+
+  it("a missing extension is the message's permanent failure, not the upstream's", () => {
+    expect(classifyDeliveryError({ code: 'ENOTOFFERED', command: 'MAIL FROM' }, none).kind).toBe(
+      'permanent',
+    )
   })
 })

@@ -54,8 +54,17 @@ const NETWORK_CODES = new Set([
   'EPIPE',
 ])
 
-/** Nodemailer's own refusals of a message before or without a reply code. */
-const MESSAGE_CODES = new Set(['EENVELOPE', 'EMESSAGE', 'EMAXRECIPIENTS', 'EREQUIRETLS'])
+/**
+ * Refusals of a message before or without a reply code: Nodemailer's own, and Outbox's
+ * `ENOTOFFERED` (the server lacks an extension the message needs, see relay-extensions.ts).
+ */
+const MESSAGE_CODES = new Set([
+  'EENVELOPE',
+  'EMESSAGE',
+  'EMAXRECIPIENTS',
+  'EREQUIRETLS',
+  'ENOTOFFERED',
+])
 
 /** Stages before the message's transaction: a failure there is about the upstream, never the message. */
 const SESSION_STAGES = new Set<DeliveryStage>(['connect', 'greeting', 'ehlo', 'tls', 'auth'])
@@ -112,6 +121,22 @@ export function classifyDeliveryError(
   if (MESSAGE_CODES.has(errCode)) return result('permanent')
   // Anything else (a transport's own exception): retry this message later rather than lose it.
   return result('temporary', { uncertain: stage === 'after-dot' })
+}
+
+/**
+ * Whether opening a connection failed because the server refused one more connection from us:
+ * a 4xx reply to the greeting or to EHLO, the way a server answers a client over its
+ * connection limit (`421 4.7.0 Too many connections`). Only while other connections to the
+ * same upstream are open does it mean that (see connection-limit.ts); otherwise the upstream
+ * is down. Pure.
+ */
+export function refusesNewConnection(
+  error: DeliveryErrorLike,
+  progress: SmtpProgress = NO_PROGRESS,
+): boolean {
+  const code = typeof error.responseCode === 'number' ? error.responseCode : 0
+  const stage = deliveryStage(error, progress)
+  return code >= 400 && code < 500 && (stage === 'greeting' || stage === 'ehlo')
 }
 
 /**

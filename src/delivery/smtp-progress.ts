@@ -55,6 +55,17 @@ export function trackSmtpProgress(transporter: Transporter): void {
   })
 }
 
+/**
+ * The stream of a message's bytes for Nodemailer's SMTPConnection.send(), recording in
+ * `progress` how far the transaction got: like {@link trackSmtpProgress}, for Outbox's own
+ * connections.
+ */
+export function newMessageStream(raw: Buffer, progress: SmtpProgress): Readable {
+  const input = new PassThrough()
+  input.end(raw)
+  return tap(input, progress)
+}
+
 function tap(input: Readable, progress: SmtpProgress): Readable {
   progress.transaction = true
   const output = new PassThrough()

@@ -1,3 +1,4 @@
+import { formatDuration } from '../config/duration.js'
 import type { Logger } from '../logger.js'
 
 /** Probe timing while the upstream is down. */
@@ -22,6 +23,9 @@ export function probeDelay(n: number, policy: ProbePolicy, random: number): numb
   const base = Math.min(policy.maxDelayMs, policy.initialDelayMs * 1.5 ** Math.min(n, 60))
   return Math.round(base * (0.9 + 0.2 * random))
 }
+
+/** Failed probes are logged at info at most this often (each one at debug). */
+export const PROBE_LOG_INTERVAL_MS = 60_000
 
 /** Distinct messages refused with a 421 in a row (nothing delivered between) that mean "down". */
 export const CLOSING_STREAK = 3
@@ -67,6 +71,8 @@ export interface UpstreamHealth {
 export function createUpstreamHealth(options: {
   probe: () => Promise<void>
   logger: Logger
+  /** The upstream as logs name it (no password). */
+  name?: string
   policy?: ProbePolicy
   onUp?: () => Promise<void> | void
   /** Whether a probe's error means the upstream is misconfigured, and its reason then. */
@@ -84,6 +90,10 @@ export function createUpstreamHealth(options: {
   let lastError: string | null = null
   let waiters: (() => void)[] = []
   const closingStreak = new Set<string>()
+  const upstream = options.name ?? 'upstream'
+  /** When it went down, and when a failed probe was last logged at info. */
+  let downSince = 0
+  let probeLoggedAt = 0
 
   const up = (): void => {
     down = false
@@ -107,13 +117,31 @@ export function createUpstreamHealth(options: {
     )
   }
 
+  /** Once a minute while it lasts: what the probes find, and what to do. */
+  function logProbeFailure(reason: string, isMisconfigured: boolean, downForMs: number): void {
+    const next = formatDuration(probeDelay(probes, policy, 0.5))
+    const advice = isMisconfigured
+      ? 'Fix it as the reason says'
+      : 'Check that the upstream is running and that this machine reaches it (host, port, firewall, DNS)'
+    log.info(
+      { upstream, reason, downForMs, probes, misconfigured: isMisconfigured },
+      `upstream still ${isMisconfigured ? 'misconfigured' : 'unreachable'} after ${formatDuration(downForMs)}: ${reason}. ` +
+        `${advice}; \`outbox stats\` shows it too. Delivery is paused and messages spend no attempts meanwhile; ` +
+        `next probe in about ${next} (logged once a minute).`,
+    )
+  }
+
   function markDown(reason: string, isMisconfigured = false): void {
     lastError = reason
     if (closed) return
     if (isMisconfigured) reportMisconfiguration(reason)
     if (down) return
     down = true
-    if (!isMisconfigured) log.warn({ reason }, 'upstream unreachable; pausing delivery and probing')
+    downSince = Date.now()
+    probeLoggedAt = 0
+    if (!isMisconfigured) {
+      log.warn({ upstream, reason }, 'upstream unreachable; pausing delivery and probing')
+    }
     schedule()
   }
 
@@ -125,7 +153,11 @@ export function createUpstreamHealth(options: {
       timer = null
       options.probe().then(
         async () => {
-          log.info({ upstreamDownFor: probes }, 'upstream is reachable again; resuming delivery')
+          const downForMs = Date.now() - downSince
+          log.info(
+            { upstream, downForMs, probes },
+            `upstream is reachable again after ${formatDuration(downForMs)}; resuming delivery`,
+          )
           try {
             await options.onUp?.()
           } finally {
@@ -140,7 +172,11 @@ export function createUpstreamHealth(options: {
           lastError = diagnosis.reason
           if (diagnosis.misconfigured) reportMisconfiguration(diagnosis.reason)
           else misconfigured = false
-          log.debug({ err: lastError, probe: probes }, 'upstream probe failed')
+          const now = Date.now()
+          if (now - probeLoggedAt >= PROBE_LOG_INTERVAL_MS) {
+            probeLoggedAt = now
+            logProbeFailure(diagnosis.reason, diagnosis.misconfigured, now - downSince)
+          } else log.debug({ upstream, err: lastError, probe: probes }, 'upstream probe failed')
           schedule()
         },
       )

@@ -94,6 +94,10 @@ function smtpError(code: number, message: string): Error {
   return Object.assign(new Error(message), { responseCode: code })
 }
 
+/** RFC 6531 3.4: a non-ASCII address may only come after `MAIL FROM:<…> SMTPUTF8`. */
+const SMTPUTF8_REQUIRED = 'Must declare SMTPUTF8 to send unicode address'
+const isNonAscii = (address: string): boolean => /[^\x00-\x7f]/.test(address)
+
 /** A Received header for the hop into Outbox (the only change made to the bytes). */
 function receivedHeader(session: SMTPServerSession, by: string): string {
   const protocol = `ESMTP${session.secure ? 'S' : ''}${session.user ? 'A' : ''}`
@@ -129,6 +133,26 @@ export async function startSmtpListener(
     name,
     logger: log,
   })
+  const servers: SMTPServer[] = []
+  /**
+   * Refuses with an enhanced status code of our own choosing, as Postfix does (`553 5.6.7`).
+   * smtp-server puts the default one for the reply code in front of a hook's refusal (5.1.3
+   * for a 553) and offers no way to pass another; it writes the reply synchronously inside the
+   * callback, so its enhanced codes are off just for that call, and the text carries ours.
+   */
+  function refuseWithCode(
+    callback: (error: Error) => void,
+    code: number,
+    enhanced: string,
+    text: string,
+  ): void {
+    for (const server of servers) server.options.hideENHANCEDSTATUSCODES = true
+    try {
+      callback(smtpError(code, `${enhanced} ${text}`))
+    } finally {
+      for (const server of servers) server.options.hideENHANCEDSTATUSCODES = false
+    }
+  }
   // Without users AUTH is not offered at all, rather than offered and then always refused.
   const disabledCommands = [...(options.tls ? [] : ['STARTTLS']), ...(users.size ? [] : ['AUTH'])]
 
@@ -193,12 +217,18 @@ export async function startSmtpListener(
       if (address.address !== '' && !isValidAddress(address.address)) {
         return callback(smtpError(553, `Bad sender address syntax: ${address.address}`))
       }
+      if (isNonAscii(address.address) && !session.envelope.smtpUtf8) {
+        return refuseWithCode(callback, 553, '5.6.7', SMTPUTF8_REQUIRED)
+      }
       callback()
     },
 
-    onRcptTo(address, _session, callback) {
+    onRcptTo(address, session, callback) {
       if (!isValidAddress(address.address)) {
         return callback(smtpError(553, `Bad recipient address syntax: ${address.address}`))
+      }
+      if (isNonAscii(address.address) && !session.envelope.smtpUtf8) {
+        return refuseWithCode(callback, 553, '5.6.7', SMTPUTF8_REQUIRED)
       }
       callback()
     },
@@ -257,7 +287,6 @@ export async function startSmtpListener(
     },
   }
 
-  const servers: SMTPServer[] = []
   const addresses: string[] = []
 
   async function listen(address: string, secure: boolean): Promise<void> {

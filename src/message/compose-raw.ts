@@ -2,9 +2,10 @@ import { randomUUID } from 'node:crypto'
 import { ErrorCodes, InvalidMessageError } from '../errors.js'
 import type { ComposeLimits } from './compose.js'
 import { formatBytes } from './format-bytes.js'
-import { findHeaderSection, headerText, readHeader } from './header-section.js'
+import { findHeaderSection, headerText, readHeader, traceFieldsEnd } from './header-section.js'
 import { decodeHeaderText } from './header-text.js'
 import { toCrlf } from './line-endings.js'
+import { transportNeeds } from './transport-needs.js'
 import type { ComposedMessage } from './types.js'
 import { isValidAddress } from './validate-mail.js'
 
@@ -89,7 +90,13 @@ export async function composeRaw(
     const domain =
       (input.from && input.from.slice(input.from.lastIndexOf('@') + 1)) || 'outbox.local'
     messageId = `<${randomUUID()}@${domain}>`
-    raw = Buffer.concat([Buffer.from(`Message-ID: ${messageId}\r\n`), raw])
+    // Below the trace fields (the listener's own Received: among them), never above them.
+    const at = traceFieldsEnd(raw, findHeaderSection(raw))
+    raw = Buffer.concat([
+      raw.subarray(0, at),
+      Buffer.from(`Message-ID: ${messageId}\r\n`),
+      raw.subarray(at),
+    ])
   }
   if (raw.length > limits.maxMessageSize) {
     throw new InvalidMessageError(
@@ -98,10 +105,12 @@ export async function composeRaw(
       { code: ErrorCodes.MESSAGE_TOO_LARGE },
     )
   }
+  const envelope = { from: input.from, to: [...new Set(input.to)] }
   return {
     messageId,
-    envelope: { from: input.from, to: [...new Set(input.to)] },
+    envelope,
     raw,
     subject: await subjectOf(headerBlock),
+    ...transportNeeds(raw, envelope),
   }
 }

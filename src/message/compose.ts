@@ -3,6 +3,7 @@ import type MimeNode from 'nodemailer/lib/mime-node'
 import { ErrorCodes, InvalidMessageError } from '../errors.js'
 import { formatBytes } from './format-bytes.js'
 import { toCrlf } from './line-endings.js'
+import { transportNeeds } from './transport-needs.js'
 import type { ComposedMessage, MailInput } from './types.js'
 import { isValidAddress, validateMailInput } from './validate-mail.js'
 
@@ -93,5 +94,6 @@ export async function composeFromMimeNode(
     envelope: { from, to },
     raw,
     subject: typeof subjectHeader === 'string' ? subjectHeader : null,
+    ...transportNeeds(raw, { from, to }),
   }
 }

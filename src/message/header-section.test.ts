@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { findHeaderSection, headerText, readHeaders } from './header-section.js'
+import { findHeaderSection, headerText, readHeaders, traceFieldsEnd } from './header-section.js'
 
 const section = (text: string) => findHeaderSection(Buffer.from(text, 'latin1'))
 
@@ -43,5 +43,30 @@ describe('readHeaders', () => {
     const block = headerText(raw, findHeaderSection(raw))
     expect(readHeaders(block, 'to')).toEqual(['a@x', 'b@x, c@x'])
     expect(readHeaders(block, 'cc')).toEqual([])
+  })
+})
+
+describe('traceFieldsEnd', () => {
+  const end = (text: string) => {
+    const raw = Buffer.from(text, 'latin1')
+    return traceFieldsEnd(raw, findHeaderSection(raw))
+  }
+
+  it.each([
+    ['no trace fields', 'Subject: x\r\n\r\nbody\r\n', 0],
+    [
+      'a folded Received, then others',
+      'Received: from a\r\n\tby b; date\r\nSubject: x\r\n\r\n',
+      31,
+    ],
+    [
+      'Return-Path and two Received',
+      'Return-Path: <a@b>\r\nReceived: x\r\nreceived : y\r\nTo: c\r\n',
+      47,
+    ],
+    ['only trace fields, then the body', 'Received: x\r\n\r\nbody\r\n', 13],
+    ['a Received further down is not at the top', 'To: c\r\nReceived: x\r\n\r\n', 0],
+  ])('%s', (_name, text, expected) => {
+    expect(end(text)).toBe(expected)
   })
 })

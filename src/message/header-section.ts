@@ -46,6 +46,28 @@ export function findHeaderSection(raw: Buffer, limit = 65_536): HeaderSection {
   return { fields, end: raw.length, endedBy: 'end' }
 }
 
+/** Trace fields (RFC 5322 3.6.7): each hop prepends them, so they stay above every other field. */
+const TRACE_FIELD = /^(received|return-path)[ \t]*:/i
+
+/**
+ * Byte offset just after the trace fields (`Received:`, `Return-Path:`) at the top of the header
+ * section, continuation lines included: where a field added by Outbox goes, so that the trace
+ * a hop prepended stays first (RFC 5321 4.4). 0 when the section does not start with one.
+ */
+export function traceFieldsEnd(raw: Buffer, section: HeaderSection): number {
+  let start = 0
+  while (start < section.end) {
+    const lf = raw.indexOf(LF, start)
+    const lineEnd = lf === -1 ? section.end : Math.min(lf + 1, section.end)
+    // A continuation line belongs to the trace field above it (the loop stops at any other).
+    const continuation = raw[start] === 0x20 || raw[start] === 0x09
+    const line = raw.toString('latin1', start, Math.min(lineEnd, start + 64))
+    if (!continuation && !TRACE_FIELD.test(line)) return start
+    start = lineEnd
+  }
+  return start
+}
+
 /** The header section's text, one character per byte (latin1), for {@link readHeaders}. */
 export function headerText(raw: Buffer, section: HeaderSection): string {
   return raw.toString('latin1', 0, section.end)

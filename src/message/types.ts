@@ -83,6 +83,10 @@ export interface ComposedMessage {
   raw: Buffer
   /** The Subject as people read it (encoded words and 8-bit UTF-8 decoded), for listings; `null` if none. */
   subject: string | null
+  /** It has 8-bit data: relayed with `BODY=8BITMIME` (see `transportNeeds`). */
+  eightBit: boolean
+  /** An envelope address is not ASCII: relayed with `SMTPUTF8`. */
+  smtpUtf8: boolean
 }
 
 /** What `send()` returns. */

@@ -137,6 +137,10 @@ export interface NewMessage {
   maxAgeMs: number
   idempotencyKey: string | null
   tags: string[]
+  /** It has 8-bit data: relay it with `BODY=8BITMIME` (see `transportNeeds`). */
+  eightBit: boolean
+  /** An envelope address is not ASCII: relay it with `SMTPUTF8`. */
+  smtpUtf8: boolean
   /**
    * Store it already leased to this owner (status `sending`), for `now` deliveries that the
    * caller attempts at once.
@@ -201,6 +205,10 @@ export interface ClaimedMessage {
   createdAt: Date
   /** After this, a temporary failure fails the message as `expired`. */
   expiresAt: Date
+  /** As given at enqueue; null for a message stored before it was recorded (read it from `raw`). */
+  eightBit: boolean | null
+  /** As given at enqueue; null for a message stored before it was recorded. */
+  smtpUtf8: boolean | null
 }
 
 /** The outcome for one recipient in one attempt. */

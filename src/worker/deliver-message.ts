@@ -6,6 +6,7 @@ import type { EventHub } from '../events.js'
 import type { Logger } from '../logger.js'
 import type { ClaimedMessage, Completion } from '../store/store.js'
 import { decideOutcome } from './decide-outcome.js'
+import { deliveryLogLine } from './delivery-log.js'
 import type { RateLimiter } from './rate-limiter.js'
 
 /** What delivering one message needs. */
@@ -24,9 +25,25 @@ export interface DeliveryDeps {
 /**
  * Delivers one leased message and decides its next state. Never throws: a damaged row or an
  * exception from the transport becomes the outcome of this message alone (a poison message
- * must not stall the queue).
+ * must not stall the queue). Every attempt is logged at info, one line (see delivery-log.ts).
  */
 export async function deliverMessage(
+  message: ClaimedMessage,
+  worker: string,
+  deps: DeliveryDeps,
+): Promise<Completion> {
+  const completion = await attemptDelivery(message, worker, deps)
+  const { fields, text } = deliveryLogLine(
+    message,
+    completion,
+    deps.upstream.description,
+    new Date(),
+  )
+  deps.logger.info(fields, text)
+  return completion
+}
+
+async function attemptDelivery(
   message: ClaimedMessage,
   worker: string,
   deps: DeliveryDeps,
@@ -60,6 +77,8 @@ export async function deliverMessage(
       from: message.from,
       recipients: message.pendingRecipients,
       raw: message.raw!,
+      eightBit: message.eightBit,
+      smtpUtf8: message.smtpUtf8,
     })
   } catch (error) {
     // deliver() reports SMTP failures itself; landing here means a transport threw.
@@ -86,12 +105,7 @@ export async function deliverMessage(
   if (report.upstreamDown) deps.health.markDown(report.upstreamDown, report.misconfigured)
   else if (report.recipients.some((r) => r.disposition === 'accepted')) deps.health.markUp()
   else if (report.closing) deps.health.noteClosing(message.id, report.error ?? '421')
-  const completion = decideOutcome(message, report, ctx())
-  deps.logger.debug(
-    { id: message.id, outcome: completion.attempt.outcome, status: completion.status },
-    'delivery attempt',
-  )
-  return completion
+  return decideOutcome(message, report, ctx())
 }
 
 function failWithoutAttempt(

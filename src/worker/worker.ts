@@ -5,6 +5,7 @@ import type { ClaimedMessage, Completion, Store } from '../store/store.js'
 import { deliverMessage, type DeliveryDeps } from './deliver-message.js'
 import { createHeldOutcomes } from './held-outcomes.js'
 import { createLeaseKeeper } from './lease-keeper.js'
+import { releaseParkedMessages } from './release-parked.js'
 import { createWaker, delay } from './waker.js'
 
 /** Options of `outbox.worker()`. */
@@ -306,7 +307,10 @@ export function createWorker(
       if (deps.mode === 'daemon') {
         log.info({ worker: id, concurrency, upstream: deps.upstream.description }, 'worker started')
       }
-      loop = run()
+      // Messages an earlier outage parked go out at once if the upstream is reachable now.
+      const parked = releaseParkedMessages(deps)
+      loop = (deps.mode === 'drain' ? parked : Promise.resolve())
+        .then(run)
         .catch((error: unknown) => {
           log.error({ err: (error as Error).message }, 'worker loop crashed')
         })

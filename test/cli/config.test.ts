@@ -86,6 +86,32 @@ describe('configuration precedence: defaults, file, environment, flags', () => {
     })
   })
 
+  it('sets the upstream connection reuse limits like any other key', async () => {
+    const defaults = (await config()).config
+    expect(defaults).toMatchObject({
+      upstreamMaxMessagesPerConnection: 100,
+      upstreamMaxConnectionAgeMs: 300_000,
+    })
+    writeFileSync(
+      join(cwd, 'outbox.config.json'),
+      JSON.stringify({ upstreamConnection: { maxMessages: 20 } }),
+    )
+    const { config: c, sources } = await config([], { OUTBOX_UPSTREAM_CONNECTION_MAX_AGE: '90s' })
+    expect(c).toMatchObject({
+      upstreamMaxMessagesPerConnection: 20,
+      upstreamMaxConnectionAgeMs: 90_000,
+    })
+    expect(sources).toMatchObject({
+      upstreamMaxMessagesPerConnection: 'outbox.config.json (upstreamConnection.maxMessages)',
+      upstreamMaxConnectionAgeMs: 'environment (OUTBOX_UPSTREAM_CONNECTION_MAX_AGE)',
+    })
+    const bad = await runCli(['config', '--upstream-connection-max-messages', '0'], { cwd })
+    expect(bad.code).toBe(2)
+    expect(bad.stderr).toMatch(
+      /--upstream-connection-max-messages = "0" from the command line: expected a whole number/,
+    )
+  })
+
   it('reads --config PATH, and OUTBOX_CONFIG', async () => {
     writeFileSync(join(cwd, 'other.json'), JSON.stringify({ rateLimit: '600/m' }))
     expect((await config(['--config', 'other.json'])).config.rateLimit).toEqual({

@@ -85,7 +85,10 @@ export interface PostfixOptions {
   relayhost: string
   /** Extra main.cf settings, e.g. `smtpd_client_connection_count_limit`. */
   settings?: Record<string, string>
-  /** Lookup tables by name (`recipient_access`): written and compiled with postmap as `hash:`. */
+  /**
+   * Lookup tables by name (`recipient_access`): written and compiled with postmap as `hash:`.
+   * Settings name them as `hash:$config_directory/recipient_access`.
+   */
   maps?: Record<string, string>
   /** Offer STARTTLS on its SMTP server with this certificate. */
   tls?: { key: string; cert: string }
@@ -99,6 +102,8 @@ export interface PostfixInstance {
   readonly configDir: string
   /** `hash:<configDir>/<name>` for a table given in `maps`. */
   map(name: string): string
+  /** Rewrites a table (postmap): new sessions see it, a session already open keeps the old one. */
+  setMap(name: string, content: string): Promise<void>
   /** Its mail log so far. */
   log(): string
   /** Messages in its queue (postqueue -p). */
@@ -215,6 +220,10 @@ export async function startPostfix(options: PostfixOptions): Promise<PostfixInst
     port,
     configDir,
     map: (name) => `hash:${join(configDir, name)}`,
+    async setMap(name, content) {
+      writeFileSync(join(configDir, name), content)
+      await run('postmap', [`hash:${join(configDir, name)}`])
+    },
     log,
     async queued() {
       const { stdout } = await run('postqueue', ['-c', configDir, '-j'])

@@ -9,6 +9,26 @@ export interface SinkMessage {
   raw: Buffer
   messageId: string | null
   receivedAt: number
+  /** The connection it came on (smtp-server's session id). */
+  connection: string
+  /** What MAIL FROM declared: BODY= (`7bit` when absent) and SMTPUTF8. */
+  bodyType: string
+  smtpUtf8: boolean
+}
+
+/** Options of {@link createSmtpSink}. */
+export interface SinkOptions {
+  script?: SinkScript
+  port?: number
+  /** Connections at once; smtp-server answers more with `421 … Too many connected clients`. */
+  maxClients?: number
+  /** Offer STARTTLS with this certificate (PEM); without, STARTTLS is hidden. */
+  tls?: { key: string | Buffer; cert: string | Buffer }
+  /** SIZE limit advertised (and enforced). @default 50 MB */
+  size?: number
+  /** Leave 8BITMIME or SMTPUTF8 out of the EHLO reply. */
+  hide8BITMIME?: boolean
+  hideSMTPUTF8?: boolean
 }
 
 /** How the sink answers one step. `drop` closes the connection without a reply. */
@@ -33,8 +53,12 @@ export interface SmtpSink {
   readonly messages: SinkMessage[]
   /** Transactions that reached the final dot, whatever the answer. */
   readonly transactions: number
-  /** Connections opened. */
+  /** Connections opened (past the greeting: smtp-server refuses those beyond maxClients before). */
   readonly connections: number
+  /** TCP connections accepted, refused ones included. */
+  readonly sockets: number
+  /** Most connections open at once so far. */
+  readonly peakConnections: number
   script: SinkScript
   /** Resolves once `count` messages were accepted (fails after `timeoutMs`). */
   waitFor(count: number, timeoutMs?: number): Promise<void>
@@ -55,12 +79,15 @@ function replyError(reply: { code: number; message?: string }): Error {
   return error
 }
 
-export async function createSmtpSink(
-  options: { script?: SinkScript; port?: number } = {},
-): Promise<SmtpSink> {
+export async function createSmtpSink(options: SinkOptions = {}): Promise<SmtpSink> {
   const messages: SinkMessage[] = []
   let transactions = 0
   let connections = 0
+  let sockets = 0
+  // Sessions past onConnect: smtp-server refuses connections beyond maxClients before it, but
+  // calls onClose for them too.
+  const open = new Set<string>()
+  let peakConnections = 0
   let server: SMTPServer | null = null
   let port = options.port ?? 0
   const waiters = new Set<() => void>()
@@ -104,6 +131,12 @@ export async function createSmtpSink(
     get connections() {
       return connections
     },
+    get sockets() {
+      return sockets
+    },
+    get peakConnections() {
+      return peakConnections
+    },
     script: options.script ?? {},
     async waitFor(count, timeoutMs = 20_000) {
       if (messages.length >= count) return
@@ -144,13 +177,23 @@ export async function createSmtpSink(
   async function listen(): Promise<void> {
     const s = new SMTPServer({
       authOptional: true,
-      disabledCommands: ['STARTTLS'],
+      ...(options.tls
+        ? { key: options.tls.key, cert: options.tls.cert }
+        : { disabledCommands: ['STARTTLS'] }),
       disableReverseLookup: true,
       logger: false,
-      size: 50 * 1024 * 1024,
+      size: options.size ?? 50 * 1024 * 1024,
+      maxClients: options.maxClients ?? Infinity,
+      hide8BITMIME: options.hide8BITMIME ?? false,
+      hideSMTPUTF8: options.hideSMTPUTF8 ?? false,
       onConnect(session, callback) {
         connections++
+        open.add(session.id)
+        peakConnections = Math.max(peakConnections, open.size)
         answer(sink.script.connect?.() ?? 'accept', session, callback)
+      },
+      onClose(session) {
+        open.delete(session.id)
       },
       onRcptTo(address, session, callback) {
         answer(sink.script.rcpt?.(address.address) ?? 'accept', session, callback)
@@ -173,6 +216,9 @@ export async function createSmtpSink(
               raw,
               messageId: header?.[1] ?? null,
               receivedAt: Date.now(),
+              connection: session.id,
+              bodyType: session.envelope.bodyType ?? '7bit',
+              smtpUtf8: session.envelope.smtpUtf8 ?? false,
             })
             for (const waiter of [...waiters]) waiter()
           })
@@ -187,6 +233,7 @@ export async function createSmtpSink(
       })
     })
     s.on('error', () => {})
+    s.server.on('connection', () => sockets++)
     const address = s.server.address()
     if (address && typeof address === 'object') port = address.port
     server = s

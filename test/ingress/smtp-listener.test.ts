@@ -127,6 +127,24 @@ describe('SMTP listener with real clients', () => {
     expect(sink.messages).toHaveLength(1)
     expect(sink.messages[0]!.to).toEqual(['bjørn@exämple.org'])
     expectSameBytes(sink.messages[0]!.raw, sent)
+    // Relayed as it was submitted: declared 8-bit, with SMTPUTF8 (RFC 6152, RFC 6531).
+    expect(sink.messages[0]).toMatchObject({ bodyType: '8bitmime', smtpUtf8: true })
+  })
+
+  it('the Message-ID added to a message without one goes below the Received header', async () => {
+    await setup()
+    const sent = Buffer.from('From: a@example.com\r\nSubject: no id\r\n\r\nbody\r\n')
+    const result = await python({
+      from: 'a@example.com',
+      to: ['r@example.com'],
+      file: message('noid.eml', sent),
+    })
+    expect(result).toMatchObject({ ok: true })
+    await outbox.drain()
+    const headers = sink.messages[0]!.raw.toString('latin1').split('\r\n\r\n')[0]!
+    expect(headers).toMatch(
+      /^Received: from python-client\.test .*\r\n\t.*\r\n\t.*\r\nMessage-ID: <[^>]+@example\.com>\r\nFrom: a@example\.com\r\n/,
+    )
   })
 
   it('python smtplib with STARTTLS and AUTH from a non-allowed address; a 20 MB attachment arrives intact', async () => {
@@ -269,6 +287,18 @@ describe('SMTP listener refuses, with the right reply, and stores nothing', () =
       {},
       ['EHLO c', 'MAIL FROM:<s@example.com>', 'RCPT TO:<a@bad..domain>'],
       /\r\n(553|501) /,
+    ],
+    [
+      'a non-ASCII recipient without SMTPUTF8 (as Postfix refuses it)',
+      {},
+      ['EHLO c', 'MAIL FROM:<s@example.com>', 'RCPT TO:<jörg@exämple.com>'],
+      /\r\n553 5\.6\.7 Must declare SMTPUTF8 to send unicode address\r\n/,
+    ],
+    [
+      'a non-ASCII sender without SMTPUTF8',
+      {},
+      ['EHLO c', 'MAIL FROM:<jörg@exämple.com> BODY=8BITMIME'],
+      /\r\n553 5\.6\.7 Must declare SMTPUTF8/,
     ],
     ['a malformed command', {}, ['EHLO c', 'MAIL FROM s@example.com'], /\r\n50[01] /],
     ['an unknown command', {}, ['EHLO c', 'FROBNICATE'], /\r\n50[02] /],

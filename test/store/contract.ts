@@ -27,6 +27,8 @@ export function newMessage(overrides: Partial<NewMessage> = {}): NewMessage {
     maxAgeMs: 86_400_000,
     idempotencyKey: null,
     tags: [],
+    eightBit: false,
+    smtpUtf8: false,
     ...overrides,
   }
 }
@@ -156,6 +158,18 @@ export function runStoreContract(name: string, options: StoreContractOptions): v
         pendingRecipients: ['a@example.com', 'b@example.com'],
         attempts: 0,
       })
+    })
+
+    test('hands a claimed message back with what it needs from the relay (8-bit, SMTPUTF8)', async () => {
+      const plain = newMessage()
+      const eightBit = newMessage({ eightBit: true })
+      const utf8 = newMessage({ eightBit: true, smtpUtf8: true })
+      await store.enqueue([plain, eightBit, utf8])
+      const claimed = await store.claim({ owner: 'w1', limit: 10, leaseMs: 60_000 })
+      const byId = new Map(claimed.map((c) => [c.id, c]))
+      expect(byId.get(plain.id)).toMatchObject({ eightBit: false, smtpUtf8: false })
+      expect(byId.get(eightBit.id)).toMatchObject({ eightBit: true, smtpUtf8: false })
+      expect(byId.get(utf8.id)).toMatchObject({ eightBit: true, smtpUtf8: true })
     })
 
     test('claims a message leased to `now` only after release', async () => {

@@ -88,6 +88,8 @@ export function createPostgresDialect(s: string, channel: string): SqlDialect {
         p(chunk.map((m) => m.maxAgeMs)),
         p(chunk.map((m) => m.leaseTo?.owner ?? null)),
         p(chunk.map((m) => m.leaseTo?.leaseMs ?? null)),
+        p(chunk.map((m) => m.eightBit ?? null)),
+        p(chunk.map((m) => m.smtpUtf8 ?? null)),
       ]
       const types = [
         'text',
@@ -104,6 +106,8 @@ export function createPostgresDialect(s: string, channel: string): SqlDialect {
         'float8',
         'text',
         'float8',
+        'boolean',
+        'boolean',
       ]
       // The bytes one parameter per message (sent in binary; an array would carry them as hex).
       const bodies = chunk.map((m) => `${p(m.raw)}::bytea`).join(', ')
@@ -111,13 +115,14 @@ export function createPostgresDialect(s: string, channel: string): SqlDialect {
       WITH input AS (
         SELECT * FROM unnest(${arrays.map((a, i) => `${a}::${types[i]}[]`).join(', ')}, ARRAY[${bodies}])
           AS i(id, message_id, status, priority, mail_from, recipients, subject, tags, size,
-            idempotency_key, send_at, max_age_ms, lease_owner, lease_ms, raw)
+            idempotency_key, send_at, max_age_ms, lease_owner, lease_ms, eight_bit, smtputf8, raw)
       ), m AS (
         -- A message whose idempotency key is already stored is not inserted (ON CONFLICT waits
         -- for the transaction holding the key).
         INSERT INTO ${s}.messages (id, message_id, mail_from, recipients, subject, tags, size,
-          idempotency_key)
-        SELECT id, message_id, mail_from, recipients, subject, tags, size, idempotency_key
+          idempotency_key, eight_bit, smtputf8)
+        SELECT id, message_id, mail_from, recipients, subject, tags, size, idempotency_key,
+          eight_bit, smtputf8
         FROM input
         ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
         RETURNING id, created_at
@@ -209,6 +214,7 @@ export function createPostgresDialect(s: string, channel: string): SqlDialect {
         (p) => `
         WITH claimed AS (${claimStatement(p, input, 'q.id, q.priority, q.attempts, q.backoff_step, q.expires_at, q.due_at')})
         SELECT c.id, m.message_id, m.mail_from, c.priority, c.attempts, c.backoff_step,
+          m.eight_bit, m.smtputf8,
           ${msSince('now() - m.created_at')} AS created_ago_ms,
           ${msSince('c.expires_at - now()')} AS expires_in_ms, b.raw,
           ARRAY(SELECT address FROM ${s}.recipients r
@@ -225,6 +231,7 @@ export function createPostgresDialect(s: string, channel: string): SqlDialect {
       q(
         (p) => `
         SELECT q.id, m.message_id, m.mail_from, q.priority, q.attempts, q.backoff_step,
+          m.eight_bit, m.smtputf8,
           ${msSince('now() - m.created_at')} AS created_ago_ms,
           ${msSince('q.expires_at - now()')} AS expires_in_ms, b.raw,
           ARRAY(SELECT address FROM ${s}.recipients r

@@ -41,7 +41,8 @@ export interface SqlDialect {
   /**
    * What a worker needs of leased messages: `id`, `message_id`, `mail_from`, `priority` (rank),
    * `attempts`, `backoff_step`, `created_ago_ms` and `expires_in_ms` (by the store's clock),
-   * `raw`, `pending` (the pending recipients in order, as the codec's `list`), `failed` (count).
+   * `raw`, `pending` (the pending recipients in order, as the codec's `list`), `failed` (count),
+   * `eight_bit` and `smtputf8` (null when not recorded).
    */
   claimedRows(ids: readonly string[]): Query
   /**

@@ -307,6 +307,8 @@ export function createSqlStore(options: SqlStoreOptions): Store {
           backoffStep: Number(row.backoff_step),
           createdAt: new Date(local - Number(row.created_ago_ms)),
           expiresAt: new Date(local + Number(row.expires_in_ms)),
+          eightBit: row.eight_bit == null ? null : codec.flag(row.eight_bit),
+          smtpUtf8: row.smtputf8 == null ? null : codec.flag(row.smtputf8),
         }))
       }),
 

@@ -15,6 +15,8 @@ const q = queryBuilder('?')
 /** The store's clock: read when a statement is built, which is just before it runs. */
 const now = () => Date.now()
 const json = (value: unknown) => JSON.stringify(value)
+/** A flag as SQLite stores it; unknown (a caller that did not say) stays NULL. */
+const flag = (value: boolean | undefined) => (value === undefined ? null : value ? 1 : 0)
 
 const CLAIMABLE = `status IN ('queued', 'deferred')`
 const SUMMARY = `m.id, m.message_id, m.status, m.priority, m.mail_from, m.recipients, m.subject,
@@ -72,6 +74,8 @@ function insertChunk(messages: readonly NewMessage[]): Query[] {
           p(Math.max(dueAt, t) + m.maxAgeMs),
           p(leased ? leased.owner : null),
           p(leased ? t + leased.leaseMs : null),
+          p(flag(m.eightBit)),
+          p(flag(m.smtpUtf8)),
         ].join(', ')}, ${p(t)})`
       })
       .join(',\n')
@@ -80,7 +84,7 @@ function insertChunk(messages: readonly NewMessage[]): Query[] {
       (p) => `
       INSERT INTO messages (id, message_id, status, priority, mail_from, recipients, subject, tags,
         size, idempotency_key, created_at, due_at, expires_at, lease_owner, lease_expires_at,
-        updated_at)
+        eight_bit, smtputf8, updated_at)
       VALUES ${rows(p)}
       ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING`,
     ),
@@ -165,7 +169,7 @@ export const sqliteDialect: SqlDialect = {
       const t = p(now())
       return `
         SELECT m.id, m.message_id, m.mail_from, m.priority, m.attempts, m.backoff_step,
-          ${t} - m.created_at AS created_ago_ms, m.expires_at - ${t} AS expires_in_ms, b.raw,
+          m.eight_bit, m.smtputf8, ${t} - m.created_at AS created_ago_ms, m.expires_at - ${t} AS expires_in_ms, b.raw,
           (SELECT json_group_array(address) FROM (SELECT address FROM recipients r
              WHERE r.message_id = m.id AND r.status = 'pending' ORDER BY position)) AS pending,
           (SELECT count(*) FROM recipients r WHERE r.message_id = m.id AND r.status = 'failed') AS failed
