@@ -6,12 +6,14 @@ import {
   createUpstreamHealth,
   DEFAULT_PROBE_POLICY,
   probeDelay,
+  STEADY_PROBES,
 } from './upstream-health.js'
 
 describe('probeDelay', () => {
-  it('starts at a second and backs off to a minute', () => {
-    const delays = Array.from({ length: 15 }, (_, n) => probeDelay(n, DEFAULT_PROBE_POLICY, 0.5))
-    expect(delays.slice(0, 4)).toEqual([1000, 1500, 2250, 3375])
+  it('probes every second for half a minute, then backs off to a minute', () => {
+    const delays = Array.from({ length: 45 }, (_, n) => probeDelay(n, DEFAULT_PROBE_POLICY, 0.5))
+    expect(delays.slice(0, STEADY_PROBES)).toEqual(Array(STEADY_PROBES).fill(1000))
+    expect(delays.slice(STEADY_PROBES, STEADY_PROBES + 3)).toEqual([1500, 2250, 3375])
     expect(delays.at(-1)).toBe(60_000)
     for (let i = 1; i < delays.length; i++) expect(delays[i]).toBeGreaterThanOrEqual(delays[i - 1]!)
   })
@@ -21,7 +23,7 @@ describe('probeDelay', () => {
     const probes: number[] = []
     for (let n = 0; t < 20_000; n++) probes.push((t += probeDelay(n, DEFAULT_PROBE_POLICY, 0.999)))
     const firstAfter = probes.find((p) => p >= 10_000)!
-    expect(firstAfter - 10_000).toBeLessThan(6000)
+    expect(firstAfter - 10_000).toBeLessThanOrEqual(1100)
   })
 
   it('jitters by at most 10 %', () => {

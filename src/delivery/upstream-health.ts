@@ -14,13 +14,19 @@ export const DEFAULT_PROBE_POLICY: Readonly<ProbePolicy> = Object.freeze({
   maxDelayMs: 60_000,
 })
 
+/** Probes at the first delay before the delay starts to grow: the first half minute, at 1 s. */
+export const STEADY_PROBES = 30
+
 /**
- * Wait before probe number `n` (0-based): growing by half each time from the first delay to the
- * cap, ±10 % jitter. Pure. The slow growth keeps short outages short: after a 10 s outage the
- * next probe is at most a few seconds away (1, 2.5, 4.8, 8.1, 13.2 s, … after the failure).
+ * Wait before probe number `n` (0-based): the first delay for the first {@link STEADY_PROBES}
+ * probes, then growing by half each time to the cap, ±10 % jitter. Pure. Most outages are short
+ * (a restart, a deploy): probing every second for their first half minute finds the upstream
+ * back within a second of its return, for one connection attempt a second; a long outage is
+ * probed less and less, up to once a minute.
  */
 export function probeDelay(n: number, policy: ProbePolicy, random: number): number {
-  const base = Math.min(policy.maxDelayMs, policy.initialDelayMs * 1.5 ** Math.min(n, 60))
+  const growth = Math.max(0, Math.min(n - STEADY_PROBES + 1, 60))
+  const base = Math.min(policy.maxDelayMs, policy.initialDelayMs * 1.5 ** growth)
   return Math.round(base * (0.9 + 0.2 * random))
 }
 
