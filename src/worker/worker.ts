@@ -110,12 +110,23 @@ export function createWorker(
   function settled(message: ClaimedMessage, completion: Completion, applied: boolean): void {
     leases?.untrack(message.id)
     if (!applied) return
+    // Parked for an outage that is already over (a send that failed as the upstream went away,
+    // recorded after a probe found it back): nothing would wake it before its park time ends.
+    if (completion.waitingForUpstream && !deps.health.isDown) wakeParked()
     deps.events.emit(attemptEvent(completion, message.createdAt))
     if (completion.status === 'sent') counts.sent++
     else if (completion.status === 'failed') counts.failed++
     else counts.deferred++
   }
   const held = createHeldOutcomes({ store: deps.store, logger: log, settled })
+
+  let waking: Promise<unknown> | null = null
+  function wakeParked(): void {
+    waking ??= deps.store
+      .wakeUpstreamWaiters()
+      .catch(() => 0)
+      .finally(() => (waking = null))
+  }
 
   function launch(message: ClaimedMessage): void {
     const task = (async () => {
@@ -156,10 +167,17 @@ export function createWorker(
       } finally {
         active.delete(message.id)
         if (!keepLease) leases?.untrack(message.id)
+        // The freed slot takes the next claimed message at once, even while the loop waits
+        // for a claim: claiming ahead then keeps every slot busy.
+        if (!stopping.signal.aborted && !deps.health.isDown && held.size === 0) fillSlots()
         waker.wake()
       }
     })()
     active.set(message.id, task)
+  }
+
+  function fillSlots(): void {
+    while (active.size < concurrency && buffer.length > 0) launch(buffer.shift()!)
   }
 
   async function giveBack(messages: ClaimedMessage[]): Promise<void> {
@@ -180,6 +198,8 @@ export function createWorker(
 
   async function run(): Promise<void> {
     let storeRetryMs: number = STORE_RETRY_MS[0]
+    /** The last claim found fewer messages due than it asked for. */
+    let dry = false
     while (!stopping.signal.aborted) {
       if (held.size > 0) {
         // Before anything else: a held outcome whose lease runs out means a duplicate.
@@ -209,11 +229,16 @@ export function createWorker(
         continue
       }
 
-      while (active.size < concurrency && buffer.length > 0) launch(buffer.shift()!)
+      fillSlots()
 
       let claimedCount = 0
       const room = concurrency * 2 - active.size - buffer.length
-      if (buffer.length === 0 && room > 0) {
+      // Claim ahead, before the claimed messages run out, and enough at once that one claim
+      // serves several sends; once a claim came back short (nothing more is due), only when
+      // the claimed ones have all started.
+      const low = Math.ceil(concurrency / 2)
+      const wanted = dry ? buffer.length === 0 : buffer.length < low
+      if (wanted && room >= Math.min(low, concurrency * 2 - active.size)) {
         let claimed: ClaimedMessage[]
         try {
           claimed = await deps.store.claim({ owner: id, limit: room, leaseMs: deps.leaseMs })
@@ -228,13 +253,14 @@ export function createWorker(
           continue
         }
         claimedCount = claimed.length
+        dry = claimed.length < room
         for (const m of claimed) leases?.track(m.id)
         if (stopping.signal.aborted) {
           await giveBack(claimed)
           break
         }
         buffer.push(...claimed)
-        while (active.size < concurrency && buffer.length > 0) launch(buffer.shift()!)
+        fillSlots()
       }
 
       if (
