@@ -1,7 +1,8 @@
-// `npm run bench`: every benchmark of issue 7 in one run, for SQLite and (when reachable)
-// PostgreSQL. Prints a table and writes the same figures to bench/results/latest.json.
+// `npm run bench`: every benchmark of issues 7 and 13 in one run, for SQLite and (when
+// reachable) PostgreSQL. Prints a table and writes the same figures to bench/results/latest.json.
 //
-//   node bench/run.mjs [--quick] [--only enqueue,delivery,latency,scale,multi] [--no-postgres]
+//   node bench/run.mjs [--quick] [--no-postgres]
+//                      [--only enqueue,delivery,latency,smarthost,recovery,outage,scale,multi]
 //                      [--report FILE.json]   (print a results file again, as text and Markdown)
 //
 // Needs a fresh build (`npm run bench` builds first). All traffic stays on 127.0.0.1.
@@ -14,12 +15,25 @@ import { benchDelivery, benchNoopStore } from './delivery.mjs'
 import { benchEnqueue } from './enqueue.mjs'
 import { benchLatency } from './latency.mjs'
 import { benchMultiWorker } from './multi-worker.mjs'
+import { benchOutage } from './outage.mjs'
+import { readTableStats } from './pg-tables.mjs'
+import { benchRecovery } from './recovery.mjs'
 import { benchScale } from './scale.mjs'
+import { benchSmarthost } from './smarthost.mjs'
 import { composeMany, createWorkspace, POSTGRES_URL, postgresProblem, progress } from './common.mjs'
 import { evaluateTargets, formatMarkdown, formatText } from './report.mjs'
 import { startSink } from './sink-client.mjs'
 
-const SECTIONS = ['enqueue', 'delivery', 'latency', 'scale', 'multi']
+const SECTIONS = [
+  'enqueue',
+  'delivery',
+  'latency',
+  'smarthost',
+  'recovery',
+  'outage',
+  'scale',
+  'multi',
+]
 
 const FULL = {
   repeats: 3,
@@ -30,6 +44,15 @@ const FULL = {
   slowUpstreamMessages: 2000,
   slowUpstreamReplyMs: 10,
   latencyMessages: 1000,
+  // Nodemailer (5 connections) → Outbox's SMTP listener → queue → worker → sink.
+  smarthostMessages: 5000,
+  // A worker process killed with SIGKILL after this many arrivals; the sink answers in 5 ms.
+  recoveryMessages: 2000,
+  recoveryKillAfter: 500,
+  recoveryReplyDelayMs: 5,
+  // A backlog queued while the upstream is down for this long.
+  outageMessages: 2000,
+  outageMs: 10_000,
   scaleLevels: [10_000, 100_000, 1_000_000],
   workerSeconds: 3,
   multiMessages: 10_000,
@@ -42,6 +65,11 @@ const QUICK = {
   deliveryMessages: 2000,
   slowUpstreamMessages: 500,
   latencyMessages: 100,
+  smarthostMessages: 1000,
+  recoveryMessages: 1000,
+  recoveryKillAfter: 250,
+  outageMessages: 500,
+  outageMs: 3000,
   scaleLevels: [1000, 5000, 20_000],
   workerSeconds: 2,
   multiMessages: 2000,
@@ -173,7 +201,13 @@ async function main() {
     let messages = null
     const composed = async () => {
       if (!messages) {
-        const count = Math.max(sizes.deliveryMessages, sizes.multiMessages)
+        const count = Math.max(
+          sizes.deliveryMessages,
+          sizes.multiMessages,
+          sizes.smarthostMessages,
+          sizes.recoveryMessages,
+          sizes.outageMessages + 20,
+        )
         progress(`composing ${count} messages once, for every delivery run`)
         messages = await composeMany(count)
       }
@@ -184,14 +218,17 @@ async function main() {
       const all = (await composed()).slice(0, sizes.deliveryMessages)
       results.delivery = {}
       for (const kind of backends) {
+        let lastUrl = null
         results.delivery[kind] = await benchDelivery({
           kind,
-          url: urlFor(kind, 'delivery'),
+          url: () => (lastUrl = workspace.storeUrl(kind, 'delivery')),
           sink,
           messages: all,
           repeats: sizes.repeats,
           timeoutMs,
         })
+        // What PostgreSQL did for the last of those runs: updates, how many HOT, indexes.
+        if (kind === 'postgres') results.delivery.postgres.tables = await readTableStats(lastUrl)
       }
       results.deliverySlowUpstream = {}
       for (const kind of backends) {
@@ -222,6 +259,51 @@ async function main() {
           sink,
           count: sizes.latencyMessages,
           repeats: sizes.repeats,
+        })
+      }
+    }
+
+    if (args.only.includes('smarthost')) {
+      results.smarthost = {}
+      const all = (await composed()).slice(0, sizes.smarthostMessages)
+      for (const kind of backends) {
+        results.smarthost[kind] = await benchSmarthost({
+          kind,
+          url: urlFor(kind, 'smarthost'),
+          sink,
+          messages: all,
+          repeats: sizes.repeats,
+          timeoutMs,
+        })
+      }
+    }
+
+    if (args.only.includes('recovery')) {
+      results.recovery = {
+        sqlite: await benchRecovery({
+          url: urlFor('sqlite', 'recovery'),
+          sink,
+          messages: (await composed()).slice(0, sizes.recoveryMessages),
+          killAfter: sizes.recoveryKillAfter,
+          replyDelayMs: sizes.recoveryReplyDelayMs,
+          repeats: sizes.repeats,
+          timeoutMs,
+        }),
+      }
+    }
+
+    if (args.only.includes('outage')) {
+      results.outage = {}
+      for (const kind of backends) {
+        results.outage[kind] = await benchOutage({
+          kind,
+          url: urlFor(kind, 'outage'),
+          sink,
+          messages: await composed(),
+          count: sizes.outageMessages,
+          outageMs: sizes.outageMs,
+          repeats: sizes.repeats,
+          timeoutMs,
         })
       }
     }

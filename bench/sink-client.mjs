@@ -1,5 +1,5 @@
 // The bench's side of the SMTP sink process (sink.mjs): start it, reset its counters, wait for
-// N arrivals, and turn its arrival times into this process's clock.
+// N arrivals, stop and resume its listening, and turn its times into this process's clock.
 import { fork } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { now, withTimeout } from './common.mjs'
@@ -84,6 +84,7 @@ export async function startSink() {
     async reset({ reportEach = false, replyDelayMs = 0 } = {}) {
       await ask({ type: 'reset', reportEach, replyDelayMs })
     },
+    /** `{ count, unique, connections, firstAt, lastAt, cpuMs }`; times on the sink's clock. */
     async status() {
       return ask({ type: 'status' })
     },
@@ -98,6 +99,21 @@ export async function startSink() {
         firstAt: answer.firstAt - offset,
         lastAt: answer.lastAt - offset,
       }
+    },
+    /**
+     * Stops listening and drops its connections (an upstream outage: connections are refused);
+     * resolves with the moment it stopped, on our clock.
+     */
+    async pause() {
+      const answer = await ask({ type: 'pause' })
+      if (answer.type !== 'paused') throw new Error(`the sink could not pause: ${answer.message}`)
+      return answer.t - offset
+    },
+    /** Listens again on the same port; resolves with the moment it listens, on our clock. */
+    async resume() {
+      const answer = await ask({ type: 'resume' })
+      if (answer.type !== 'resumed') throw new Error(`the sink could not resume: ${answer.message}`)
+      return answer.t - offset
     },
     /** Calls `listener({ messageId, t })` (t on our clock) for each arrival while reporting each. */
     onArrival(listener) {

@@ -1,12 +1,18 @@
 // The SMTP sink, in its own process: accepts every message on 127.0.0.1 and tells the parent
-// (over IPC) how many arrived and when. Started by sink-client.mjs; exits with its parent.
+// (over IPC) how many arrived (and how many distinct Message-IDs) and when. It can stop
+// listening and listen again on the same port (an upstream outage). Started by
+// sink-client.mjs; exits with its parent.
 import { SMTPServer } from 'smtp-server'
 
 const now = () => performance.timeOrigin + performance.now()
 const MESSAGE_ID = /^message-id:[ \t]*(<[^>\r\n]*>)/im
 
 let count = 0
+/** Distinct Message-IDs since the last reset (a redelivered message counts once). */
+const ids = new Set()
 let connections = 0
+let port = 0
+let paused = false
 let firstAt = null
 let lastAt = null
 /** Report every arrival (for latency) instead of counting only (for throughput). */
@@ -23,6 +29,7 @@ function send(message) {
 function arrived(messageId) {
   const t = now()
   count++
+  if (messageId !== null) ids.add(messageId)
   firstAt ??= t
   lastAt = t
   if (reportEach) send({ type: 'arrival', messageId, t })
@@ -66,6 +73,7 @@ process.on('message', (message) => {
   switch (message.type) {
     case 'reset':
       count = 0
+      ids.clear()
       firstAt = null
       lastAt = null
       reportEach = Boolean(message.reportEach)
@@ -81,6 +89,7 @@ process.on('message', (message) => {
         type: 'status',
         id: message.id,
         count,
+        unique: ids.size,
         connections,
         firstAt,
         lastAt,
@@ -101,13 +110,41 @@ process.on('message', (message) => {
       waits.add(wait)
       break
     }
+    case 'pause':
+      pause(message.id)
+      break
+    case 'resume':
+      resume(message.id)
+      break
     default:
       break
   }
 })
+
+/** Stops listening and drops every connection: clients now get "connection refused". */
+function pause(id) {
+  if (paused) return send({ type: 'paused', id, t: now() })
+  paused = true
+  for (const connection of server.connections) connection._socket.destroy()
+  // The net server itself, not SMTPServer.close(), which would also end this SMTPServer for good.
+  server.server.close(() => send({ type: 'paused', id, t: now() }))
+}
+
+/** Listens again on the same port; `t` is the moment it does. */
+function resume(id) {
+  if (!paused) return send({ type: 'resumed', id, t: now() })
+  const failed = (error) => send({ type: 'error', id, message: error.message })
+  server.server.once('error', failed)
+  server.server.listen(port, '127.0.0.1', () => {
+    server.server.off('error', failed)
+    paused = false
+    send({ type: 'resumed', id, t: now() })
+  })
+}
 // Never outlive the bench.
 process.on('disconnect', () => process.exit(0))
 
 server.listen(0, '127.0.0.1', () => {
-  send({ type: 'ready', port: server.server.address().port })
+  port = server.server.address().port
+  send({ type: 'ready', port })
 })

@@ -51,7 +51,7 @@ export async function startWorkerProcess(options) {
   return {
     pid: child.pid,
     ready,
-    /** `{ counts, rss, heapUsed, peakRss }` */
+    /** `{ counts, rss, heapUsed, peakRss, cpuMs, smtp }` (`smtp`: the listener's address, if any) */
     status: () => ask('status', 10_000),
     /** Stops it cleanly (SIGKILL after 40 s); resolves with its last status. */
     async stop() {
@@ -65,8 +65,10 @@ export async function startWorkerProcess(options) {
         throw error
       }
     },
+    /** SIGKILL; resolves once the process is gone (or after 5 s: it never rejects). */
     kill() {
       child.kill('SIGKILL')
+      return withTimeout(exited, 5_000, 'the killed worker process to exit').catch(() => undefined)
     },
   }
 }
