@@ -1,4 +1,4 @@
-import { execFile, execFileSync } from 'node:child_process'
+import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { connect, type Socket } from 'node:net'
@@ -18,32 +18,15 @@ import { silentLogger } from '../../src/logger.js'
 import { runCli } from '../helpers/run-cli.js'
 import { createSmtpSink, type SmtpSink } from '../helpers/smtp-sink.js'
 import { sleep, tempSqliteUrl, waitUntil } from '../helpers/temp.js'
+import { selfSignedCertificate } from '../helpers/tls-certificate.js'
 
 const CLIENT = fileURLToPath(new URL('../fixtures/smtp_client.py', import.meta.url))
 let dir: string
 let tls: { key: Buffer; cert: Buffer }
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'outbox-smtp-'))
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-keyout',
-      join(dir, 'key.pem'),
-      '-out',
-      join(dir, 'cert.pem'),
-      '-days',
-      '1',
-      '-subj',
-      '/CN=localhost',
-    ],
-    { stdio: 'ignore' },
-  )
-  tls = { key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) }
+  const files = selfSignedCertificate(dir)
+  tls = { key: readFileSync(files.key), cert: readFileSync(files.cert) }
 })
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
