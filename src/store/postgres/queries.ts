@@ -20,6 +20,8 @@ const CLAIMABLE = `q.status IN ('queued', 'deferred')`
 /** Most messages, and bytes, in one insert statement; larger batches take several. */
 const MAX_INSERT_ROWS = 1000
 const MAX_INSERT_BYTES = 16 * 1024 * 1024
+/** Batches up to this many messages insert with a prepared statement (one per size). */
+const PREPARED_INSERT_SIZES = 16
 
 function chunks(messages: readonly NewMessage[]): NewMessage[][] {
   const out: NewMessage[][] = []
@@ -72,46 +74,47 @@ export function createPostgresDialect(s: string, channel: string): SqlDialect {
 
   /** A whole chunk in one statement: each field as an array, unnested back into rows. */
   function insertChunk(chunk: readonly NewMessage[]): Query {
-    return q((p) => {
-      const arrays = [
-        p(chunk.map((m) => m.id)),
-        p(chunk.map((m) => m.messageId)),
-        p(chunk.map((m) => (m.leaseTo ? 'sending' : 'queued'))),
-        p(chunk.map((m) => priorityRank(m.priority))),
-        p(chunk.map((m) => m.envelope.from)),
-        p(chunk.map((m) => JSON.stringify(m.envelope.to))),
-        p(chunk.map((m) => m.subject)),
-        p(chunk.map((m) => JSON.stringify(m.tags))),
-        p(chunk.map((m) => m.raw.length)),
-        p(chunk.map((m) => m.idempotencyKey)),
-        p(chunk.map((m) => m.sendAt)),
-        p(chunk.map((m) => m.maxAgeMs)),
-        p(chunk.map((m) => m.leaseTo?.owner ?? null)),
-        p(chunk.map((m) => m.leaseTo?.leaseMs ?? null)),
-        p(chunk.map((m) => m.eightBit ?? null)),
-        p(chunk.map((m) => m.smtpUtf8 ?? null)),
-      ]
-      const types = [
-        'text',
-        'text',
-        'text',
-        'smallint',
-        'text',
-        'jsonb',
-        'text',
-        'jsonb',
-        'int',
-        'text',
-        'timestamptz',
-        'float8',
-        'text',
-        'float8',
-        'boolean',
-        'boolean',
-      ]
-      // The bytes one parameter per message (sent in binary; an array would carry them as hex).
-      const bodies = chunk.map((m) => `${p(m.raw)}::bytea`).join(', ')
-      return `
+    return q(
+      (p) => {
+        const arrays = [
+          p(chunk.map((m) => m.id)),
+          p(chunk.map((m) => m.messageId)),
+          p(chunk.map((m) => (m.leaseTo ? 'sending' : 'queued'))),
+          p(chunk.map((m) => priorityRank(m.priority))),
+          p(chunk.map((m) => m.envelope.from)),
+          p(chunk.map((m) => JSON.stringify(m.envelope.to))),
+          p(chunk.map((m) => m.subject)),
+          p(chunk.map((m) => JSON.stringify(m.tags))),
+          p(chunk.map((m) => m.raw.length)),
+          p(chunk.map((m) => m.idempotencyKey)),
+          p(chunk.map((m) => m.sendAt)),
+          p(chunk.map((m) => m.maxAgeMs)),
+          p(chunk.map((m) => m.leaseTo?.owner ?? null)),
+          p(chunk.map((m) => m.leaseTo?.leaseMs ?? null)),
+          p(chunk.map((m) => m.eightBit ?? null)),
+          p(chunk.map((m) => m.smtpUtf8 ?? null)),
+        ]
+        const types = [
+          'text',
+          'text',
+          'text',
+          'smallint',
+          'text',
+          'jsonb',
+          'text',
+          'jsonb',
+          'int',
+          'text',
+          'timestamptz',
+          'float8',
+          'text',
+          'float8',
+          'boolean',
+          'boolean',
+        ]
+        // The bytes one parameter per message (sent in binary; an array would carry them as hex).
+        const bodies = chunk.map((m) => `${p(m.raw)}::bytea`).join(', ')
+        return `
       WITH input AS (
         SELECT * FROM unnest(${arrays.map((a, i) => `${a}::${types[i]}[]`).join(', ')}, ARRAY[${bodies}])
           AS i(id, message_id, status, priority, mail_from, recipients, subject, tags, size,
@@ -151,7 +154,11 @@ export function createPostgresDialect(s: string, channel: string): SqlDialect {
         SELECT pg_notify(${p(channel)}, '') FROM (SELECT 1 FROM m LIMIT 1) one
       )
       SELECT m.id FROM m CROSS JOIN (SELECT count(*) FROM woken) w`
-    })
+        // Its text depends only on the number of messages: the common small batches (a send()
+        // is one) are prepared once per connection instead of planned each time.
+      },
+      chunk.length <= PREPARED_INSERT_SIZES ? `insert${chunk.length}` : undefined,
+    )
   }
 
   /** A completion batch as rows (`i`), from its JSON. */
