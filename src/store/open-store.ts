@@ -43,7 +43,7 @@ export async function openStore(url: string, options: OpenStoreOptions = {}): Pr
     // opened.
     if (thread && path !== ':memory:') {
       const { openThreadedStore } = await import('./thread/threaded-store.js')
-      return openThreadedStore({ sqlite })
+      return openThreadedStore({ sqlite }, options.logger)
     }
     const { createSqliteStore } = await import('./sqlite/sqlite-store.js')
     return createSqliteStore({ ...sqlite, ...(options.logger ? { logger: options.logger } : {}) })

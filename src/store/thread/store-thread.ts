@@ -1,5 +1,5 @@
 import { parentPort, workerData } from 'node:worker_threads'
-import { silentLogger } from '../../logger.js'
+import type { Logger } from '../../logger.js'
 import { createSqliteStore, type SqliteStoreOptions } from '../sqlite/sqlite-store.js'
 import type { ClaimedMessage, NewMessage, Store } from '../store.js'
 import { asBuffer, toWireError, transferable } from './wire.js'
@@ -20,11 +20,23 @@ export type StoreReply =
   | { event: 'enqueue' }
   | { event: 'ready'; kind: string }
   | { event: 'failed'; error: ReturnType<typeof toWireError> }
+  | { event: 'log'; level: keyof Logger; obj: object; msg: string | undefined }
 
 const port = parentPort!
+/** What the store logs goes to the main thread's logger. */
+const logAt =
+  (level: keyof Logger) =>
+  (obj: object, msg?: string): void =>
+    port.postMessage({ event: 'log', level, obj, msg } satisfies StoreReply)
+const logger: Logger = {
+  debug: logAt('debug'),
+  info: logAt('info'),
+  warn: logAt('warn'),
+  error: logAt('error'),
+}
 let store: Store
 try {
-  store = createSqliteStore({ ...(workerData as StoreThreadData).sqlite, logger: silentLogger })
+  store = createSqliteStore({ ...(workerData as StoreThreadData).sqlite, logger })
   port.postMessage({ event: 'ready', kind: store.kind } satisfies StoreReply)
 } catch (error) {
   port.postMessage({ event: 'failed', error: toWireError(error) } satisfies StoreReply)

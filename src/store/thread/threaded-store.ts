@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs'
 import { Worker } from 'node:worker_threads'
 import { ConfigError, StoreUnavailableError } from '../../errors.js'
+import { silentLogger, type Logger } from '../../logger.js'
 import type { ClaimedMessage, EnqueueResult, Store } from '../store.js'
 import type { StoreReply, StoreRequest, StoreThreadData } from './store-thread.js'
 import { asBuffer, fromWireError } from './wire.js'
@@ -46,7 +47,10 @@ const METHODS = [
  * meanwhile share the next commit. Calls cross as messages; the message bytes of a claim are
  * handed over without a copy.
  */
-export async function openThreadedStore(data: StoreThreadData): Promise<Store> {
+export async function openThreadedStore(
+  data: StoreThreadData,
+  logger: Logger = silentLogger,
+): Promise<Store> {
   const worker = new Worker(threadModule(), { workerData: data })
   const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: unknown) => void }>()
   const listeners = new Set<() => void>()
@@ -78,6 +82,7 @@ export async function openThreadedStore(data: StoreThreadData): Promise<Store> {
   worker.on('message', (reply: StoreReply) => {
     if ('event' in reply) {
       if (reply.event === 'enqueue') for (const listener of listeners) listener()
+      else if (reply.event === 'log') logger[reply.level](reply.obj, reply.msg)
       return
     }
     const call = pending.get(reply.id)
