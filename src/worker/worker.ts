@@ -58,6 +58,13 @@ export interface WorkerDeps extends DeliveryDeps {
   onStopped?: () => void
 }
 
+/**
+ * Messages held by a worker, in rounds of its concurrency: those being sent and those claimed
+ * ahead of a free slot. More claimed ahead means fewer, larger claims; a crashed worker's are
+ * taken over at once on its host, after their lease elsewhere.
+ */
+const CLAIMED_ROUNDS = 3
+
 /** Longest sleep with nothing due: a safety net for wake-ups the store could not signal. */
 const MAX_IDLE_MS = 60_000
 /** Between store errors: start here, double to the cap. */
@@ -232,13 +239,12 @@ export function createWorker(
       fillSlots()
 
       let claimedCount = 0
-      const room = concurrency * 2 - active.size - buffer.length
-      // Claim ahead, before the claimed messages run out, and enough at once that one claim
-      // serves several sends; once a claim came back short (nothing more is due), only when
-      // the claimed ones have all started.
-      const low = Math.ceil(concurrency / 2)
-      const wanted = dry ? buffer.length === 0 : buffer.length < low
-      if (wanted && room >= Math.min(low, concurrency * 2 - active.size)) {
+      const room = concurrency * CLAIMED_ROUNDS - active.size - buffer.length
+      // Claim ahead, before the claimed messages run out (less than a round of sends left), and
+      // a round or more at once, so that one claim serves many sends; once a claim came back
+      // short (nothing more is due), only when the claimed ones have all started.
+      const wanted = dry ? buffer.length === 0 : buffer.length < concurrency
+      if (wanted && room >= Math.min(concurrency, concurrency * CLAIMED_ROUNDS - active.size)) {
         let claimed: ClaimedMessage[]
         try {
           claimed = await deps.store.claim({ owner: id, limit: room, leaseMs: deps.leaseMs })

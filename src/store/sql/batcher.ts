@@ -17,6 +17,13 @@ export function createBatcher<T, R>(options: {
   write: (items: readonly T[]) => Promise<R[]>
   /** Most items per batch. */
   maxBatch: number
+  /**
+   * When the first item of a batch is written: at the end of the turn of the event loop it came
+   * in (`immediate`, so the turn's other items join it), or once the code running now is done
+   * (`microtask`, for a writer that itself commits a turn's writes together).
+   * @default 'immediate'
+   */
+  schedule?: 'immediate' | 'microtask'
 }): Batcher<T, R> {
   const queue: { item: T; resolve: (r: R) => void; reject: (e: unknown) => void }[] = []
   let writing = false
@@ -51,7 +58,10 @@ export function createBatcher<T, R>(options: {
       return new Promise<R>((resolve, reject) => {
         queue.push({ item, resolve, reject })
         // The first of a turn waits for the turn's others; later ones join a write under way.
-        if (queue.length === 1 && !writing) setImmediate(() => void drain())
+        if (queue.length === 1 && !writing) {
+          if (options.schedule === 'microtask') queueMicrotask(() => void drain())
+          else setImmediate(() => void drain())
+        }
       })
     },
     get pending() {

@@ -33,6 +33,12 @@ export interface SqlDriver extends SqlTransaction {
    */
   write(query: Query): Promise<Row[]>
   /**
+   * Whether the driver commits the writes requested in one turn of the event loop together
+   * (SQLite): the engine then hands it each turn's outcomes at once rather than waiting for a
+   * write under way to end, as it does where every write is a round trip.
+   */
+  readonly groupsCommits?: boolean
+  /**
    * Runs `work` in a transaction: its statements commit together, or not at all when it throws.
    * A driver may commit several transactions requested together as one (group commit), each
    * within a savepoint of its own so that one failing does not undo the others; either way a

@@ -182,6 +182,7 @@ export function createSqlStore(options: SqlStoreOptions): Store {
   let completionSeq = 0
   const completions = createBatcher<CompletionRow, boolean>({
     maxBatch: MAX_COMPLETIONS_PER_BATCH,
+    schedule: driver.groupsCommits ? 'microtask' : 'immediate',
     async write(batch) {
       const applied = new Set(ids(await writeCollect(dialect.complete(batch))))
       return batch.map((c) => applied.has(c.id))

@@ -164,6 +164,7 @@ export function openSqliteDriver(options: SqliteDriverOptions): SqliteDriver {
       return commits
     },
     pragma: (name) => db.pragma(name, { simple: true }),
+    groupsCommits: true,
     async query(query) {
       if (closed) throw new StoreUnavailableError('The SQLite store is closed.')
       return run(query)

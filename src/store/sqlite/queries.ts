@@ -146,21 +146,21 @@ export const sqliteDialect: SqlDialect = {
       const t = p(now())
       const n = p(limit)
       // One index range per arm (expired leases, then each priority), each limited, so that
-      // messages of a higher priority scheduled for later are never scanned.
+      // messages of a higher priority scheduled for later are never scanned. SQLite runs the
+      // arms of a UNION ALL in order and stops at the LIMIT: the first arms' messages are taken.
       const due = (rank: number) => `
-        SELECT * FROM (SELECT id, ${rank} AS arm, due_at AS t FROM messages
+        SELECT id FROM (SELECT id FROM messages
           WHERE ${CLAIMABLE} AND priority = ${rank} AND due_at <= ${t}
           ORDER BY due_at, id LIMIT ${n})`
       return `
         UPDATE messages SET status = 'sending', lease_owner = ${p(owner)},
           lease_expires_at = ${t} + ${p(leaseMs)}, updated_at = ${t}
         WHERE id IN (
-          SELECT id FROM (
-            SELECT * FROM (SELECT id, -1 AS arm, lease_expires_at AS t FROM messages
-              WHERE status = 'sending' AND lease_expires_at <= ${t}
-              ORDER BY priority, lease_expires_at LIMIT ${n})
-            UNION ALL ${[0, 1, 2, 3].map(due).join(' UNION ALL ')}
-          ) ORDER BY arm, t, id LIMIT ${n})
+          SELECT id FROM (SELECT id FROM messages
+            WHERE status = 'sending' AND lease_expires_at <= ${t}
+            ORDER BY priority, lease_expires_at LIMIT ${n})
+          UNION ALL ${[0, 1, 2, 3].map(due).join(' UNION ALL ')}
+          LIMIT ${n})
         RETURNING id`
     }, 'claim'),
 

@@ -85,4 +85,6 @@ async function handle(request: StoreRequest): Promise<void> {
   }
 }
 
-port.on('message', (request: StoreRequest) => void handle(request))
+port.on('message', (requests: StoreRequest[]) => {
+  for (const request of requests) void handle(request)
+})

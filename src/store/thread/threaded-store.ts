@@ -105,6 +105,15 @@ export async function openThreadedStore(
     if (!closed) fail(new Error('it exited'))
   })
 
+  // The calls made in one turn of the event loop (the outcomes of sends that finished together,
+  // a claim) cross as one message: the thread then commits them together.
+  let outgoing: StoreRequest[] = []
+  const post = () => {
+    const batch = outgoing
+    outgoing = []
+    worker.postMessage(batch)
+  }
+
   function call<T>(method: StoreRequest['method'], args: unknown[]): Promise<T> {
     if (failure) return Promise.reject(failure)
     if (closed) return Promise.reject(new StoreUnavailableError('The SQLite store is closed.'))
@@ -112,7 +121,8 @@ export async function openThreadedStore(
       const id = next++
       pending.set(id, { resolve: resolve as (v: unknown) => void, reject })
       worker.ref()
-      worker.postMessage({ id, method, args } satisfies StoreRequest)
+      outgoing.push({ id, method, args })
+      if (outgoing.length === 1) setImmediate(post)
     })
   }
 
