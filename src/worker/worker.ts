@@ -65,6 +65,9 @@ export interface WorkerDeps extends DeliveryDeps {
  */
 const CLAIMED_ROUNDS = 3
 
+/** While sends are under way, a worker whose queue ran dry claims new mail at most this often. */
+const CLAIM_COALESCE_MS = 5
+
 /** Longest sleep with nothing due: a safety net for wake-ups the store could not signal. */
 const MAX_IDLE_MS = 60_000
 /** Between store errors: start here, double to the cap. */
@@ -207,6 +210,7 @@ export function createWorker(
     let storeRetryMs: number = STORE_RETRY_MS[0]
     /** The last claim found fewer messages due than it asked for. */
     let dry = false
+    let lastClaimAt = 0
     while (!stopping.signal.aborted) {
       if (held.size > 0) {
         // Before anything else: a held outcome whose lease runs out means a duplicate.
@@ -245,6 +249,13 @@ export function createWorker(
       // short (nothing more is due), only when the claimed ones have all started.
       const wanted = dry ? buffer.length === 0 : buffer.length < concurrency
       if (wanted && room >= Math.min(concurrency, concurrency * CLAIMED_ROUNDS - active.size)) {
+        // Mail trickling in while sends are under way (a smarthost's stream) is claimed a few
+        // milliseconds' worth at a time, not one claim per message; an idle worker claims at once.
+        const sinceLast = Date.now() - lastClaimAt
+        if (dry && active.size > 0 && sinceLast < CLAIM_COALESCE_MS) {
+          await delay(CLAIM_COALESCE_MS - sinceLast, stopping.signal)
+        }
+        lastClaimAt = Date.now()
         let claimed: ClaimedMessage[]
         try {
           claimed = await deps.store.claim({ owner: id, limit: room, leaseMs: deps.leaseMs })
