@@ -554,6 +554,15 @@ export function runStoreContract(name: string, options: StoreContractOptions): v
       const second = await store.listMessages({}, { limit: 3, cursor: first.nextCursor })
       expect(second.messages.map((m) => m.id)).toEqual([q.id])
       expect(second.nextCursor).toBeNull()
+      // Pages of several statuses at once, newest first across them.
+      const finished = await store.listMessages({ status: ['sent', 'failed'] }, { limit: 1 })
+      expect(finished.messages.map((m) => m.id)).toEqual([f.id])
+      const rest = await store.listMessages(
+        { status: ['sent', 'failed'] },
+        { limit: 1, cursor: finished.nextCursor },
+      )
+      expect(rest.messages.map((m) => m.id)).toEqual([s.id])
+      expect(rest.nextCursor).toBeNull()
       expect(first.messages[0]).toMatchObject({
         status: 'deferred',
         from: 'shop@example.com',

@@ -59,7 +59,13 @@ export function createPostgresDialect(s: string, channel: string): SqlDialect {
 
   const filter: FilterSql = {
     all: 'true',
-    status: (p, statuses) => `q.status = ANY(${p([...statuses])}::text[])`,
+    // One status as a plain equality: then the planner reads (status, created_at, id) in order
+    // and stops at the page's end; with `= ANY(…)` it cannot know the list has one element and
+    // sorts every matching row (a second at a million).
+    status: (p, statuses) =>
+      statuses.length === 1
+        ? `q.status = ${p(statuses[0])}`
+        : `q.status = ANY(${p([...statuses])}::text[])`,
     from: (p, address) => `lower(m.mail_from) = lower(${p(address)})`,
     toAddress: (p, address) =>
       `m.id IN (SELECT message_id FROM ${s}.recipients WHERE lower(address) = lower(${p(address)}))`,
@@ -374,16 +380,21 @@ export function createPostgresDialect(s: string, channel: string): SqlDialect {
       ),
     raw: (id) => q((p) => `SELECT raw FROM ${s}.message_bodies WHERE id = ${p(id)}`),
 
-    listPage: ({ where, byStatus, after, limit }) =>
+    listPage: ({ where, statuses, after, limit }) =>
       q((p) => {
         // Newest first along an index: queue's (status, created_at, id) for a status filter,
-        // messages' (created_at, id) otherwise. Both tables hold the same creation time.
-        const t = byStatus ? 'q' : 'm'
+        // one range per status merged, messages' (created_at, id) otherwise. Both tables hold
+        // the same creation time.
+        const t = statuses.length > 0 ? 'q' : 'm'
         const cursor = after
           ? ` AND (${t}.created_at, ${t}.id) < (${p(new Date(after.createdAt))}, ${p(after.id)})`
           : ''
-        return `SELECT ${SUMMARY} FROM ${FROM} WHERE ${where(p)}${cursor}
-          ORDER BY ${t}.created_at DESC, ${t}.id DESC LIMIT ${p(limit)}`
+        const n = p(limit)
+        const page = (extra: string) => `SELECT ${SUMMARY}, ${t}.created_at AS at_ FROM ${FROM}
+          WHERE ${where(p)}${extra}${cursor} ORDER BY ${t}.created_at DESC, ${t}.id DESC LIMIT ${n}`
+        if (statuses.length < 2) return page('')
+        const arms = statuses.map((status) => `(${page(` AND q.status = ${p(status)}`)})`)
+        return `SELECT * FROM (${arms.join(' UNION ALL ')}) pages ORDER BY at_ DESC, id DESC LIMIT ${n}`
       }),
 
     hold: (where) =>

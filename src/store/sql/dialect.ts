@@ -85,8 +85,8 @@ export interface SqlDialect {
   /** Summary columns of matching messages, newest first (`created_at`, then `id`), after the cursor. */
   listPage(input: {
     where: Condition
-    /** Whether the filter names statuses: a dialect may order by an index on status then. */
-    byStatus: boolean
+    /** The statuses the filter names, if any: a dialect may read an index on status then. */
+    statuses: readonly MessageStatus[]
     after: { createdAt: number; id: string } | null
     limit: number
   }): Query

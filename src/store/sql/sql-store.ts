@@ -389,7 +389,7 @@ export function createSqlStore(options: SqlStoreOptions): Store {
         const rows = await driver.query(
           dialect.listPage({
             where: filterCondition(dialect.filter, filter),
-            byStatus: (filter.status?.length ?? 0) > 0,
+            statuses: filter.status ?? [],
             after: page.cursor ? decodeCursor(page.cursor) : null,
             limit: page.limit + 1,
           }),
