@@ -122,11 +122,16 @@ describe.skipIf(!available)('dashboard in Chromium', () => {
     await expect(page.locator('table.messages tbody').textContent()).resolves.toContain(
       'Order #1007',
     )
+    // The search's one row stays on screen until the held list replaces it: wait for the
+    // held message itself, not merely for one row.
     await page.goto(`${server.url}/#/messages?status=held`)
-    await page.waitForFunction(
-      () => document.querySelectorAll('table.messages tbody tr').length === 1,
+    await page.waitForFunction(() => {
+      const rows = document.querySelectorAll('table.messages tbody tr')
+      return rows.length === 1 && rows[0].textContent?.includes('Bounced')
+    })
+    await expect(page.locator('table.messages tbody').textContent()).resolves.not.toContain(
+      'Order #1007',
     )
-    await expect(page.locator('table.messages tbody').textContent()).resolves.toContain('Bounced')
   })
 
   it('opens a failed message, retries it and sees its status change', async () => {
