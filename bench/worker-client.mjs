@@ -10,6 +10,9 @@ const WORKER = fileURLToPath(new URL('./worker-process.mjs', import.meta.url))
 export async function startWorkerProcess(options) {
   const child = fork(WORKER, [JSON.stringify(options)], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    // e.g. OUTBOX_BENCH_WORKER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the
+    // worker processes (Node refuses --cpu-prof in NODE_OPTIONS).
+    execArgv: (process.env.OUTBOX_BENCH_WORKER_NODE_ARGS ?? '').split(' ').filter(Boolean),
   })
   const pending = new Map()
   let nextId = 1

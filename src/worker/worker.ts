@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events'
 import { attemptEvent } from '../events.js'
 import type { UpstreamHealth } from '../delivery/upstream-health.js'
 import { newLeaseOwner } from '../store/lease-owner.js'
@@ -109,6 +110,10 @@ export function createWorker(
   let buffer: ClaimedMessage[] = []
   const waker = createWaker()
   const stopping = new AbortController()
+  // Every paced send, every wait for the upstream and the loop's own sleep listen on this one
+  // signal, each removing its listener when done: with a rate limit, more than Node's default
+  // of 10 wait at once by design, which is no leak and must not print a leak warning.
+  setMaxListeners(0, stopping.signal)
   let running = false
   let unsubscribe: (() => void) | null = null
   let leases: ReturnType<typeof createLeaseKeeper> | null = null
