@@ -174,13 +174,16 @@ export async function startPostfix(options: PostfixOptions): Promise<PostfixInst
     .replace(/^smtp\s+inet\s.*$/m, `127.0.0.1:${port} inet n - n - - smtpd`)
     .replace(/^(\S+\s+\S+\s+\S+\s+\S+\s+)y(\s)/gm, '$1n$2')
   writeFileSync(join(configDir, 'master.cf'), master)
-  for (const [name, content] of Object.entries(options.maps ?? {})) {
-    writeFileSync(join(configDir, name), content)
-    await run('postmap', [`hash:${join(configDir, name)}`])
-  }
+  // postmap reads main.cf: ours (`-c`), as Debian's "No configuration" install has none.
+  const postmap = (name: string) =>
+    run('postmap', ['-c', configDir, `hash:${join(configDir, name)}`])
 
   running.add(configDir)
   try {
+    for (const [name, content] of Object.entries(options.maps ?? {})) {
+      writeFileSync(join(configDir, name), content)
+      await postmap(name)
+    }
     await run(POSTFIX, ['-c', configDir, 'start'])
     await waitForPort(port, 15_000, log)
   } catch (error) {
@@ -196,7 +199,7 @@ export async function startPostfix(options: PostfixOptions): Promise<PostfixInst
     map: (name) => `hash:${join(configDir, name)}`,
     async setMap(name, content) {
       writeFileSync(join(configDir, name), content)
-      await run('postmap', [`hash:${join(configDir, name)}`])
+      await postmap(name)
     },
     log,
     async queued() {

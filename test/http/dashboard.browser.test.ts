@@ -127,7 +127,7 @@ describe.skipIf(!available)('dashboard in Chromium', () => {
     await page.goto(`${server.url}/#/messages?status=held`)
     await page.waitForFunction(() => {
       const rows = document.querySelectorAll('table.messages tbody tr')
-      return rows.length === 1 && rows[0].textContent?.includes('Bounced')
+      return rows.length === 1 && rows[0]?.textContent?.includes('Bounced')
     })
     await expect(page.locator('table.messages tbody').textContent()).resolves.not.toContain(
       'Order #1007',

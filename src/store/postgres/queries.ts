@@ -168,6 +168,16 @@ export function createPostgresDialect(s: string, channel: string): SqlDialect {
   }
 
   /** A completion batch as rows (`i`), from its JSON. */
+  /** What the worker needs of a claimed message; `q`: the alias of its queue row. */
+  const claimedColumns = (q: string) => `${q}.id, m.message_id, m.mail_from, ${q}.priority,
+          ${q}.attempts, ${q}.backoff_step, m.eight_bit, m.smtputf8,
+          ${msSince('now() - m.created_at')} AS created_ago_ms,
+          ${msSince(`${q}.expires_at - now()`)} AS expires_in_ms, b.raw,
+          ARRAY(SELECT address FROM ${s}.recipients r
+                WHERE r.message_id = ${q}.id AND r.status = 'pending' ORDER BY position) AS pending,
+          (SELECT count(*) FROM ${s}.recipients r
+           WHERE r.message_id = ${q}.id AND r.status = 'failed')::int AS failed`
+
   const completionInput = (p: Param, batch: readonly CompletionRow[]) => `
     SELECT * FROM jsonb_to_recordset(${p(JSON.stringify(batch))}::jsonb) AS x(ord int, id text,
       owner text, worker text, "startedAgoMs" float8, "durationMs" int, outcome text, error text,
@@ -226,14 +236,7 @@ export function createPostgresDialect(s: string, channel: string): SqlDialect {
       q(
         (p) => `
         WITH claimed AS (${claimStatement(p, input, 'q.id, q.priority, q.attempts, q.backoff_step, q.expires_at, q.due_at')})
-        SELECT c.id, m.message_id, m.mail_from, c.priority, c.attempts, c.backoff_step,
-          m.eight_bit, m.smtputf8,
-          ${msSince('now() - m.created_at')} AS created_ago_ms,
-          ${msSince('c.expires_at - now()')} AS expires_in_ms, b.raw,
-          ARRAY(SELECT address FROM ${s}.recipients r
-                WHERE r.message_id = c.id AND r.status = 'pending' ORDER BY position) AS pending,
-          (SELECT count(*) FROM ${s}.recipients r
-           WHERE r.message_id = c.id AND r.status = 'failed')::int AS failed
+        SELECT ${claimedColumns('c')}
         FROM claimed c JOIN ${s}.messages m ON m.id = c.id
           LEFT JOIN ${s}.message_bodies b ON b.id = c.id
         ORDER BY c.priority, c.due_at, c.id`,
@@ -243,14 +246,7 @@ export function createPostgresDialect(s: string, channel: string): SqlDialect {
     claimedRows: (ids) =>
       q(
         (p) => `
-        SELECT q.id, m.message_id, m.mail_from, q.priority, q.attempts, q.backoff_step,
-          m.eight_bit, m.smtputf8,
-          ${msSince('now() - m.created_at')} AS created_ago_ms,
-          ${msSince('q.expires_at - now()')} AS expires_in_ms, b.raw,
-          ARRAY(SELECT address FROM ${s}.recipients r
-                WHERE r.message_id = q.id AND r.status = 'pending' ORDER BY position) AS pending,
-          (SELECT count(*) FROM ${s}.recipients r
-           WHERE r.message_id = q.id AND r.status = 'failed')::int AS failed
+        SELECT ${claimedColumns('q')}
         FROM ${FROM} LEFT JOIN ${s}.message_bodies b ON b.id = q.id
         WHERE q.id = ANY(${p([...ids])}::text[])
         ORDER BY q.priority, q.due_at, q.id`,
