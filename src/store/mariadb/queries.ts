@@ -1,0 +1,452 @@
+import type { CompletionRow, FilterSql, RowCodec, SqlDialect } from '../sql/dialect.js'
+import type { Query } from '../sql/driver.js'
+import { escapeLike } from '../sql/filter.js'
+import { queryBuilder, type Condition, type Param } from '../sql/query.js'
+import { insertMessages } from './insert-messages.js'
+import { NOW, int, json, jsonList, lockedChange, statusList } from './sql-parts.js'
+
+/**
+ * Every statement of the MariaDB/MySQL store, for one table prefix. One table holds a message's
+ * queue state (as in SQLite: foreign-key cascades fire no triggers here, and the counts are
+ * kept by triggers), the bytes, recipients, attempts and tags live apart. Times are
+ * milliseconds by the database's clock ({@link NOW}). Lists travel as JSON (`JSON_TABLE`).
+ * A change whose rows the engine needs back is a {@link lockedChange}: no `UPDATE … RETURNING`
+ * here. Schema changes go in migrations/.
+ */
+
+const q = queryBuilder('?')
+const CLAIMABLE_RANKS = [0, 1, 2, 3]
+/** Longest error text kept per attempt (the column holds 64 KiB). */
+const MAX_ERROR_CHARS = 16_000
+const clip = (text: string | null) => (text === null ? null : text.slice(0, MAX_ERROR_CHARS))
+
+const text = (v: unknown): string => (Buffer.isBuffer(v) ? v.toString('utf8') : String(v))
+const codec: RowCodec = {
+  time: (v) => (v === null || v === undefined ? null : Number(v)),
+  json: <T>(v: unknown) => JSON.parse(text(v)) as T,
+  list: (v) => (Array.isArray(v) ? (v as string[]) : (JSON.parse(text(v)) as string[])),
+  flag: (v) => v === 1 || v === true || v === '1',
+}
+
+/** The dialect and the wake-up poll's statement, for tables named `<prefix>messages` and so on. */
+export function createMariadbDialect(prefix: string): SqlDialect & { workMark(): Query } {
+  const M = `${prefix}messages`
+  const R = `${prefix}recipients`
+  const A = `${prefix}attempts`
+  const SUMMARY = `m.id, m.message_id, m.status, m.priority, m.mail_from, m.recipients, m.subject,
+    m.tags, m.size, m.idempotency_key, m.created_at, m.due_at, m.expires_at, m.attempts, m.reason,
+    m.last_error, m.captured, m.lease_owner, m.lease_expires_at, m.finished_at`
+
+  const filter: FilterSql = {
+    all: '1 = 1',
+    status: (_p, statuses) => `m.status IN (${statusList(statuses)})`,
+    from: (p, address) => `m.mail_from_lower = LOWER(${p(address)})`,
+    toAddress: (p, address) =>
+      `m.id IN (SELECT message_id FROM ${R} WHERE address_lower = LOWER(${p(address)}))`,
+    toDomain: (p, domain) =>
+      `m.id IN (SELECT message_id FROM ${R} WHERE address_lower LIKE ${p(`%${escapeLike(domain.toLowerCase())}`)})`,
+    tag: (p, tag) => `m.id IN (SELECT message_id FROM ${prefix}message_tags WHERE tag = ${p(tag)})`,
+    since: (p, date) => `m.created_at >= ${p(date.getTime())}`,
+    before: (p, date) => `m.created_at < ${p(date.getTime())}`,
+    subject: (p, s) => `LOWER(m.subject) LIKE ${p(`%${escapeLike(s.toLowerCase())}%`)}`,
+    ids: (p, ids) => `m.id IN ${jsonList(p, ids)}`,
+  }
+
+  /** Locks the messages matching `where` (in id order, as every change does), then changes them. */
+  const lockWhere = (where: (p: Param) => string, change: (ids: string[]) => Query[]) =>
+    lockedChange(
+      q((p) => `SELECT m.id FROM ${M} m WHERE ${where(p)} ORDER BY m.id FOR UPDATE`),
+      (ids) => ({ changes: change(ids) }),
+    )
+
+  /** An UPDATE of the given messages. */
+  const updateIds = (ids: readonly string[], set: string | ((p: Param) => string), name?: string) =>
+    q(
+      (p) =>
+        `UPDATE ${M} SET ${typeof set === 'string' ? set : set(p)} WHERE id IN ${jsonList(p, ids)}`,
+      name,
+    )
+
+  const claimedRows = (ids: readonly string[]) =>
+    q(
+      (p) => `
+      SELECT m.id, m.message_id, m.mail_from, m.priority, m.attempts, m.backoff_step,
+        m.eight_bit, m.smtputf8, ${NOW} - m.created_at AS created_ago_ms,
+        m.expires_at - ${NOW} AS expires_in_ms, b.raw,
+        (SELECT COALESCE(CONCAT('[', GROUP_CONCAT(JSON_QUOTE(r.address) ORDER BY r.position
+           SEPARATOR ','), ']'), '[]')
+         FROM ${R} r WHERE r.message_id = m.id AND r.status = 'pending') AS pending,
+        (SELECT COUNT(*) FROM ${R} r WHERE r.message_id = m.id AND r.status = 'failed') AS failed
+      FROM ${M} m LEFT JOIN ${prefix}message_bodies b ON b.id = m.id
+      WHERE m.id IN ${jsonList(p, ids)}
+      ORDER BY m.priority, m.due_at, m.id`,
+      'claimedRows',
+    )
+
+  /**
+   * Leases due messages: those whose lease expired first, then waiting ones by priority, due
+   * time and id, along the claimable index. SKIP LOCKED: a claim never waits for another.
+   */
+  const claim: SqlDialect['claim'] = ({ owner, limit, leaseMs }) => {
+    const n = int(limit)
+    return lockedChange(
+      q(
+        () => `
+        (SELECT id, -1 AS arm, lease_expires_at AS t FROM ${M}
+          WHERE status = 'sending' AND lease_expires_at <= ${NOW}
+          ORDER BY lease_expires_at LIMIT ${n} FOR UPDATE SKIP LOCKED)
+        UNION ALL
+        (SELECT id, claim_rank, due_at FROM ${M}
+          WHERE claim_rank IS NOT NULL AND due_at <= ${NOW}
+          ORDER BY claim_rank, due_at, id LIMIT ${n} FOR UPDATE SKIP LOCKED)
+        ORDER BY arm, t, id`,
+        'claimLock',
+      ),
+      (locked) => {
+        const ids = locked.slice(0, limit)
+        return {
+          changes: [
+            q(
+              (p) => `UPDATE ${M} SET status = 'sending', lease_owner = ${p(owner)},
+                lease_expires_at = ${NOW} + ${p(leaseMs)}, updated_at = ${NOW}
+              WHERE id IN ${jsonList(p, ids)}`,
+              'claimLease',
+            ),
+          ],
+          result: claimedRows(ids),
+        }
+      },
+    )
+  }
+
+  /** Locks the messages of `ids` that `owner` leases. */
+  const leasedBy = (owner: string, ids: readonly string[], name: string) =>
+    q(
+      (p) => `SELECT id FROM ${M} WHERE id IN ${jsonList(p, ids)}
+        AND status = 'sending' AND lease_owner = ${p(owner)} ORDER BY id FOR UPDATE`,
+      name,
+    )
+
+  /** The outcomes of held leases: recipients, then the messages. */
+  function applyOutcomes(held: readonly CompletionRow[]): Query[] {
+    const recipients = held.flatMap((c) =>
+      c.recipients.map((r) => [c.id, r.address, r.status, r.code, r.reply]),
+    )
+    const out: Query[] = []
+    if (recipients.length > 0) {
+      out.push(
+        q(
+          (p) => `
+          UPDATE ${R} r JOIN JSON_TABLE(${p(json(recipients))}, '$[*]' COLUMNS (
+              id VARCHAR(64) PATH '$[0]', address TEXT PATH '$[1]', status VARCHAR(16) PATH '$[2]',
+              code INT PATH '$[3]', reply TEXT PATH '$[4]')) x
+            ON r.message_id = x.id AND r.address = x.address
+          SET r.status = x.status, r.code = x.code, r.reply = x.reply, r.updated_at = ${NOW}
+          WHERE r.status = 'pending'`,
+          'completeRecipients',
+        ),
+      )
+    }
+    const rows = held.map((c) => ({
+      id: c.id,
+      status: c.status,
+      delay: Math.round(c.delayMs),
+      inc: c.backoffIncrement,
+      waiting: c.waitingUpstream ? 1 : 0,
+      reason: c.reason,
+      error: clip(c.error),
+      captured: c.captured ? 1 : 0,
+    }))
+    out.push(
+      q(
+        (p) => `
+        UPDATE ${M} m JOIN JSON_TABLE(${p(json(rows))}, '$[*]' COLUMNS (
+            id VARCHAR(64) PATH '$.id', status VARCHAR(16) PATH '$.status',
+            delay BIGINT PATH '$.delay', inc INT PATH '$.inc', waiting INT PATH '$.waiting',
+            reason VARCHAR(255) PATH '$.reason', error TEXT PATH '$.error',
+            captured INT PATH '$.captured')) j ON j.id = m.id
+        SET m.status = j.status,
+          m.due_at = CASE WHEN j.status = 'deferred' THEN ${NOW} + j.delay END,
+          m.attempts = m.attempts + 1, m.backoff_step = m.backoff_step + j.inc,
+          m.waiting_upstream = j.waiting, m.lease_owner = NULL, m.lease_expires_at = NULL,
+          m.reason = j.reason, m.last_error = j.error, m.captured = j.captured,
+          m.updated_at = ${NOW},
+          m.finished_at = CASE WHEN j.status IN ('sent', 'failed') THEN ${NOW} END`,
+        'completeMessages',
+      ),
+    )
+    return out
+  }
+
+  return {
+    kind: 'mariadb',
+    codec,
+    filter,
+
+    insertMessages: (messages) => insertMessages(prefix, messages),
+
+    findByIdempotencyKeys: (keys) =>
+      q(
+        (p) => `SELECT id, message_id, idempotency_key FROM ${M}
+          WHERE idempotency_key IN ${jsonList(p, keys, 'VARCHAR(512)')}`,
+      ),
+
+    // No NOTIFY: other processes' workers poll (see commit-poller.ts).
+    notify: () => [],
+
+    claim,
+    claimWithRows: claim,
+    claimedRows,
+
+    leaseOwners: () =>
+      q(
+        () => `SELECT DISTINCT lease_owner AS owner FROM ${M} WHERE status = 'sending'`,
+        'leaseOwners',
+      ),
+
+    expireLeasesOf: (owners) =>
+      lockWhere(
+        (p) => `m.status = 'sending' AND m.lease_owner IN ${jsonList(p, owners, 'VARCHAR(255)')}`,
+        (ids) => [updateIds(ids, () => `lease_expires_at = ${NOW}`)],
+      ),
+
+    renewLeases: ({ owner, ids, leaseMs }) =>
+      lockedChange(leasedBy(owner, ids, 'renewLock'), (locked) => ({
+        changes: [
+          updateIds(locked, (p) => `lease_expires_at = ${NOW} + ${p(leaseMs)}`, 'renewLeases'),
+        ],
+      })),
+
+    releaseLeases: ({ owner, ids }) =>
+      lockedChange(leasedBy(owner, ids, 'releaseLock'), (locked) => ({
+        changes: [
+          updateIds(
+            locked,
+            `status = CASE WHEN attempts = 0 THEN 'queued' ELSE 'deferred' END,
+              due_at = ${NOW}, lease_owner = NULL, lease_expires_at = NULL, updated_at = ${NOW}`,
+            'releaseLeases',
+          ),
+        ],
+      })),
+
+    // The leases still held are locked first (in id order, so concurrent batches cannot
+    // deadlock), their outcomes applied; every attempt is logged while its message exists.
+    complete: (batch) => [
+      lockedChange(
+        q(
+          (p) => `SELECT m.id FROM ${M} m
+            JOIN JSON_TABLE(${p(json(batch.map((c) => [c.id, c.owner])))}, '$[*]' COLUMNS (
+              id VARCHAR(64) PATH '$[0]', owner VARCHAR(255) PATH '$[1]')) j
+              ON j.id = m.id AND m.lease_owner = j.owner
+            WHERE m.status = 'sending' ORDER BY m.id FOR UPDATE`,
+          'completeLock',
+        ),
+        (locked) => {
+          const held = new Set(locked)
+          const seen = new Set<string>()
+          // One outcome per message: the first of the batch.
+          const rows = batch.filter((c) => held.has(c.id) && !seen.has(c.id) && seen.add(c.id))
+          return { changes: applyOutcomes(rows) }
+        },
+      ),
+      q(
+        (p) => `
+        INSERT INTO ${A} (message_id, worker, started_at, duration_ms, outcome, error, recipients)
+        SELECT j.id, j.worker, ${NOW} - j.ago, j.dur, j.outcome, j.error, j.rcpts
+        FROM JSON_TABLE(${p(
+          json(
+            batch.map((c) => ({
+              id: c.id,
+              worker: c.worker,
+              ago: Math.round(c.startedAgoMs),
+              dur: c.durationMs,
+              outcome: c.outcome,
+              error: clip(c.error),
+              rcpts: json(c.attemptRecipients),
+            })),
+          ),
+        )}, '$[*]' COLUMNS (ord FOR ORDINALITY, id VARCHAR(64) PATH '$.id',
+          worker VARCHAR(255) PATH '$.worker', ago BIGINT PATH '$.ago', dur INT PATH '$.dur',
+          outcome VARCHAR(32) PATH '$.outcome', error TEXT PATH '$.error',
+          rcpts LONGTEXT PATH '$.rcpts')) j
+        WHERE EXISTS (SELECT 1 FROM ${M} m WHERE m.id = j.id)
+        ORDER BY j.ord`,
+        'completeAttempts',
+      ),
+    ],
+
+    wakeUpstreamWaiters: () =>
+      lockWhere(
+        () => `m.status = 'deferred' AND m.waiting_upstream = 1`,
+        (ids) => [updateIds(ids, `due_at = ${NOW}, waiting_upstream = 0, updated_at = ${NOW}`)],
+      ),
+
+    expireOverdue: () => [
+      lockedChange(
+        q(
+          () => `SELECT id FROM ${M} WHERE status = 'deferred' AND expires_at <= ${NOW}
+            ORDER BY expires_at, id LIMIT 1000 FOR UPDATE SKIP LOCKED`,
+        ),
+        (ids) => ({
+          changes: [
+            q(
+              (p) => `UPDATE ${R} SET status = 'failed',
+                reply = 'expired: not delivered before the maximum age', updated_at = ${NOW}
+              WHERE status = 'pending' AND message_id IN ${jsonList(p, ids)}`,
+            ),
+            updateIds(
+              ids,
+              `status = 'failed', reason = 'expired', due_at = NULL, waiting_upstream = 0,
+                updated_at = ${NOW}, finished_at = ${NOW}`,
+            ),
+          ],
+        }),
+      ),
+    ],
+
+    msUntilNextDue: () =>
+      q(() => {
+        // The smallest due time is the smallest of each priority's: four index seeks.
+        const due = CLAIMABLE_RANKS.map(
+          (rank) => `SELECT MIN(due_at) AS t FROM ${M} WHERE claim_rank = ${rank}`,
+        )
+        return `SELECT MIN(t) - ${NOW} AS ms FROM (${due.join(' UNION ALL ')}
+          UNION ALL SELECT MIN(lease_expires_at) FROM ${M} WHERE status = 'sending') x`
+      }, 'msUntilNextDue'),
+
+    workMark: () =>
+      q(() => {
+        const due = CLAIMABLE_RANKS.map(
+          (rank) => `EXISTS (SELECT 1 FROM ${M} WHERE claim_rank = ${rank} AND due_at <= ${NOW})`,
+        )
+        return `SELECT (SELECT MAX(created_at) FROM ${M}) AS newest,
+          (${due.join(' OR ')} OR EXISTS (SELECT 1 FROM ${M}
+            WHERE status = 'sending' AND lease_expires_at <= ${NOW})) AS due`
+      }, 'workMark'),
+
+    messageRow: (id) => q((p) => `SELECT ${SUMMARY} FROM ${M} m WHERE m.id = ${p(id)}`),
+    recipientRows: (id) =>
+      q(
+        (p) => `SELECT address, status, code, reply FROM ${R}
+          WHERE message_id = ${p(id)} ORDER BY position`,
+      ),
+    attemptRows: (id) =>
+      q(
+        (p) => `SELECT worker, started_at, duration_ms, outcome, error, recipients
+          FROM ${A} WHERE message_id = ${p(id)} ORDER BY id`,
+      ),
+    raw: (id) => q((p) => `SELECT raw FROM ${prefix}message_bodies WHERE id = ${p(id)}`),
+
+    listPage: ({ where, after, limit }) =>
+      q((p) => {
+        const cursor = after
+          ? ` AND (m.created_at < ${p(after.createdAt)} OR (m.created_at = ${p(after.createdAt)} AND m.id < ${p(after.id)}))`
+          : ''
+        return `SELECT ${SUMMARY} FROM ${M} m WHERE ${where(p)}${cursor}
+          ORDER BY m.created_at DESC, m.id DESC LIMIT ${int(limit)}`
+      }),
+
+    hold: (where: Condition) =>
+      lockWhere(
+        (p) => `m.status IN ('queued', 'deferred') AND ${where(p)}`,
+        (ids) => [
+          updateIds(
+            ids,
+            `status = 'held', due_at = NULL, waiting_upstream = 0, updated_at = ${NOW}`,
+          ),
+        ],
+      ),
+    unhold: (where) =>
+      lockWhere(
+        (p) => `m.status = 'held' AND ${where(p)}`,
+        (ids) => [
+          updateIds(
+            ids,
+            `status = CASE WHEN attempts = 0 THEN 'queued' ELSE 'deferred' END,
+              due_at = ${NOW}, updated_at = ${NOW}`,
+          ),
+        ],
+      ),
+    retryDeferred: (where) =>
+      lockWhere(
+        (p) => `m.status = 'deferred' AND ${where(p)}`,
+        (ids) => [updateIds(ids, `due_at = ${NOW}, waiting_upstream = 0, updated_at = ${NOW}`)],
+      ),
+    requeueFailed: ({ where, maxAgeMs }) => [
+      lockWhere(
+        (p) => `m.status = 'failed' AND ${where(p)}`,
+        (ids) => [
+          q(
+            (p) => `UPDATE ${R} SET status = 'pending', updated_at = ${NOW}
+              WHERE status = 'failed' AND message_id IN ${jsonList(p, ids)}`,
+          ),
+          updateIds(
+            ids,
+            (
+              p,
+            ) => `status = 'queued', due_at = ${NOW}, expires_at = ${NOW} + ${p(Math.round(maxAgeMs))},
+              backoff_step = 0, waiting_upstream = 0, reason = NULL, finished_at = NULL,
+              updated_at = ${NOW}`,
+          ),
+        ],
+      ),
+    ],
+    remove: (where) =>
+      lockWhere(where, (ids) => [q((p) => `DELETE FROM ${M} WHERE id IN ${jsonList(p, ids)}`)]),
+
+    purgeSlice: ({ statuses, finishedBefore }) =>
+      lockedChange(
+        q((p) => {
+          const before = p(finishedBefore.getTime())
+          // Finished before implies created before: the (status, created_at) index bounds the scan.
+          return `SELECT id FROM ${M} WHERE status IN (${statusList(statuses)})
+            AND created_at < ${before} AND finished_at < ${before}
+            LIMIT 5000 FOR UPDATE SKIP LOCKED`
+        }),
+        (ids) => ({ changes: [q((p) => `DELETE FROM ${M} WHERE id IN ${jsonList(p, ids)}`)] }),
+      ),
+
+    statusCounts: () =>
+      q(
+        () => `SELECT status, SUM(n) AS n FROM ${prefix}status_counts GROUP BY status`,
+        'statusCounts',
+      ),
+    recentCounts: () =>
+      q(() => {
+        const minute = `(${NOW} DIV 60000)`
+        const count = (status: string, minutes: number) => `(SELECT COALESCE(SUM(n), 0)
+          FROM ${prefix}finished_counts WHERE status = '${status}' AND minute > ${minute} - ${minutes})`
+        const oldest = ['queued', 'deferred', 'sending'].map(
+          (status) => `SELECT MIN(created_at) AS t FROM ${M} WHERE status = '${status}'`,
+        )
+        return `SELECT (SELECT MIN(t) FROM (${oldest.join(' UNION ALL ')}) o) AS oldest,
+          ${count('sent', 60)} AS sent_hour, ${count('sent', 1440)} AS sent_day,
+          ${count('failed', 60)} AS failed_hour, ${count('failed', 1440)} AS failed_day`
+      }, 'recentCounts'),
+    pruneRecentCounts: () =>
+      q(() => `DELETE FROM ${prefix}finished_counts WHERE minute <= (${NOW} DIV 60000) - 1440`),
+    upstreamProblem: () =>
+      q(
+        () => `SELECT started_at AS t, outcome, error FROM ${A}
+          WHERE outcome IN ('upstream-down', 'misconfigured') AND started_at > COALESCE(
+            (SELECT MAX(started_at) FROM ${A} WHERE outcome IN ('sent', 'captured', 'partial')), -1)
+          ORDER BY started_at DESC LIMIT 1`,
+      ),
+    activityBuckets: ({ since, bucketMs }) =>
+      q((p) => {
+        const width = int(Math.max(1, Math.round(bucketMs)))
+        return `SELECT (started_at DIV ${width}) * ${width} AS bucket, outcome, COUNT(*) AS n
+          FROM ${A} WHERE started_at >= ${p(since.getTime())} GROUP BY bucket, outcome`
+      }),
+    lastSuccess: () =>
+      q(
+        () => `SELECT started_at AS t FROM ${A} WHERE outcome IN ('sent', 'captured', 'partial')
+          ORDER BY started_at DESC LIMIT 1`,
+      ),
+    lastError: () =>
+      q(
+        () => `SELECT started_at AS t, error FROM ${A} WHERE error IS NOT NULL
+          ORDER BY started_at DESC LIMIT 1`,
+      ),
+  }
+}
