@@ -30,6 +30,7 @@ async function packagesLoadedBy(name: string, script: string): Promise<Set<strin
 
 const HEAVY = [
   'pg',
+  'mysql2',
   'better-sqlite3',
   'fastify',
   '@fastify/static',
@@ -57,7 +58,7 @@ describe('importing outbox', () => {
        await outbox.close()`,
     )
     expect(sqlite).toContain('better-sqlite3')
-    for (const name of ['pg', 'fastify', 'prom-client', 'postal-mime'])
+    for (const name of ['pg', 'mysql2', 'fastify', 'prom-client', 'postal-mime'])
       expect(sqlite, name).not.toContain(name)
 
     const http = await packagesLoadedBy(
