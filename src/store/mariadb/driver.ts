@@ -84,14 +84,14 @@ async function runOne(runner: Runner, query: Query): Promise<Row[]> {
   return rowsOf(await runner.query(sql, values))
 }
 
-/** Runs a statement on a runner already inside a transaction, a locked change in full. */
+/** Runs a statement on a runner already inside a transaction, a locked change in full (its parts may be locked changes too). */
 async function runInTransaction(runner: Runner, query: Query): Promise<Row[]> {
   if (!isLockedChange(query)) return runOne(runner, query)
   const locked = await runOne(runner, query)
   if (locked.length === 0) return []
   const { changes, result } = query.afterLock(locked.map((row) => String(row.id)))
-  for (const change of changes) await runOne(runner, change)
-  return result ? runOne(runner, result) : locked
+  for (const change of changes) await runInTransaction(runner, change)
+  return result ? runInTransaction(runner, result) : locked
 }
 
 /**

@@ -2,7 +2,7 @@ import { priorityRank } from '../priority-rank.js'
 import type { NewMessage } from '../store.js'
 import type { Query } from '../sql/driver.js'
 import { queryBuilder, type Param } from '../sql/query.js'
-import { NOW, json, jsonList } from './sql-parts.js'
+import { NOW, inList, json } from './sql-parts.js'
 
 const q = queryBuilder('?')
 
@@ -144,7 +144,7 @@ export function insertMessages(prefix: string, messages: readonly NewMessage[]):
   queries.push(
     q(
       (p) =>
-        `SELECT id FROM ${M} WHERE id IN ${jsonList(
+        `SELECT id FROM ${M} WHERE id IN ${inList(
           p,
           messages.map((m) => m.id),
         )}`,

@@ -3,7 +3,16 @@ import type { Query } from '../sql/driver.js'
 import { escapeLike } from '../sql/filter.js'
 import { queryBuilder, type Condition, type Param } from '../sql/query.js'
 import { insertMessages } from './insert-messages.js'
-import { NOW, int, json, jsonList, lockedChange, statusList } from './sql-parts.js'
+import {
+  NOW,
+  inList,
+  int,
+  json,
+  jsonRows,
+  lockedChange,
+  recheckedChange,
+  statusList,
+} from './sql-parts.js'
 
 /**
  * Every statement of the MariaDB/MySQL store, for one table prefix. One table holds a message's
@@ -49,7 +58,7 @@ export function createMariadbDialect(prefix: string): SqlDialect & { workMark():
     since: (p, date) => `m.created_at >= ${p(date.getTime())}`,
     before: (p, date) => `m.created_at < ${p(date.getTime())}`,
     subject: (p, s) => `LOWER(m.subject) LIKE ${p(`%${escapeLike(s.toLowerCase())}%`)}`,
-    ids: (p, ids) => `m.id IN ${jsonList(p, ids)}`,
+    ids: (p, ids) => `m.id IN ${inList(p, ids)}`,
   }
 
   /** Locks the messages matching `where` (in id order, as every change does), then changes them. */
@@ -59,13 +68,26 @@ export function createMariadbDialect(prefix: string): SqlDialect & { workMark():
       (ids) => ({ changes: change(ids) }),
     )
 
+  /**
+   * The messages of a list of ids, by primary key: the list first, each id looked up. Forced,
+   * because on a small table (or one with fresh statistics) the planner would rather scan, and
+   * a scan in a locking statement locks every row it passes for a moment, hiding rows from a
+   * concurrent claim's SKIP LOCKED.
+   */
+  const byIds = (p: Param, ids: readonly string[]) =>
+    `${jsonRows(p, ids)} j STRAIGHT_JOIN ${M} m FORCE INDEX (PRIMARY) ON m.id = j.v`
+
   /** An UPDATE of the given messages. */
   const updateIds = (ids: readonly string[], set: string | ((p: Param) => string), name?: string) =>
     q(
       (p) =>
-        `UPDATE ${M} SET ${typeof set === 'string' ? set : set(p)} WHERE id IN ${jsonList(p, ids)}`,
+        `UPDATE ${byIds(p, ids)}
+          SET ${typeof set === 'string' ? set : set(p)}`,
       name,
     )
+
+  /** Deletes the given messages (their parts go by cascade; the counting trigger fires). */
+  const deleteIds = (ids: readonly string[]) => q((p) => `DELETE m FROM ${byIds(p, ids)}`)
 
   const claimedRows = (ids: readonly string[]) =>
     q(
@@ -77,8 +99,8 @@ export function createMariadbDialect(prefix: string): SqlDialect & { workMark():
            SEPARATOR ','), ']'), '[]')
          FROM ${R} r WHERE r.message_id = m.id AND r.status = 'pending') AS pending,
         (SELECT COUNT(*) FROM ${R} r WHERE r.message_id = m.id AND r.status = 'failed') AS failed
-      FROM ${M} m LEFT JOIN ${prefix}message_bodies b ON b.id = m.id
-      WHERE m.id IN ${jsonList(p, ids)}
+      FROM ${byIds(p, ids)}
+        LEFT JOIN ${prefix}message_bodies b ON b.id = m.id
       ORDER BY m.priority, m.due_at, m.id`,
       'claimedRows',
     )
@@ -102,28 +124,42 @@ export function createMariadbDialect(prefix: string): SqlDialect & { workMark():
         ORDER BY arm, t, id`,
         'claimLock',
       ),
-      (locked) => {
-        const ids = locked.slice(0, limit)
-        return {
-          changes: [
-            q(
-              (p) => `UPDATE ${M} SET status = 'sending', lease_owner = ${p(owner)},
-                lease_expires_at = ${NOW} + ${p(leaseMs)}, updated_at = ${NOW}
-              WHERE id IN ${jsonList(p, ids)}`,
-              'claimLease',
-            ),
-          ],
-          result: claimedRows(ids),
-        }
-      },
+      // Read again by primary key, as the rows are now (see recheckedChange), in candidate order.
+      (candidates) => ({
+        changes: [],
+        result: lockedChange(
+          q(
+            (p) => `SELECT m.id FROM ${byIds(p, candidates)}
+              WHERE (m.claim_rank IS NOT NULL AND m.due_at <= ${NOW})
+                OR (m.status = 'sending' AND m.lease_expires_at <= ${NOW})
+              ORDER BY m.id FOR UPDATE`,
+            'claimRecheck',
+          ),
+          (confirmed) => {
+            const claimable = new Set(confirmed)
+            const ids = candidates.filter((id) => claimable.has(id)).slice(0, limit)
+            return {
+              changes: [
+                updateIds(
+                  ids,
+                  (p) => `status = 'sending', lease_owner = ${p(owner)},
+                    lease_expires_at = ${NOW} + ${p(leaseMs)}, updated_at = ${NOW}`,
+                  'claimLease',
+                ),
+              ],
+              result: claimedRows(ids),
+            }
+          },
+        ),
+      }),
     )
   }
 
   /** Locks the messages of `ids` that `owner` leases. */
   const leasedBy = (owner: string, ids: readonly string[], name: string) =>
     q(
-      (p) => `SELECT id FROM ${M} WHERE id IN ${jsonList(p, ids)}
-        AND status = 'sending' AND lease_owner = ${p(owner)} ORDER BY id FOR UPDATE`,
+      (p) => `SELECT m.id FROM ${byIds(p, ids)}
+        WHERE m.status = 'sending' AND m.lease_owner = ${p(owner)} ORDER BY m.id FOR UPDATE`,
       name,
     )
 
@@ -137,9 +173,10 @@ export function createMariadbDialect(prefix: string): SqlDialect & { workMark():
       out.push(
         q(
           (p) => `
-          UPDATE ${R} r JOIN JSON_TABLE(${p(json(recipients))}, '$[*]' COLUMNS (
+          UPDATE JSON_TABLE(${p(json(recipients))}, '$[*]' COLUMNS (
               id VARCHAR(64) PATH '$[0]', address TEXT PATH '$[1]', status VARCHAR(16) PATH '$[2]',
               code INT PATH '$[3]', reply TEXT PATH '$[4]')) x
+            STRAIGHT_JOIN ${R} r FORCE INDEX (PRIMARY)
             ON r.message_id = x.id AND r.address = x.address
           SET r.status = x.status, r.code = x.code, r.reply = x.reply, r.updated_at = ${NOW}
           WHERE r.status = 'pending'`,
@@ -160,11 +197,12 @@ export function createMariadbDialect(prefix: string): SqlDialect & { workMark():
     out.push(
       q(
         (p) => `
-        UPDATE ${M} m JOIN JSON_TABLE(${p(json(rows))}, '$[*]' COLUMNS (
+        UPDATE JSON_TABLE(${p(json(rows))}, '$[*]' COLUMNS (
             id VARCHAR(64) PATH '$.id', status VARCHAR(16) PATH '$.status',
             delay BIGINT PATH '$.delay', inc INT PATH '$.inc', waiting INT PATH '$.waiting',
             reason VARCHAR(255) PATH '$.reason', error TEXT PATH '$.error',
-            captured INT PATH '$.captured')) j ON j.id = m.id
+            captured INT PATH '$.captured')) j
+          STRAIGHT_JOIN ${M} m FORCE INDEX (PRIMARY) ON m.id = j.id
         SET m.status = j.status,
           m.due_at = CASE WHEN j.status = 'deferred' THEN ${NOW} + j.delay END,
           m.attempts = m.attempts + 1, m.backoff_step = m.backoff_step + j.inc,
@@ -188,7 +226,7 @@ export function createMariadbDialect(prefix: string): SqlDialect & { workMark():
     findByIdempotencyKeys: (keys) =>
       q(
         (p) => `SELECT id, message_id, idempotency_key FROM ${M}
-          WHERE idempotency_key IN ${jsonList(p, keys, 'VARCHAR(512)')}`,
+          WHERE idempotency_key IN ${inList(p, keys)}`,
       ),
 
     // No NOTIFY: other processes' workers poll (see commit-poller.ts).
@@ -206,7 +244,7 @@ export function createMariadbDialect(prefix: string): SqlDialect & { workMark():
 
     expireLeasesOf: (owners) =>
       lockWhere(
-        (p) => `m.status = 'sending' AND m.lease_owner IN ${jsonList(p, owners, 'VARCHAR(255)')}`,
+        (p) => `m.status = 'sending' AND m.lease_owner IN ${inList(p, owners)}`,
         (ids) => [updateIds(ids, () => `lease_expires_at = ${NOW}`)],
       ),
 
@@ -234,10 +272,11 @@ export function createMariadbDialect(prefix: string): SqlDialect & { workMark():
     complete: (batch) => [
       lockedChange(
         q(
-          (p) => `SELECT m.id FROM ${M} m
-            JOIN JSON_TABLE(${p(json(batch.map((c) => [c.id, c.owner])))}, '$[*]' COLUMNS (
+          (
+            p,
+          ) => `SELECT m.id FROM JSON_TABLE(${p(json(batch.map((c) => [c.id, c.owner])))}, '$[*]' COLUMNS (
               id VARCHAR(64) PATH '$[0]', owner VARCHAR(255) PATH '$[1]')) j
-              ON j.id = m.id AND m.lease_owner = j.owner
+            STRAIGHT_JOIN ${M} m FORCE INDEX (PRIMARY) ON m.id = j.id AND m.lease_owner = j.owner
             WHERE m.status = 'sending' ORDER BY m.id FOR UPDATE`,
           'completeLock',
         ),
@@ -282,17 +321,24 @@ export function createMariadbDialect(prefix: string): SqlDialect & { workMark():
       ),
 
     expireOverdue: () => [
-      lockedChange(
+      recheckedChange(
         q(
           () => `SELECT id FROM ${M} WHERE status = 'deferred' AND expires_at <= ${NOW}
             ORDER BY expires_at, id LIMIT 1000 FOR UPDATE SKIP LOCKED`,
         ),
+        (ids) =>
+          q(
+            (p) => `SELECT m.id FROM ${byIds(p, ids)}
+              WHERE m.status = 'deferred' AND m.expires_at <= ${NOW} ORDER BY m.id FOR UPDATE`,
+          ),
         (ids) => ({
           changes: [
             q(
-              (p) => `UPDATE ${R} SET status = 'failed',
-                reply = 'expired: not delivered before the maximum age', updated_at = ${NOW}
-              WHERE status = 'pending' AND message_id IN ${jsonList(p, ids)}`,
+              (p) => `UPDATE ${jsonRows(p, ids)} j
+                STRAIGHT_JOIN ${R} r FORCE INDEX (PRIMARY) ON r.message_id = j.v
+                SET r.status = 'failed',
+                  r.reply = 'expired: not delivered before the maximum age', r.updated_at = ${NOW}
+                WHERE r.status = 'pending'`,
             ),
             updateIds(
               ids,
@@ -377,8 +423,9 @@ export function createMariadbDialect(prefix: string): SqlDialect & { workMark():
         (p) => `m.status = 'failed' AND ${where(p)}`,
         (ids) => [
           q(
-            (p) => `UPDATE ${R} SET status = 'pending', updated_at = ${NOW}
-              WHERE status = 'failed' AND message_id IN ${jsonList(p, ids)}`,
+            (p) => `UPDATE ${jsonRows(p, ids)} j
+                STRAIGHT_JOIN ${R} r FORCE INDEX (PRIMARY) ON r.message_id = j.v
+              SET r.status = 'pending', r.updated_at = ${NOW} WHERE r.status = 'failed'`,
           ),
           updateIds(
             ids,
@@ -391,11 +438,10 @@ export function createMariadbDialect(prefix: string): SqlDialect & { workMark():
         ],
       ),
     ],
-    remove: (where) =>
-      lockWhere(where, (ids) => [q((p) => `DELETE FROM ${M} WHERE id IN ${jsonList(p, ids)}`)]),
+    remove: (where) => lockWhere(where, (ids) => [deleteIds(ids)]),
 
     purgeSlice: ({ statuses, finishedBefore }) =>
-      lockedChange(
+      recheckedChange(
         q((p) => {
           const before = p(finishedBefore.getTime())
           // Finished before implies created before: the (status, created_at) index bounds the scan.
@@ -403,7 +449,14 @@ export function createMariadbDialect(prefix: string): SqlDialect & { workMark():
             AND created_at < ${before} AND finished_at < ${before}
             LIMIT 5000 FOR UPDATE SKIP LOCKED`
         }),
-        (ids) => ({ changes: [q((p) => `DELETE FROM ${M} WHERE id IN ${jsonList(p, ids)}`)] }),
+        (ids) =>
+          q(
+            (p) => `SELECT m.id FROM ${byIds(p, ids)}
+              WHERE m.status IN (${statusList(statuses)})
+                AND m.finished_at < ${p(finishedBefore.getTime())}
+              ORDER BY m.id FOR UPDATE`,
+          ),
+        (ids) => ({ changes: [deleteIds(ids)] }),
       ),
 
     statusCounts: () =>

@@ -13,9 +13,18 @@ export const NOW = `(TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', UTC_TIMES
 
 export const json = (value: unknown): string => JSON.stringify(value)
 
-/** A list of strings as rows (`j.v`), from one JSON parameter, so the text never changes. */
-export const jsonList = (p: Param, values: readonly string[], type = 'VARCHAR(64)'): string =>
-  `(SELECT j.v FROM JSON_TABLE(${p(json(values))}, '$[*]' COLUMNS (v ${type} PATH '$')) j)`
+/**
+ * A list of strings as a table (`j.v`), from one JSON parameter, so that the text never changes:
+ * join it (`JOIN ${jsonRows(…)} j ON m.id = j.v`). Never `IN (SELECT … FROM JSON_TABLE …)`:
+ * MariaDB runs that as a dependent subquery over every row of the table (and an UPDATE then
+ * locks every row for a moment).
+ */
+export const jsonRows = (p: Param, values: readonly string[], type = 'VARCHAR(64)'): string =>
+  `JSON_TABLE(${p(json(values))}, '$[*]' COLUMNS (v ${type} PATH '$'))`
+
+/** A list of values written out, `(?1, ?2)`, for statements whose text may vary: a key range. */
+export const inList = (p: Param, values: readonly unknown[]): string =>
+  values.length === 0 ? '(NULL)' : `(${values.map((v) => p(v)).join(', ')})`
 
 /**
  * A whole number written into the text. LIMIT takes no parameter that mysql2 binds (it sends
@@ -40,3 +49,20 @@ export const lockedChange = (lock: Query, afterLock: LockedChange['afterLock']):
   ...lock,
   afterLock,
 })
+
+/**
+ * A locked change whose candidates come from a `FOR UPDATE SKIP LOCKED` read along a
+ * secondary index: under concurrent claims InnoDB was seen to hand out a row another
+ * transaction had just changed (two workers sent one message). So the candidates are read
+ * again by primary key, locked, with the condition checked on the row as it is now
+ * (`recheck`), and only those are changed.
+ */
+export const recheckedChange = (
+  candidates: Query,
+  recheck: (ids: string[]) => Query,
+  afterLock: LockedChange['afterLock'],
+): LockedChange =>
+  lockedChange(candidates, (ids) => ({
+    changes: [],
+    result: lockedChange(recheck(ids), afterLock),
+  }))
