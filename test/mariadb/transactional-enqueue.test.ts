@@ -80,7 +80,7 @@ describe.skipIf(!available)('transactional enqueue (MariaDB)', () => {
     ).toEqual(['committed'])
     await expect(outbox.admin.getMessage(rolledBackId)).rejects.toThrow(/No message/)
     const [orders] = await app.query<mysql.RowDataPacket[]>('SELECT id FROM orders')
-    expect(orders.map((o) => o.id)).toEqual(['order-2'])
+    expect(orders.map((o) => String(o.id))).toEqual(['order-2'])
   })
 
   it('sendMany takes the transaction once for the batch', async () => {

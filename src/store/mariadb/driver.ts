@@ -54,11 +54,10 @@ interface Runner {
 }
 
 type ExecuteValues = Parameters<mysql.Pool['execute']>[1]
-type QueryValues = Parameters<mysql.Pool['query']>[1]
 
 /** The pool, or one of its connections, as a {@link Runner}. */
 const runnerOf = (target: mysql.Pool | mysql.PoolConnection): Runner => ({
-  query: (sql, values) => target.query(sql, values as QueryValues),
+  query: (sql, values) => target.query(sql, values),
   execute: (sql, values) => target.execute(sql, values as ExecuteValues),
 })
 
