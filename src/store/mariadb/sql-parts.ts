@@ -51,11 +51,12 @@ export const lockedChange = (lock: Query, afterLock: LockedChange['afterLock']):
 })
 
 /**
- * A locked change whose candidates come from a `FOR UPDATE SKIP LOCKED` read along a
- * secondary index: under concurrent claims InnoDB was seen to hand out a row another
- * transaction had just changed (two workers sent one message). So the candidates are read
- * again by primary key, locked, with the condition checked on the row as it is now
- * (`recheck`), and only those are changed.
+ * A locked change whose candidates come from a `FOR UPDATE SKIP LOCKED` read along a secondary
+ * index: they are read again by primary key, locked, with the condition checked on the row as
+ * it is now (`recheck`), and only those are changed. Why: in an early version (whose id lookups
+ * ran as scans) two workers were seen sending one message, the cause not pinned down; with the
+ * recheck a change depends only on the current row under its lock. It costs one round trip
+ * when there are candidates, and a 3-process run showed it dropping none since.
  */
 export const recheckedChange = (
   candidates: Query,
