@@ -1,13 +1,15 @@
-import type { CompletionRow, FilterSql, RowCodec, SqlDialect } from '../sql/dialect.js'
+import type { FilterSql, RowCodec, SqlDialect } from '../sql/dialect.js'
 import type { Query } from '../sql/driver.js'
 import { escapeLike } from '../sql/filter.js'
-import { queryBuilder, type Condition, type Param } from '../sql/query.js'
+import { queryBuilder, type Condition } from '../sql/query.js'
+import { claimQueries } from './claim-queries.js'
+import { completeQueries } from './complete-queries.js'
 import { insertMessages } from './insert-messages.js'
+import { mariadbTables } from './tables.js'
 import {
   NOW,
   inList,
   int,
-  json,
   jsonRows,
   lockedChange,
   recheckedChange,
@@ -25,9 +27,6 @@ import {
 
 const q = queryBuilder('?')
 const CLAIMABLE_RANKS = [0, 1, 2, 3]
-/** Longest error text kept per attempt (the column holds 64 KiB). */
-const MAX_ERROR_CHARS = 16_000
-const clip = (text: string | null) => (text === null ? null : text.slice(0, MAX_ERROR_CHARS))
 
 const text = (v: unknown): string => (Buffer.isBuffer(v) ? v.toString('utf8') : String(v))
 const codec: RowCodec = {
@@ -39,9 +38,9 @@ const codec: RowCodec = {
 
 /** The dialect and the wake-up poll's statement, for tables named `<prefix>messages` and so on. */
 export function createMariadbDialect(prefix: string): SqlDialect & { workMark(): Query } {
-  const M = `${prefix}messages`
-  const R = `${prefix}recipients`
-  const A = `${prefix}attempts`
+  const t = mariadbTables(prefix)
+  const { M, R, A, byIds, lockWhere, updateIds, deleteIds, leasedBy } = t
+  const { claim, claimedRows } = claimQueries(t)
   const SUMMARY = `m.id, m.message_id, m.status, m.priority, m.mail_from, m.recipients, m.subject,
     m.tags, m.size, m.idempotency_key, m.created_at, m.due_at, m.expires_at, m.attempts, m.reason,
     m.last_error, m.captured, m.lease_owner, m.lease_expires_at, m.finished_at`
@@ -59,161 +58,6 @@ export function createMariadbDialect(prefix: string): SqlDialect & { workMark():
     before: (p, date) => `m.created_at < ${p(date.getTime())}`,
     subject: (p, s) => `LOWER(m.subject) LIKE ${p(`%${escapeLike(s.toLowerCase())}%`)}`,
     ids: (p, ids) => `m.id IN ${inList(p, ids)}`,
-  }
-
-  /** Locks the messages matching `where` (in id order, as every change does), then changes them. */
-  const lockWhere = (where: (p: Param) => string, change: (ids: string[]) => Query[]) =>
-    lockedChange(
-      q((p) => `SELECT m.id FROM ${M} m WHERE ${where(p)} ORDER BY m.id FOR UPDATE`),
-      (ids) => ({ changes: change(ids) }),
-    )
-
-  /**
-   * The messages of a list of ids, by primary key: the list first, each id looked up. Forced,
-   * because on a small table (or one with fresh statistics) the planner would rather scan, and
-   * a scan in a locking statement locks every row it passes for a moment, hiding rows from a
-   * concurrent claim's SKIP LOCKED.
-   */
-  const byIds = (p: Param, ids: readonly string[]) =>
-    `${jsonRows(p, ids)} j STRAIGHT_JOIN ${M} m FORCE INDEX (PRIMARY) ON m.id = j.v`
-
-  /** An UPDATE of the given messages. */
-  const updateIds = (ids: readonly string[], set: string | ((p: Param) => string), name?: string) =>
-    q(
-      (p) =>
-        `UPDATE ${byIds(p, ids)}
-          SET ${typeof set === 'string' ? set : set(p)}`,
-      name,
-    )
-
-  /** Deletes the given messages (their parts go by cascade; the counting trigger fires). */
-  const deleteIds = (ids: readonly string[]) => q((p) => `DELETE m FROM ${byIds(p, ids)}`)
-
-  const claimedRows = (ids: readonly string[]) =>
-    q(
-      (p) => `
-      SELECT m.id, m.message_id, m.mail_from, m.priority, m.attempts, m.backoff_step,
-        m.eight_bit, m.smtputf8, ${NOW} - m.created_at AS created_ago_ms,
-        m.expires_at - ${NOW} AS expires_in_ms, b.raw,
-        (SELECT COALESCE(CONCAT('[', GROUP_CONCAT(JSON_QUOTE(r.address) ORDER BY r.position
-           SEPARATOR ','), ']'), '[]')
-         FROM ${R} r WHERE r.message_id = m.id AND r.status = 'pending') AS pending,
-        (SELECT COUNT(*) FROM ${R} r WHERE r.message_id = m.id AND r.status = 'failed') AS failed
-      FROM ${byIds(p, ids)}
-        LEFT JOIN ${prefix}message_bodies b ON b.id = m.id
-      ORDER BY m.priority, m.due_at, m.id`,
-      'claimedRows',
-    )
-
-  /**
-   * Leases due messages: those whose lease expired first, then waiting ones by priority, due
-   * time and id, along the claimable index. SKIP LOCKED: a claim never waits for another.
-   */
-  const claim: SqlDialect['claim'] = ({ owner, limit, leaseMs }) => {
-    const n = int(limit)
-    return lockedChange(
-      q(
-        () => `
-        (SELECT id, -1 AS arm, lease_expires_at AS t FROM ${M}
-          WHERE status = 'sending' AND lease_expires_at <= ${NOW}
-          ORDER BY lease_expires_at LIMIT ${n} FOR UPDATE SKIP LOCKED)
-        UNION ALL
-        (SELECT id, claim_rank, due_at FROM ${M}
-          WHERE claim_rank IS NOT NULL AND due_at <= ${NOW}
-          ORDER BY claim_rank, due_at, id LIMIT ${n} FOR UPDATE SKIP LOCKED)
-        ORDER BY arm, t, id`,
-        'claimLock',
-      ),
-      // Read again by primary key, as the rows are now (see recheckedChange), in candidate order.
-      (candidates) => ({
-        changes: [],
-        result: lockedChange(
-          q(
-            (p) => `SELECT m.id FROM ${byIds(p, candidates)}
-              WHERE (m.claim_rank IS NOT NULL AND m.due_at <= ${NOW})
-                OR (m.status = 'sending' AND m.lease_expires_at <= ${NOW})
-              ORDER BY m.id FOR UPDATE`,
-            'claimRecheck',
-          ),
-          (confirmed) => {
-            const claimable = new Set(confirmed)
-            const ids = candidates.filter((id) => claimable.has(id)).slice(0, limit)
-            return {
-              changes: [
-                updateIds(
-                  ids,
-                  (p) => `status = 'sending', lease_owner = ${p(owner)},
-                    lease_expires_at = ${NOW} + ${p(leaseMs)}, updated_at = ${NOW}`,
-                  'claimLease',
-                ),
-              ],
-              result: claimedRows(ids),
-            }
-          },
-        ),
-      }),
-    )
-  }
-
-  /** Locks the messages of `ids` that `owner` leases. */
-  const leasedBy = (owner: string, ids: readonly string[], name: string) =>
-    q(
-      (p) => `SELECT m.id FROM ${byIds(p, ids)}
-        WHERE m.status = 'sending' AND m.lease_owner = ${p(owner)} ORDER BY m.id FOR UPDATE`,
-      name,
-    )
-
-  /** The outcomes of held leases: recipients, then the messages. */
-  function applyOutcomes(held: readonly CompletionRow[]): Query[] {
-    const recipients = held.flatMap((c) =>
-      c.recipients.map((r) => [c.id, r.address, r.status, r.code, r.reply]),
-    )
-    const out: Query[] = []
-    if (recipients.length > 0) {
-      out.push(
-        q(
-          (p) => `
-          UPDATE JSON_TABLE(${p(json(recipients))}, '$[*]' COLUMNS (
-              id VARCHAR(64) PATH '$[0]', address TEXT PATH '$[1]', status VARCHAR(16) PATH '$[2]',
-              code INT PATH '$[3]', reply TEXT PATH '$[4]')) x
-            STRAIGHT_JOIN ${R} r FORCE INDEX (PRIMARY)
-            ON r.message_id = x.id AND r.address = x.address
-          SET r.status = x.status, r.code = x.code, r.reply = x.reply, r.updated_at = ${NOW}
-          WHERE r.status = 'pending'`,
-          'completeRecipients',
-        ),
-      )
-    }
-    const rows = held.map((c) => ({
-      id: c.id,
-      status: c.status,
-      delay: Math.round(c.delayMs),
-      inc: c.backoffIncrement,
-      waiting: c.waitingUpstream ? 1 : 0,
-      reason: c.reason,
-      error: clip(c.error),
-      captured: c.captured ? 1 : 0,
-    }))
-    out.push(
-      q(
-        (p) => `
-        UPDATE JSON_TABLE(${p(json(rows))}, '$[*]' COLUMNS (
-            id VARCHAR(64) PATH '$.id', status VARCHAR(16) PATH '$.status',
-            delay BIGINT PATH '$.delay', inc INT PATH '$.inc', waiting INT PATH '$.waiting',
-            reason VARCHAR(255) PATH '$.reason', error TEXT PATH '$.error',
-            captured INT PATH '$.captured')) j
-          STRAIGHT_JOIN ${M} m FORCE INDEX (PRIMARY) ON m.id = j.id
-        SET m.status = j.status,
-          m.due_at = CASE WHEN j.status = 'deferred' THEN ${NOW} + j.delay END,
-          m.attempts = m.attempts + 1, m.backoff_step = m.backoff_step + j.inc,
-          m.waiting_upstream = j.waiting, m.lease_owner = NULL, m.lease_expires_at = NULL,
-          m.reason = j.reason, m.last_error = j.error, m.captured = j.captured,
-          m.updated_at = ${NOW},
-          m.finished_at = CASE WHEN j.status IN ('sent', 'failed') THEN ${NOW} END`,
-        'completeMessages',
-      ),
-    )
-    return out
   }
 
   return {
@@ -267,52 +111,7 @@ export function createMariadbDialect(prefix: string): SqlDialect & { workMark():
         ],
       })),
 
-    // The leases still held are locked first (in id order, so concurrent batches cannot
-    // deadlock), their outcomes applied; every attempt is logged while its message exists.
-    complete: (batch) => [
-      lockedChange(
-        q(
-          (
-            p,
-          ) => `SELECT m.id FROM JSON_TABLE(${p(json(batch.map((c) => [c.id, c.owner])))}, '$[*]' COLUMNS (
-              id VARCHAR(64) PATH '$[0]', owner VARCHAR(255) PATH '$[1]')) j
-            STRAIGHT_JOIN ${M} m FORCE INDEX (PRIMARY) ON m.id = j.id AND m.lease_owner = j.owner
-            WHERE m.status = 'sending' ORDER BY m.id FOR UPDATE`,
-          'completeLock',
-        ),
-        (locked) => {
-          const held = new Set(locked)
-          const seen = new Set<string>()
-          // One outcome per message: the first of the batch.
-          const rows = batch.filter((c) => held.has(c.id) && !seen.has(c.id) && seen.add(c.id))
-          return { changes: applyOutcomes(rows) }
-        },
-      ),
-      q(
-        (p) => `
-        INSERT INTO ${A} (message_id, worker, started_at, duration_ms, outcome, error, recipients)
-        SELECT j.id, j.worker, ${NOW} - j.ago, j.dur, j.outcome, j.error, j.rcpts
-        FROM JSON_TABLE(${p(
-          json(
-            batch.map((c) => ({
-              id: c.id,
-              worker: c.worker,
-              ago: Math.round(c.startedAgoMs),
-              dur: c.durationMs,
-              outcome: c.outcome,
-              error: clip(c.error),
-              rcpts: json(c.attemptRecipients),
-            })),
-          ),
-        )}, '$[*]' COLUMNS (ord FOR ORDINALITY, id VARCHAR(64) PATH '$.id',
-          worker VARCHAR(255) PATH '$.worker', ago BIGINT PATH '$.ago', dur INT PATH '$.dur',
-          outcome VARCHAR(32) PATH '$.outcome', error TEXT PATH '$.error',
-          rcpts LONGTEXT PATH '$.rcpts')) j
-        WHERE EXISTS (SELECT 1 FROM ${M} m WHERE m.id = j.id)
-        ORDER BY j.ord`,
-        'completeAttempts',
-      ),
-    ],
+    complete: completeQueries(t),
 
     wakeUpstreamWaiters: () =>
       lockWhere(
