@@ -4,6 +4,8 @@ import { NOW, int, lockedChange } from './sql-parts.js'
 import type { MariadbTables } from './tables.js'
 
 const q = queryBuilder('?')
+/** The name of a claim's statement: the driver tells by it that workers found work. */
+export const CLAIM_STATEMENT = 'claimLock'
 
 /** Claims: which messages a worker leases, and what it gets of them. */
 export function claimQueries({ prefix, M, R, byIds, updateIds }: MariadbTables) {
@@ -40,7 +42,7 @@ export function claimQueries({ prefix, M, R, byIds, updateIds }: MariadbTables) 
           WHERE claim_rank IS NOT NULL AND due_at <= ${NOW}
           ORDER BY claim_rank, due_at, id LIMIT ${n} FOR UPDATE SKIP LOCKED)
         ORDER BY arm, t, id`,
-        'claimLock',
+        CLAIM_STATEMENT,
       ),
       // Read again by primary key, as the rows are now (see recheckedChange), in candidate order.
       (candidates) => ({

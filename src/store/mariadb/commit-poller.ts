@@ -14,13 +14,15 @@ export interface WorkMark {
 
 /**
  * MariaDB and MySQL have no LISTEN/NOTIFY: workers of other processes learn of new work by a
- * short poll of one cheap statement (two index seeks). It runs only while this process has
- * listeners (idle workers waiting for work), and calls `onWork` when a message newer than any
- * seen arrived, or when something became due. Workers in the same process are woken at once
- * by the store itself and never wait for it.
+ * short poll of one cheap statement (a few index seeks). It runs only while this process has
+ * listeners (workers) and they are idle: while `busy()` (their claims keep finding work, and
+ * they claim again by themselves) it reads nothing. It calls `onWork` when a message newer
+ * than any seen arrived, or when something became due. Workers in the same process are woken
+ * at once by the store itself and never wait for it.
  */
 export function startCommitPoller(options: {
   read: () => Promise<WorkMark>
+  busy: () => boolean
   onWork: () => void
   logger: Logger
 }): () => void {
@@ -39,6 +41,9 @@ export function startCommitPoller(options: {
 
   const poll = async (): Promise<void> => {
     timer = null
+    // Skipped while busy; the first read after compares with the last one before, so work
+    // that arrived meanwhile still wakes the workers once.
+    if (options.busy()) return schedule()
     try {
       const mark = await options.read()
       if (failing) options.logger.info({}, 'MariaDB wake-up poll works again')

@@ -4,6 +4,7 @@ import type { Logger } from '../../logger.js'
 import type { Query, Row, SqlDriver, SqlTransaction } from '../sql/driver.js'
 import { startCommitPoller } from './commit-poller.js'
 import { isLockedChange } from './locked-change.js'
+import { CLAIM_STATEMENT } from './claim-queries.js'
 import { migrateMariadb } from './migrate.js'
 import { toPositional } from './placeholders.js'
 import { assertSupportedServer } from './server-version.js'
@@ -36,6 +37,9 @@ const CONNECTION_CODES = new Set([
   'ER_BAD_DB_ERROR',
   'ER_SERVER_SHUTDOWN',
 ])
+/** How long after a claim that found messages this process's workers count as busy. */
+const BUSY_AFTER_CLAIM_MS = 1000
+
 /** InnoDB chose this transaction as a deadlock victim and rolled it back: run it again. */
 const ER_LOCK_DEADLOCK = 1213
 const DEADLOCK_RETRIES = 5
@@ -188,11 +192,16 @@ export async function openMariadbDriver(options: MariadbDriverOptions): Promise<
     }
   }
 
+  // When a claim last found messages: the wake-up poll rests while workers are busy.
+  let lastFruitfulClaim = 0
+
   /** One statement: alone (it commits by itself) unless it is a locked change. */
   async function single(query: Query): Promise<Row[]> {
     assertOpen()
-    if (isLockedChange(query)) return transaction((tx) => tx.query(query))
-    return runOne(poolRunner, query)
+    if (!isLockedChange(query)) return runOne(poolRunner, query)
+    const rows = await transaction((tx) => tx.query(query))
+    if (query.name === CLAIM_STATEMENT && rows.length > 0) lastFruitfulClaim = Date.now()
+    return rows
   }
 
   return {
@@ -213,6 +222,7 @@ export async function openMariadbDriver(options: MariadbDriverOptions): Promise<
             due: Number(row.due) === 1,
           }
         },
+        busy: () => Date.now() - lastFruitfulClaim < BUSY_AFTER_CLAIM_MS,
         onWork: listener,
         logger: log,
       })
