@@ -5,12 +5,19 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { afterAll, describe, expect, it } from 'vitest'
+import {
+  createTestDatabase,
+  dropTestDatabases,
+  mariadbAvailable,
+  mariadbUrl,
+} from './helpers/mariadb.js'
 
 const run = promisify(execFile)
 const fixture = (name: string) => fileURLToPath(new URL(`fixtures/${name}`, import.meta.url))
 const dist = (path: string) => new URL(`../dist/${path}`, import.meta.url).href
 const dir = mkdtempSync(join(tmpdir(), 'outbox-imports-'))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
+const mariadb = await mariadbAvailable()
 
 /** The packages a script loads, from a process that records every module it resolves. */
 async function packagesLoadedBy(name: string, script: string): Promise<Set<string>> {
@@ -30,6 +37,7 @@ async function packagesLoadedBy(name: string, script: string): Promise<Set<strin
 
 const HEAVY = [
   'pg',
+  'mysql2',
   'better-sqlite3',
   'fastify',
   '@fastify/static',
@@ -57,7 +65,7 @@ describe('importing outbox', () => {
        await outbox.close()`,
     )
     expect(sqlite).toContain('better-sqlite3')
-    for (const name of ['pg', 'fastify', 'prom-client', 'postal-mime'])
+    for (const name of ['pg', 'mysql2', 'fastify', 'prom-client', 'postal-mime'])
       expect(sqlite, name).not.toContain(name)
 
     const http = await packagesLoadedBy(
@@ -65,5 +73,23 @@ describe('importing outbox', () => {
       `await import(${JSON.stringify(dist('http/index.js'))})`,
     )
     expect(http).toContain('fastify')
+  })
+
+  it.skipIf(!mariadb)('loads mysql2 for a mysql:// store, and no other driver', async () => {
+    const database = await createTestDatabase('lazy')
+    try {
+      const loaded = await packagesLoadedBy(
+        'mysql',
+        `const { createOutbox } = await import(${JSON.stringify(dist('index.js'))})
+         const outbox = await createOutbox({ store: ${JSON.stringify(mariadbUrl(database))} })
+         await outbox.sendRaw({ from: 'a@example.com', to: ['b@example.com'], raw: 'Subject: plain\\r\\n\\r\\nx' })
+         await outbox.close()`,
+      )
+      expect(loaded).toContain('mysql2')
+      for (const name of ['pg', 'better-sqlite3', 'fastify'])
+        expect(loaded, name).not.toContain(name)
+    } finally {
+      await dropTestDatabases([database])
+    }
   })
 })

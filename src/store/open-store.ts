@@ -21,6 +21,9 @@ export interface OpenStoreOptions {
  * - `postgres://user:pass@host:5432/db` (or `postgresql://`), with optional query parameters
  *   `schema` (default `outbox`), `migrate=false` (refuse an outdated schema instead of
  *   upgrading it) and `poolSize`; other parameters go to the driver.
+ * - `mysql://user:pass@host:3306/db` (or `mariadb://`, the same): MariaDB 10.6+ or MySQL 8.0+,
+ *   with optional query parameters `prefix` (of the table names, default `outbox_`),
+ *   `migrate=false` and `poolSize`; other parameters go to mysql2.
  */
 export async function openStore(url: string, options: OpenStoreOptions = {}): Promise<Store> {
   if (url.startsWith('sqlite:')) {
@@ -74,11 +77,15 @@ export async function openStore(url: string, options: OpenStoreOptions = {}): Pr
       ...(options.ifMissing ? { ifMissing: options.ifMissing } : {}),
     })
   }
+  if (/^(mysql|mariadb):\/\//.test(url)) {
+    const { openMariadbFromUrl } = await import('./mariadb/open-url.js')
+    return openMariadbFromUrl(url, options)
+  }
   const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(url)?.[1]
   throw new ConfigError(
     'store',
     scheme
-      ? `\`store\` has the unsupported scheme ${scheme}:; expected sqlite:PATH or postgres://….`
-      : `\`store\` ${JSON.stringify(url)} is not a store URL; expected e.g. sqlite:./outbox.db or postgres://host/db.`,
+      ? `\`store\` has the unsupported scheme ${scheme}:; expected sqlite:PATH, postgres://… or mysql://….`
+      : `\`store\` ${JSON.stringify(url)} is not a store URL; expected e.g. sqlite:./outbox.db, postgres://host/db or mysql://host/db.`,
   )
 }

@@ -266,7 +266,7 @@ export function createSqlStore(options: SqlStoreOptions): Store {
           if (!driver.inExternalTransaction) {
             throw new ConfigError(
               'options.db',
-              `The ${dialect.kind} store cannot enqueue inside your own database transaction; \`db\` needs the PostgreSQL store.`,
+              `The ${dialect.kind} store cannot enqueue inside your own database transaction; \`db\` needs the PostgreSQL or MariaDB store.`,
             )
           }
           results = await driver.inExternalTransaction(external, work)
