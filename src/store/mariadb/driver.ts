@@ -7,6 +7,7 @@ import { isLockedChange } from './locked-change.js'
 import { CLAIM_STATEMENT } from './claim-queries.js'
 import { migrateMariadb } from './migrate.js'
 import { toPositional } from './placeholders.js'
+import { durabilityWarning } from './server-durability.js'
 import { assertSupportedServer } from './server-version.js'
 
 /** Options of {@link openMariadbDriver}. */
@@ -127,6 +128,11 @@ export async function openMariadbDriver(options: MariadbDriverOptions): Promise<
     try {
       const [[row]] = await setup.query<mysql.RowDataPacket[]>('SELECT VERSION() AS v')
       assertSupportedServer(String(row?.v))
+      const [[flush]] = await setup.query<mysql.RowDataPacket[]>(
+        'SELECT @@innodb_flush_log_at_trx_commit AS value',
+      )
+      const warning = durabilityWarning(flush?.value)
+      if (warning) log.warn({ innodbFlushLogAtTrxCommit: flush?.value }, warning)
       await migrateMariadb(setup, options.prefix, {
         apply: options.migrate,
         ifMissing: options.ifMissing,
