@@ -131,8 +131,9 @@ export async function openMariadbDriver(options: MariadbDriverOptions): Promise<
       const [[flush]] = await setup.query<mysql.RowDataPacket[]>(
         'SELECT @@innodb_flush_log_at_trx_commit AS value',
       )
-      const warning = durabilityWarning(flush?.value)
-      if (warning) log.warn({ innodbFlushLogAtTrxCommit: flush?.value }, warning)
+      const flushSetting: unknown = flush?.value
+      const warning = durabilityWarning(flushSetting)
+      if (warning) log.warn({ innodbFlushLogAtTrxCommit: flushSetting }, warning)
       await migrateMariadb(setup, options.prefix, {
         apply: options.migrate,
         ifMissing: options.ifMissing,
