@@ -60,7 +60,7 @@ export async function benchLatency({ kind, url, sink, count, repeats }) {
 
   // The worker in this process.
   {
-    const outbox = await createOutbox({ store: url(), upstream: sink.url, concurrency: 10 })
+    const outbox = await createOutbox({ store: await url(), upstream: sink.url, concurrency: 10 })
     const worker = outbox.worker()
     await worker.start()
     try {
@@ -96,7 +96,7 @@ export async function benchLatency({ kind, url, sink, count, repeats }) {
   // The worker in another process: the wake-up crosses processes (SQLite: the WAL is watched;
   // PostgreSQL: LISTEN/NOTIFY).
   {
-    const store = url()
+    const store = await url()
     const worker = await startWorkerProcess({ store, upstream: sink.url, concurrency: 10 })
     const outbox = await createOutbox({ store, upstream: 'capture' })
     try {
