@@ -243,6 +243,15 @@ function tables(results) {
         ['worker in the same process: p99, ms', ...cell((v) => spread(v.inProcess.p99Ms))],
         ['worker in another process: p50, ms', ...cell((v) => spread(v.otherProcess.p50Ms))],
         ['worker in another process: p99, ms', ...cell((v) => spread(v.otherProcess.p99Ms))],
+        // Only when a backend's runs stopped at their time budget (MariaDB, Redis).
+        ...(kinds.some(([k]) => (results.latency[k]?.otherProcess.messages?.min ?? n) < n)
+          ? [
+              [
+                'worker in another process: messages per run (time-bounded)',
+                ...cell((v) => spread(v.otherProcess.messages ?? null, 0)),
+              ],
+            ]
+          : []),
         [
           'same process, from calling send(): p50 / p99, ms',
           ...cell(

@@ -57,6 +57,9 @@ const FULL = {
   slowUpstreamMessages: 2000,
   slowUpstreamReplyMs: 10,
   latencyMessages: 1000,
+  // MariaDB and Redis: each other-process latency run stops after this long (20 messages at
+  // least); MariaDB's cross-process wake-up is a poll (see bench/README.md).
+  latencyOtherProcessBudgetMs: 30_000,
   // Nodemailer (5 connections) → Outbox's SMTP listener → queue → worker → sink.
   smarthostMessages: 5000,
   // A worker process killed with SIGKILL after this many arrivals; the sink answers in 5 ms.
@@ -81,6 +84,7 @@ const QUICK = {
   deliveryMessages: 2000,
   slowUpstreamMessages: 500,
   latencyMessages: 100,
+  latencyOtherProcessBudgetMs: 10_000,
   smarthostMessages: 1000,
   recoveryMessages: 1000,
   recoveryKillAfter: 250,
@@ -220,6 +224,13 @@ async function main() {
     void Promise.allSettled([sink?.stop(), workspace.cleanup()]).then(() => process.exit(1))
   }, DEADLINE_MS)
   deadline.unref()
+  // Interrupted (Ctrl-C, kill): still drop this run's databases, schemas and keys.
+  const onSignal = (signal) => {
+    progress(`${signal}: stopping`)
+    void Promise.allSettled([sink?.stop(), workspace.cleanup()]).then(() => process.exit(130))
+  }
+  process.once('SIGINT', onSignal)
+  process.once('SIGTERM', onSignal)
   let peakLoad = loadavg()[0]
   const loadSampler = setInterval(() => (peakLoad = Math.max(peakLoad, loadavg()[0])), 5000)
   loadSampler.unref()
@@ -308,6 +319,9 @@ async function main() {
           sink,
           count: sizes.latencyMessages,
           repeats: sizes.repeats,
+          ...(kind === 'mariadb' || kind === 'redis'
+            ? { otherProcessBudgetMs: sizes.latencyOtherProcessBudgetMs }
+            : {}),
         })
       }
     }
@@ -400,6 +414,8 @@ async function main() {
     }
   } finally {
     clearTimeout(deadline)
+    process.off('SIGINT', onSignal)
+    process.off('SIGTERM', onSignal)
     clearInterval(loadSampler)
     await sink?.stop()
     await workspace.cleanup()
