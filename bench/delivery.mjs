@@ -166,7 +166,7 @@ export async function benchDelivery({
     for (const which of order) {
       pair[which] =
         which === 'outbox'
-          ? await outboxRun({ url: url(), sink, messages, timeoutMs, replyDelayMs })
+          ? await outboxRun({ url: await url(), sink, messages, timeoutMs, replyDelayMs })
           : await directRun({ sink, messages, timeoutMs, replyDelayMs })
       runs[which].push(pair[which])
       progress(
@@ -183,21 +183,24 @@ export async function benchDelivery({
     directRate: summarize(runs.direct.map((r) => r.rate)),
     ratio: summarize(ratios),
     cpuUsPerMessage: {
-      outbox: cpuPerMessage(runs.outbox, messages.length, kind === 'postgres'),
-      direct: cpuPerMessage(runs.direct, messages.length, false),
+      outbox: cpuPerMessage(runs.outbox, messages.length, kind === 'sqlite' ? null : kind),
+      direct: cpuPerMessage(runs.direct, messages.length, null),
     },
   }
 }
 
-/** CPU microseconds per message, by process (medians over the runs). */
-function cpuPerMessage(runs, count, withPostgres) {
+/**
+ * CPU microseconds per message, by process (medians over the runs); `server` (postgres, mariadb,
+ * redis or null) the database server whose processes the run used.
+ */
+function cpuPerMessage(runs, count, server) {
   const per = (key) => {
     const values = runs.map((r) => r.cpu[key]).filter((v) => v !== null)
     return values.length ? (summarize(values).median * 1000) / count : null
   }
   const result = { client: per('clientMs'), sink: per('sinkMs') }
-  if (withPostgres) result.postgres = per('postgresMs')
-  result.total = result.client + result.sink + (result.postgres ?? 0)
+  if (server) result[server] = per(`${server}Ms`)
+  result.total = result.client + result.sink + (server ? (result[server] ?? 0) : 0)
   return result
 }
 
@@ -218,6 +221,6 @@ export async function benchNoopStore({ sink, messages, repeats, timeoutMs }) {
     messages: messages.length,
     outboxRate: summarize(runs.map((r) => r.rate)),
     ratio: summarize(ratios),
-    cpuUsPerMessage: cpuPerMessage(runs, messages.length, false),
+    cpuUsPerMessage: cpuPerMessage(runs, messages.length, null),
   }
 }

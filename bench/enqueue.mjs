@@ -5,7 +5,7 @@ import { mail, now, percentile, progress, repeat, summarize } from './common.mjs
 
 /**
  * @param {{ kind: string, url: () => string, sizes: object, repeats: number }} setup
- *   `url()` gives a fresh store URL of the backend `kind`.
+ *   `url()` gives (a promise of) a fresh store URL of the backend `kind`.
  */
 export async function benchEnqueue({ kind, url, sizes, repeats }) {
   const results = {}
@@ -14,7 +14,7 @@ export async function benchEnqueue({ kind, url, sizes, repeats }) {
     ['attachment', true],
   ]) {
     const count = large ? sizes.enqueueLargeCount : sizes.enqueueCount
-    const outbox = await createOutbox({ store: url(), upstream: 'capture' })
+    const outbox = await createOutbox({ store: await url(), upstream: 'capture' })
     try {
       // Warm up: the first sends compile code paths and fill caches.
       for (let i = 0; i < Math.min(100, count); i++) await outbox.send(mail(i, { large }))

@@ -6,7 +6,7 @@ import { now, progress, summarize } from './common.mjs'
 import { startWorkerProcess } from './worker-client.mjs'
 
 async function run({ url, sink, messages, workers, timeoutMs }) {
-  const storeUrl = url()
+  const storeUrl = await url()
   const store = await openStore(storeUrl)
   const processes = []
   try {

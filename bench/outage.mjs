@@ -13,7 +13,7 @@ const CONCURRENCY = 10
 const WARM_UP = 20
 
 async function run({ url, sink, backlog, warmUp, outageMs, timeoutMs }) {
-  const store = await openStore(url())
+  const store = await openStore(await url())
   const outbox = await createOutbox({ store, upstream: sink.url, concurrency: CONCURRENCY })
   let paused = false
   try {

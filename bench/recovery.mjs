@@ -31,7 +31,7 @@ function timeOfAllSince(arrivals, ids, since) {
 }
 
 async function run({ url, sink, messages, killAfter, replyDelayMs, timeoutMs }) {
-  const storeUrl = url()
+  const storeUrl = await url()
   const store = await openStore(storeUrl)
   // For reading the queue only: no worker runs in this process.
   const outbox = await createOutbox({ store, upstream: 'capture' })

@@ -1,7 +1,9 @@
-// `npm run bench`: every benchmark of issues 7 and 13 in one run, for SQLite and (when
-// reachable) PostgreSQL. Prints a table and writes the same figures to bench/results/latest.json.
+// `npm run bench`: every benchmark of issues 7 and 13 in one run, for SQLite and (each when
+// reachable) PostgreSQL, MariaDB and Redis. Prints a table and writes the same figures to
+// bench/results/latest.json.
 //
-//   node bench/run.mjs [--quick] [--no-postgres]
+//   node bench/run.mjs [--quick] [--no-postgres] [--no-mariadb] [--no-redis]
+//                      [--backends sqlite,postgres,mariadb,redis]   (only these; SQLite always)
 //                      [--only enqueue,delivery,latency,smarthost,recovery,outage,scale,multi]
 //                      [--report FILE.json]   (print a results file again, as text and Markdown)
 //
@@ -20,7 +22,18 @@ import { readTableStats } from './pg-tables.mjs'
 import { benchRecovery } from './recovery.mjs'
 import { benchScale } from './scale.mjs'
 import { benchSmarthost } from './smarthost.mjs'
-import { composeMany, createWorkspace, POSTGRES_URL, postgresProblem, progress } from './common.mjs'
+import {
+  BACKEND_KINDS,
+  composeMany,
+  createWorkspace,
+  mariadbProblem,
+  mariadbVersion,
+  POSTGRES_URL,
+  postgresProblem,
+  progress,
+  redisProblem,
+  redisVersion,
+} from './common.mjs'
 import { evaluateTargets, formatMarkdown, formatText } from './report.mjs'
 import { startSink } from './sink-client.mjs'
 
@@ -44,6 +57,9 @@ const FULL = {
   slowUpstreamMessages: 2000,
   slowUpstreamReplyMs: 10,
   latencyMessages: 1000,
+  // MariaDB and Redis: each other-process latency run stops after this long (20 messages at
+  // least); MariaDB's cross-process wake-up is a poll (see bench/README.md).
+  latencyOtherProcessBudgetMs: 30_000,
   // Nodemailer (5 connections) → Outbox's SMTP listener → queue → worker → sink.
   smarthostMessages: 5000,
   // A worker process killed with SIGKILL after this many arrivals; the sink answers in 5 ms.
@@ -54,6 +70,9 @@ const FULL = {
   outageMessages: 2000,
   outageMs: 10_000,
   scaleLevels: [10_000, 100_000, 1_000_000],
+  // A level whose bulk insert would take longer than this (at the rate of the level before) is
+  // not measured: a backend that inserts below 6,000/s stops at 100k (see bench/README.md).
+  scaleInsertBudgetMs: 150_000,
   workerSeconds: 3,
   multiMessages: 10_000,
   workerCounts: [1, 2, 4],
@@ -65,24 +84,33 @@ const QUICK = {
   deliveryMessages: 2000,
   slowUpstreamMessages: 500,
   latencyMessages: 100,
+  latencyOtherProcessBudgetMs: 10_000,
   smarthostMessages: 1000,
   recoveryMessages: 1000,
   recoveryKillAfter: 250,
   outageMessages: 500,
   outageMs: 3000,
   scaleLevels: [1000, 5000, 20_000],
+  scaleInsertBudgetMs: 30_000,
   workerSeconds: 2,
   multiMessages: 2000,
 }
 /** Hard bound on the whole run: past it, the bench stops, cleans up and fails. */
-const DEADLINE_MS = 20 * 60_000
+// SQLite and PostgreSQL took ~11 min; MariaDB adds ~10 (estimated from a quick run), Redis as much
+// at most (its bounds are the same): ~31 min with all four, and a margin for a busy machine.
+const DEADLINE_MS = 45 * 60_000
+
+const NAMES = { sqlite: 'SQLite', postgres: 'PostgreSQL', mariadb: 'MariaDB', redis: 'Redis' }
+const PROBES = { postgres: postgresProblem, mariadb: mariadbProblem, redis: redisProblem }
 
 function parseArgs(argv) {
-  const args = { quick: false, only: SECTIONS, postgres: true, report: null }
+  const args = { quick: false, only: SECTIONS, report: null, backends: null, disabled: new Set() }
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]
     if (arg === '--quick') args.quick = true
-    else if (arg === '--no-postgres') args.postgres = false
+    else if (/^--no-(postgres|mariadb|redis)$/.test(arg)) args.disabled.add(arg.slice(5))
+    else if (arg === '--backends') args.backends = argv[++i].split(',')
+    else if (arg.startsWith('--backends=')) args.backends = arg.slice(11).split(',')
     else if (arg === '--only') args.only = argv[++i].split(',')
     else if (arg.startsWith('--only=')) args.only = arg.slice(7).split(',')
     else if (arg === '--report') args.report = argv[++i]
@@ -92,7 +120,31 @@ function parseArgs(argv) {
     if (!SECTIONS.includes(s))
       throw new Error(`--only: unknown section ${s} (${SECTIONS.join(', ')})`)
   }
+  for (const b of args.backends ?? []) {
+    if (!BACKEND_KINDS.includes(b))
+      throw new Error(`--backends: unknown backend ${b} (${BACKEND_KINDS.join(', ')})`)
+  }
   return args
+}
+
+/**
+ * The backends this run measures: SQLite always; each other one unless turned off (--no-…, or
+ * left out of --backends), when its server answers and this build's store opens its URL.
+ * The others are named in `skipped` with the reason.
+ */
+async function chooseBackends(args, skipped) {
+  const backends = ['sqlite']
+  for (const kind of BACKEND_KINDS.slice(1)) {
+    let problem = null
+    if (args.disabled.has(kind)) problem = `disabled with --no-${kind}`
+    else if (args.backends && !args.backends.includes(kind)) problem = 'not in --backends'
+    else problem = await PROBES[kind]()
+    if (problem) {
+      progress(`skipping the ${NAMES[kind]} parts: ${problem}`)
+      skipped.push(`${NAMES[kind]}: ${problem}`)
+    } else backends.push(kind)
+  }
+  return backends
 }
 
 /** The commit measured, and the source files changed on top of it (if any). */
@@ -144,12 +196,7 @@ async function main() {
   const sizes = args.quick ? QUICK : FULL
   const started = Date.now()
   const skipped = []
-  const backends = ['sqlite']
-  const problem = args.postgres ? await postgresProblem() : 'disabled with --no-postgres'
-  if (problem) {
-    progress(`skipping the PostgreSQL parts: ${problem}`)
-    skipped.push(`PostgreSQL: ${problem}`)
-  } else backends.push('postgres')
+  const backends = await chooseBackends(args, skipped)
 
   const results = {
     date: new Date().toISOString().slice(0, 10),
@@ -164,6 +211,8 @@ async function main() {
       node: process.version,
       os: `${type()} ${release()}`,
       postgres: backends.includes('postgres') ? await postgresVersion() : 'not used',
+      mariadb: backends.includes('mariadb') ? await mariadbVersion() : 'not used',
+      redis: backends.includes('redis') ? await redisVersion() : 'not used',
       loadAverageAtStart: loadavg(),
     },
     backends,
@@ -177,13 +226,26 @@ async function main() {
     void Promise.allSettled([sink?.stop(), workspace.cleanup()]).then(() => process.exit(1))
   }, DEADLINE_MS)
   deadline.unref()
+  // Interrupted (Ctrl-C, kill): still drop this run's databases, schemas and keys.
+  const onSignal = (signal) => {
+    progress(`${signal}: stopping`)
+    void Promise.allSettled([sink?.stop(), workspace.cleanup()]).then(() => process.exit(130))
+  }
+  process.once('SIGINT', onSignal)
+  process.once('SIGTERM', onSignal)
   let peakLoad = loadavg()[0]
   const loadSampler = setInterval(() => (peakLoad = Math.max(peakLoad, loadavg()[0])), 5000)
   loadSampler.unref()
 
   try {
     sink = await startSink()
-    const urlFor = (kind, label) => () => workspace.storeUrl(kind, label)
+    /** A fresh store of `kind` (a MariaDB database is created before its URL is given out). */
+    const freshStore = async (kind, label) => {
+      const url = workspace.storeUrl(kind, label)
+      await workspace.prepare(url)
+      return url
+    }
+    const urlFor = (kind, label) => () => freshStore(kind, label)
     const timeoutMs = args.quick ? 60_000 : 180_000
 
     if (args.only.includes('enqueue')) {
@@ -221,7 +283,7 @@ async function main() {
         let lastUrl = null
         results.delivery[kind] = await benchDelivery({
           kind,
-          url: () => (lastUrl = workspace.storeUrl(kind, 'delivery')),
+          url: async () => (lastUrl = await freshStore(kind, 'delivery')),
           sink,
           messages: all,
           repeats: sizes.repeats,
@@ -259,6 +321,9 @@ async function main() {
           sink,
           count: sizes.latencyMessages,
           repeats: sizes.repeats,
+          ...(kind === 'mariadb' || kind === 'redis'
+            ? { otherProcessBudgetMs: sizes.latencyOtherProcessBudgetMs }
+            : {}),
         })
       }
     }
@@ -320,10 +385,18 @@ async function main() {
           levels: sizes.scaleLevels,
           repeats: sizes.repeats,
           workerSeconds: sizes.workerSeconds,
+          // SQLite and PostgreSQL always go to the last level, as before.
+          ...(kind === 'mariadb' || kind === 'redis'
+            ? { insertBudgetMs: sizes.scaleInsertBudgetMs }
+            : {}),
         })
-        // A million rows is gigabytes: give the disk back now.
-        if (kind === 'sqlite') workspace.removeSqlite(scale.storeUrl)
+        // A million rows is gigabytes (of disk, or of Redis's memory): give them back now.
+        if (kind !== 'postgres') await workspace.remove(scale.storeUrl)
         delete scale.storeUrl
+        for (const { messages, projectedInsertMs } of scale.skippedLevels ?? [])
+          skipped.push(
+            `scale ${NAMES[kind]} ${messages.toLocaleString('en-US')}: the bulk insert would take ~${Math.round(projectedInsertMs / 1000)} s, more than the ${sizes.scaleInsertBudgetMs / 1000} s allowed`,
+          )
         results.scale[kind] = scale
       }
     }
@@ -343,6 +416,8 @@ async function main() {
     }
   } finally {
     clearTimeout(deadline)
+    process.off('SIGINT', onSignal)
+    process.off('SIGTERM', onSignal)
     clearInterval(loadSampler)
     await sink?.stop()
     await workspace.cleanup()

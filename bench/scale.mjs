@@ -41,14 +41,43 @@ function cliMs(args, storeUrl) {
   })
 }
 
-export async function benchScale({ kind, url, sink, composed, levels, repeats, workerSeconds }) {
-  const storeUrl = url()
+/**
+ * `insertBudgetMs` (optional) bounds the bulk insert of one level: a level whose insert would
+ * take longer at the rate the previous level's insert ran is not measured (nor any after it),
+ * and is returned in `skippedLevels` with the projected time.
+ */
+export async function benchScale({
+  kind,
+  url,
+  sink,
+  composed,
+  levels,
+  repeats,
+  workerSeconds,
+  insertBudgetMs = Infinity,
+}) {
+  const storeUrl = await url()
   const store = await openStore(storeUrl)
   const outbox = await createOutbox({ store, upstream: 'capture' })
   const results = []
+  const skippedLevels = []
   let inserted = 0
   try {
     for (const level of levels) {
+      const lastRate = results.at(-1)?.insertRate
+      const projectedMs = lastRate ? ((level - inserted) / lastRate) * 1000 : 0
+      if (projectedMs > insertBudgetMs) {
+        for (const rest of levels.slice(levels.indexOf(level)))
+          skippedLevels.push({
+            messages: rest,
+            projectedInsertMs: ((rest - inserted) / lastRate) * 1000,
+          })
+        progress(
+          `scale ${kind}: not growing to ${level} (the insert would take ~${Math.round(projectedMs / 1000)} s ` +
+            `at ${Math.round(lastRate)}/s, more than the ${Math.round(insertBudgetMs / 1000)} s allowed)`,
+        )
+        break
+      }
       const insertMs = await timed(() => bulkInsert(store, composed, level - inserted, 5000))
       const insertRate = ((level - inserted) / insertMs) * 1000
       inserted = level
@@ -126,5 +155,5 @@ export async function benchScale({ kind, url, sink, composed, levels, repeats, w
     await outbox.close()
     await store.close()
   }
-  return { storeUrl, levels: results }
+  return { storeUrl, levels: results, ...(skippedLevels.length ? { skippedLevels } : {}) }
 }

@@ -67,7 +67,7 @@ async function submitAll({ port, sink, messages, timeoutMs, outbox = null }) {
 /** One run through a fresh Outbox process on a fresh store. */
 async function smarthostRun({ url, sink, messages, timeoutMs }) {
   const outbox = await startWorkerProcess({
-    store: url(),
+    store: await url(),
     upstream: sink.url,
     concurrency: WORKER_CONCURRENCY,
     smtpListen: true,
@@ -92,14 +92,14 @@ async function smarthostRun({ url, sink, messages, timeoutMs }) {
 
 /** Outbox and direct runs alternate (O D, D O, …); the ratio is taken within each pair. */
 /** CPU microseconds per message, by process (medians over the runs). */
-function cpuPerMessage(runs, count, withPostgres) {
+function cpuPerMessage(runs, count, server) {
   const per = (key) => {
     const values = runs.map((r) => r.cpu[key]).filter((v) => typeof v === 'number')
     return values.length ? (summarize(values).median * 1000) / count : null
   }
   const result = { client: per('clientMs'), outbox: per('outboxMs'), sink: per('sinkMs') }
-  // PostgreSQL's processes serve others too: counted only when the run uses them.
-  if (withPostgres) result.postgres = per('postgresMs')
+  // A database server's processes serve others too: counted only when the run uses them.
+  if (server) result[server] = per(`${server}Ms`)
   return result
 }
 
@@ -131,8 +131,8 @@ export async function benchSmarthost({ kind, url, sink, messages, repeats, timeo
     directRate: summarize(runs.direct.map((r) => r.rate)),
     ratio: summarize(ratios),
     cpuUsPerMessage: {
-      outbox: cpuPerMessage(runs.outbox, messages.length, kind === 'postgres'),
-      direct: cpuPerMessage(runs.direct, messages.length, false),
+      outbox: cpuPerMessage(runs.outbox, messages.length, kind === 'sqlite' ? null : kind),
+      direct: cpuPerMessage(runs.direct, messages.length, null),
     },
   }
 }
