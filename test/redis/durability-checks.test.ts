@@ -1,0 +1,74 @@
+import { afterEach, describe, expect, it } from 'vitest'
+import { openStore } from '../../src/store/open-store.js'
+import { startRedisServer, type TestRedisServer } from '../helpers/redis-server.js'
+
+// Each case starts a redis-server of its own: the settings under test are the server's.
+const servers: TestRedisServer[] = []
+afterEach(async () => {
+  for (const server of servers.splice(0)) await server.close()
+})
+
+async function server(args: string[]): Promise<TestRedisServer> {
+  const started = await startRedisServer(args)
+  servers.push(started)
+  return started
+}
+
+describe('the Redis store checks the server keeps mail', () => {
+  it('refuses a server whose eviction policy can drop keys', async () => {
+    const lru = await server(['--maxmemory', '64mb', '--maxmemory-policy', 'allkeys-lru'])
+    const opening = openStore(`${lru.url}?prefix=t:`)
+    await expect(opening).rejects.toMatchObject({
+      name: 'ConfigError',
+      code: 'OUTBOX_INVALID_CONFIG',
+      key: 'store',
+    })
+    await expect(opening).rejects.toThrow(/maxmemory-policy allkeys-lru.*noeviction/)
+  })
+
+  it('warns about a server without the append-only file, and durability=strict refuses it', async () => {
+    const volatile = await server(['--appendonly', 'no'])
+    const warnings: string[] = []
+    const logger = {
+      debug() {},
+      info() {},
+      error() {},
+      warn(_: object, msg?: string) {
+        warnings.push(msg ?? '')
+      },
+    }
+    const store = await openStore(`${volatile.url}?prefix=t:`, { logger })
+    await store.close()
+    expect(warnings.join('\n')).toMatch(/appendonly no.*restart loses mail/)
+    await expect(openStore(`${volatile.url}?prefix=t:&durability=strict`)).rejects.toMatchObject({
+      name: 'ConfigError',
+      message: expect.stringMatching(/durability=strict/),
+    })
+  })
+
+  it('accepts a server syncing its append-only file on every write, strict or not', async () => {
+    const durable = await server(['--appendonly', 'yes', '--appendfsync', 'always'])
+    const warnings: string[] = []
+    const logger = {
+      debug() {},
+      info() {},
+      error() {},
+      warn(_: object, msg?: string) {
+        warnings.push(msg ?? '')
+      },
+    }
+    const store = await openStore(`${durable.url}?prefix=t:&durability=strict`, { logger })
+    expect(store.kind).toBe('redis')
+    await store.close()
+    expect(warnings).toEqual([])
+  })
+
+  it('fails with StoreUnavailableError, password masked, when no server answers', async () => {
+    const gone = await server([])
+    await gone.kill()
+    const opening = openStore(`redis://user:s3cret-pw@127.0.0.1:${gone.port}/0`)
+    await expect(opening).rejects.toMatchObject({ code: 'OUTBOX_STORE_UNAVAILABLE' })
+    const error = (await opening.catch((e: unknown) => e)) as Error
+    expect(error.message).not.toContain('s3cret-pw')
+  })
+})
