@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process'
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -16,6 +16,19 @@ export interface TestRedisServer {
   start(): Promise<void>
   /** Stops it and removes its folder. */
   close(): Promise<void>
+}
+
+/**
+ * Whether `redis-server` is installed. In CI (CI=true) its absence fails the run loudly;
+ * elsewhere the tests that start one are skipped with the reason printed.
+ */
+export function redisServerInstalled(): boolean {
+  const probe = spawnSync('redis-server', ['--version'], { encoding: 'utf8' })
+  if (probe.status === 0) return true
+  const reason = `redis-server cannot be run: ${probe.error?.message ?? probe.stderr}`
+  if (process.env.CI === 'true') throw new Error(`${reason}. CI needs it: install redis-server.`)
+  console.warn(`SKIPPING tests that start a redis-server: ${reason}`)
+  return false
 }
 
 async function freePort(): Promise<number> {
