@@ -46,10 +46,9 @@ describe.skipIf(!installed)('the Redis store checks the server keeps mail', () =
     const store = await openStore(`${volatile.url}?prefix=t:`, { logger })
     await store.close()
     expect(warnings.join('\n')).toMatch(/appendonly no.*restart loses mail/)
-    await expect(openStore(`${volatile.url}?prefix=t:&durability=strict`)).rejects.toMatchObject({
-      name: 'ConfigError',
-      message: expect.stringMatching(/durability=strict/),
-    })
+    const strict = openStore(`${volatile.url}?prefix=t:&durability=strict`)
+    await expect(strict).rejects.toMatchObject({ name: 'ConfigError' })
+    await expect(strict).rejects.toThrow(/durability=strict/)
   })
 
   it('accepts a server syncing its append-only file on every write, strict or not', async () => {
