@@ -1,5 +1,9 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { openStore } from '../../src/store/open-store.js'
+import { runCli } from '../helpers/run-cli.js'
 import {
   redisServerInstalled,
   startRedisServer,
@@ -30,6 +34,21 @@ describe.skipIf(!installed)('the Redis store checks the server keeps mail', () =
       key: 'store',
     })
     await expect(opening).rejects.toThrow(/maxmemory-policy allkeys-lru.*noeviction/)
+  })
+
+  it('makes the command exit 2 (a configuration error) on such a server', async () => {
+    const lru = await server(['--maxmemory', '64mb', '--maxmemory-policy', 'allkeys-lru'])
+    const cwd = mkdtempSync(join(tmpdir(), 'outbox-cli-'))
+    try {
+      const result = await runCli(['stats', '--store', `${lru.url}?prefix=t:`], {
+        cwd,
+        timeoutMs: 30_000,
+      })
+      expect(result.code).toBe(2)
+      expect(result.stderr).toMatch(/maxmemory-policy allkeys-lru/)
+    } finally {
+      rmSync(cwd, { recursive: true, force: true })
+    }
   })
 
   it('warns about a server without the append-only file, and durability=strict refuses it', async () => {
