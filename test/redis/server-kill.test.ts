@@ -52,7 +52,10 @@ describe.skipIf(!installed)('Redis killed under a running worker', () => {
       await redis.kill()
       const atKill = sink.messages.length
       expect(atKill).toBeLessThan(total)
-      await new Promise((resolve) => setTimeout(resolve, 1000))
+      // While it is down, send() says so instead of acknowledging what it could not store.
+      await expect(
+        outbox.send({ from: 's@example.com', to: 'down@example.com', subject: 'x', text: 'x' }),
+      ).rejects.toMatchObject({ code: 'OUTBOX_STORE_UNAVAILABLE' })
       await redis.start()
 
       // The worker reconnects by itself and finishes the queue, from the append-only file.
