@@ -63,6 +63,8 @@ describe.skipIf(!installed)('the Redis store checks the server keeps mail', () =
       },
     }
     const store = await openStore(`${volatile.url}?prefix=t:`, { logger })
+    // Where operators look: `outbox stats`, the API.
+    expect((await store.stats()).durabilityWarning).toMatch(/appendonly no/)
     await store.close()
     expect(warnings.join('\n')).toMatch(/appendonly no.*restart loses mail/)
     const strict = openStore(`${volatile.url}?prefix=t:&durability=strict`)
@@ -83,6 +85,7 @@ describe.skipIf(!installed)('the Redis store checks the server keeps mail', () =
     }
     const store = await openStore(`${durable.url}?prefix=t:&durability=strict`, { logger })
     expect(store.kind).toBe('redis')
+    expect((await store.stats()).durabilityWarning).toBeUndefined()
     await store.close()
     expect(warnings).toEqual([])
   })

@@ -398,6 +398,7 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Redi
                 error: String(problem[2]),
               }
             : null,
+          ...(durability.risk ? { durabilityWarning: durability.risk } : {}),
         }
       }),
 
