@@ -11,8 +11,9 @@ local t = now - math.floor(c.startedAgoMs)
 redis.call('RPUSH', P .. 'a:' .. id, '{"t":' .. int(t) .. ',"a":' .. ARGV[3] .. '}')
 local seq = redis.call('INCR', P .. 'log:seq')
 redis.call('ZADD', P .. 'log', t, seq .. ':' .. c.outcome)
--- The log is for the dashboard's last day; older entries go as new ones come.
-redis.call('ZREMRANGEBYSCORE', P .. 'log', '-inf', now - 90000000)
+-- The log feeds the dashboard's activity chart (up to 48 hours back); older entries go as new
+-- ones come.
+redis.call('ZREMRANGEBYSCORE', P .. 'log', '-inf', num(now - 49 * 3600000))
 local up = redis.call('HMGET', P .. 'up', 'problem_t', 'success_t', 'error_t')
 if c.outcome == 'upstream-down' or c.outcome == 'misconfigured' then
   if not up[1] or t >= tonumber(up[1]) then
