@@ -1,22 +1,15 @@
-import { Redis } from 'ioredis'
 import { StoreUnavailableError } from '../../errors.js'
 import { silentLogger, type Logger } from '../../logger.js'
 import { MESSAGE_STATUSES, type MessageStatus } from '../../message/types.js'
 import { decodeCursor, encodeCursor } from '../cursor.js'
 import { isDeadLocalOwner } from '../lease-owner.js'
-import { priorityFromRank, priorityRank } from '../priority-rank.js'
-import {
-  toActivityBuckets,
-  type ClaimedMessage,
-  type MessageFilter,
-  type MessageSelector,
-  type NewMessage,
-  type QueueStats,
-  type Store,
-} from '../store.js'
-import { checkDurability, type DurabilityMode, type DurabilityReport } from './durability.js'
+import type { QueueStats, Store } from '../store.js'
+import { connectRedis, passwordOf } from './connection.js'
+import type { DurabilityMode, DurabilityReport } from './durability.js'
 import { maskUrl, redisFailure } from './failure.js'
+import { completionJson, filterJson, messageJson, selectorJson } from './script-args.js'
 import { defineScripts } from './scripts.js'
+import { toActivity, toClaimed, toQueueStats, type StatsReply } from './replies.js'
 import { fromPairs, toDetail, toSummary } from './summary.js'
 import { listenForWakeUps } from './wake-listener.js'
 
@@ -45,44 +38,6 @@ const DEAD_OWNER_CHECK_MS = 1000
 /** Most finished messages one purge script scans. */
 const PURGE_BUDGET = 2000
 
-/** Filters travel to the scripts as JSON, times as ms. */
-function filterJson(filter: MessageFilter): Record<string, unknown> {
-  return {
-    ...filter,
-    since: filter.since?.getTime(),
-    before: filter.before?.getTime(),
-  }
-}
-
-function selectorJson(selector: MessageSelector): string {
-  return JSON.stringify(
-    'ids' in selector ? { ids: selector.ids } : { filter: filterJson(selector.filter) },
-  )
-}
-
-function messageJson(m: NewMessage) {
-  return {
-    id: m.id,
-    messageId: m.messageId,
-    priority: priorityRank(m.priority),
-    from: m.envelope.from,
-    to: m.envelope.to,
-    toJson: JSON.stringify(m.envelope.to),
-    subject: m.subject,
-    tags: [...new Set(m.tags)],
-    tagsJson: JSON.stringify(m.tags),
-    size: m.raw.length,
-    key: m.idempotencyKey,
-    sendAt: m.sendAt?.getTime() ?? null,
-    maxAgeMs: Math.round(m.maxAgeMs),
-    leaseOwner: m.leaseTo?.owner ?? null,
-    leaseMs: m.leaseTo ? Math.round(m.leaseTo.leaseMs) : null,
-    eightBit: m.eightBit,
-    smtpUtf8: m.smtpUtf8,
-  }
-}
-
-const text = (v: unknown) => (Buffer.isBuffer(v) ? v.toString() : String(v))
 const strings = (v: unknown) => (v as unknown[]).map(String)
 
 /**
@@ -94,36 +49,8 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Redi
   const log = options.logger ?? silentLogger
   const prefix = options.prefix ?? 'outbox:'
   const where = maskUrl(options.url)
-  const password = (() => {
-    try {
-      return decodeURIComponent(new URL(options.url).password)
-    } catch {
-      return ''
-    }
-  })()
-  const client = new Redis(options.url, {
-    lazyConnect: true,
-    connectTimeout: 5000,
-    // A command waits through a short outage (a couple of reconnects), then fails with a
-    // store error instead of hanging: the worker retries, a send() reports it.
-    maxRetriesPerRequest: 2,
-    retryStrategy: (times) => Math.min(100 * times, 2000),
-  })
-  let lastErrorLog = 0
-  client.on('error', (error: Error) => {
-    // A down server makes ioredis emit an error per reconnect: log one every 10 s.
-    if (Date.now() - lastErrorLog < 10_000) return
-    lastErrorLog = Date.now()
-    log.warn({ store: where, err: redisFailure(error, where, password).message }, 'Redis error')
-  })
-  let durability: DurabilityReport
-  try {
-    await client.connect()
-    durability = await checkDurability(client, options.durability ?? 'warn', where, log)
-  } catch (error) {
-    client.disconnect()
-    throw redisFailure(error, where, password)
-  }
+  const password = passwordOf(options.url)
+  const { client, durability } = await connectRedis(options, where, password, log)
   const run = defineScripts(client, prefix)
   const listeners = new Set<() => void>()
   const notifyLocal = () => {
@@ -208,26 +135,7 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Redi
         )) as unknown[][]
         // Into this process's clock, taken after the reply: a slow round trip makes a message
         // expire a little late here, never early.
-        const local = Date.now()
-        return rows.map((r): ClaimedMessage => {
-          const pending = JSON.parse(text(r[11])) as unknown
-          return {
-            id: text(r[0]),
-            messageId: text(r[1]),
-            from: text(r[2]),
-            priority: priorityFromRank(Number(text(r[3]))),
-            attempts: Number(text(r[4])),
-            backoffStep: Number(text(r[5])),
-            eightBit: r[6] == null ? null : text(r[6]) === '1',
-            smtpUtf8: r[7] == null ? null : text(r[7]) === '1',
-            createdAt: new Date(local - Number(text(r[8]))),
-            expiresAt: new Date(local + Number(text(r[9]))),
-            raw: Buffer.isBuffer(r[10]) ? r[10] : null,
-            // An empty Lua table encodes as `{}`: no pending recipients.
-            pendingRecipients: Array.isArray(pending) ? pending.map(String) : [],
-            failedRecipients: Number(r[12]),
-          }
-        })
+        return toClaimed(rows, Date.now())
       }),
 
     renewLeases: (owner, ids, leaseMs) =>
@@ -247,31 +155,8 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Redi
 
     complete: (c) =>
       op(async () => {
-        const now = Date.now()
-        const completion = {
-          id: c.id,
-          owner: c.owner,
-          startedAgoMs: Math.max(0, now - c.attempt.startedAt.getTime()),
-          outcome: c.attempt.outcome,
-          error: c.attempt.error,
-          recipients: c.recipients,
-          status: c.status,
-          delayMs: c.status === 'deferred' && c.dueAt ? Math.max(0, c.dueAt.getTime() - now) : 0,
-          backoffIncrement: c.countsTowardBackoff ? 1 : 0,
-          waitingUpstream: c.waitingForUpstream,
-          reason: c.reason,
-          captured: c.captured,
-        }
-        const attempt = {
-          worker: c.attempt.worker,
-          durationMs: Math.round(c.attempt.durationMs),
-          outcome: c.attempt.outcome,
-          error: c.attempt.error,
-          recipients: c.attempt.recipients,
-        }
-        const applied = await write(() =>
-          run('complete', [JSON.stringify(completion), JSON.stringify(attempt)]),
-        )
+        const [completion, attempt] = completionJson(c)
+        const applied = await write(() => run('complete', [completion, attempt]))
         return Number(applied) === 1
       }),
 
@@ -377,29 +262,7 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Redi
 
     stats: () =>
       op(async (): Promise<QueueStats> => {
-        const [counts, oldest, sentHour, sentDay, failedHour, failedDay, problem] = (await run(
-          'stats',
-          [],
-        )) as [unknown[], string | null, number, number, number, number, string[] | null]
-        const stored = fromPairs(counts)
-        return {
-          counts: Object.fromEntries(
-            MESSAGE_STATUSES.map((s) => [s, Number(stored[s] ?? 0)]),
-          ) as Record<MessageStatus, number>,
-          oldestWaitingAt: oldest === null ? null : new Date(Number(oldest)),
-          sentLastHour: Number(sentHour),
-          sentLastDay: Number(sentDay),
-          failedLastHour: Number(failedHour),
-          failedLastDay: Number(failedDay),
-          upstreamProblem: problem
-            ? {
-                kind: problem[1] === 'misconfigured' ? 'misconfigured' : 'unreachable',
-                at: new Date(Number(problem[0])),
-                error: String(problem[2]),
-              }
-            : null,
-          ...(durability.risk ? { durabilityWarning: durability.risk } : {}),
-        }
+        return toQueueStats((await run('stats', [])) as StatsReply, durability.risk)
       }),
 
     activity: ({ since, bucketMs }) =>
@@ -408,21 +271,7 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Redi
           client.zrangebyscore(`${prefix}log`, since.getTime(), '+inf', 'WITHSCORES'),
           client.hmget(`${prefix}up`, 'success_t', 'error_t', 'error'),
         ])
-        const counts = new Map<string, { bucket: number; outcome: string; n: number }>()
-        for (let i = 0; i + 1 < entries.length; i += 2) {
-          const outcome = entries[i]!.slice(entries[i]!.indexOf(':') + 1)
-          const bucket = Math.floor(Number(entries[i + 1]) / bucketMs) * bucketMs
-          const key = `${bucket}:${outcome}`
-          const row = counts.get(key) ?? { bucket, outcome, n: 0 }
-          row.n++
-          counts.set(key, row)
-        }
-        const [successAt, errorAt, error] = up
-        return {
-          buckets: toActivityBuckets([...counts.values()]),
-          lastSuccessAt: successAt ? new Date(Number(successAt)) : null,
-          lastError: errorAt && error ? { at: new Date(Number(errorAt)), error } : null,
-        }
+        return toActivity(entries, up, bucketMs)
       }),
 
     onEnqueue(listener) {
