@@ -24,6 +24,20 @@ async function server(args: string[]): Promise<TestRedisServer> {
 
 const installed = redisServerInstalled()
 
+/** A logger that keeps the warnings' messages. */
+function recordingLogger() {
+  const warnings: string[] = []
+  const logger = {
+    debug() {},
+    info() {},
+    error() {},
+    warn(_: object, msg?: string) {
+      warnings.push(msg ?? '')
+    },
+  }
+  return { logger, warnings }
+}
+
 describe.skipIf(!installed)('the Redis store checks the server keeps mail', () => {
   it('refuses a server whose eviction policy can drop keys', async () => {
     const lru = await server(['--maxmemory', '64mb', '--maxmemory-policy', 'allkeys-lru'])
@@ -53,15 +67,7 @@ describe.skipIf(!installed)('the Redis store checks the server keeps mail', () =
 
   it('warns about a server without the append-only file, and durability=strict refuses it', async () => {
     const volatile = await server(['--appendonly', 'no'])
-    const warnings: string[] = []
-    const logger = {
-      debug() {},
-      info() {},
-      error() {},
-      warn(_: object, msg?: string) {
-        warnings.push(msg ?? '')
-      },
-    }
+    const { logger, warnings } = recordingLogger()
     const store = await openStore(`${volatile.url}?prefix=t:`, { logger })
     // Where operators look: `outbox stats`, the API.
     expect((await store.stats()).durabilityWarning).toMatch(/appendonly no/)
@@ -72,17 +78,28 @@ describe.skipIf(!installed)('the Redis store checks the server keeps mail', () =
     await expect(strict).rejects.toThrow(/durability=strict/)
   })
 
+  it('treats the settings of a server that refuses CONFIG as unknown: a warning, or refused if strict', async () => {
+    const managed = await server([
+      '--rename-command',
+      'CONFIG',
+      'hidden-config-3f9a',
+      '--appendonly',
+      'yes',
+      '--appendfsync',
+      'always',
+    ])
+    const { logger, warnings } = recordingLogger()
+    const store = await openStore(`${managed.url}?prefix=t:`, { logger })
+    await store.close()
+    expect(warnings.join('\n')).toMatch(/refuses CONFIG GET/)
+    await expect(openStore(`${managed.url}?prefix=t:&durability=strict`)).rejects.toThrow(
+      /durability=strict.*CONFIG/,
+    )
+  })
+
   it('accepts a server syncing its append-only file on every write, strict or not', async () => {
     const durable = await server(['--appendonly', 'yes', '--appendfsync', 'always'])
-    const warnings: string[] = []
-    const logger = {
-      debug() {},
-      info() {},
-      error() {},
-      warn(_: object, msg?: string) {
-        warnings.push(msg ?? '')
-      },
-    }
+    const { logger, warnings } = recordingLogger()
     const store = await openStore(`${durable.url}?prefix=t:&durability=strict`, { logger })
     expect(store.kind).toBe('redis')
     expect((await store.stats()).durabilityWarning).toBeUndefined()
