@@ -1,4 +1,4 @@
-import { StoreUnavailableError } from '../../errors.js'
+import { ConfigError, StoreUnavailableError } from '../../errors.js'
 import { silentLogger, type Logger } from '../../logger.js'
 import { MESSAGE_STATUSES, type MessageStatus } from '../../message/types.js'
 import { decodeCursor, encodeCursor } from '../cursor.js'
@@ -106,7 +106,8 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Redi
     enqueue: (messages, enqueueOptions) =>
       op(async () => {
         if (enqueueOptions?.transaction) {
-          throw new StoreUnavailableError(
+          throw new ConfigError(
+            'options.db',
             'The redis store cannot enqueue inside your own database transaction; `db` needs the PostgreSQL or MariaDB store.',
           )
         }
