@@ -1,4 +1,5 @@
-// What tsc does not do for the build: the dashboard's files and the SQL migrations are read at run time, so they travel to
+// What tsc does not do for the build: the dashboard's files, the SQL migrations and the Redis
+// store's Lua scripts are read at run time, so they travel to
 // dist/ next to the compiled store that reads them; and the CLI entry must be executable for
 // `npx outbox` to run it.
 import { chmodSync, cpSync, readdirSync, statSync } from 'node:fs'
@@ -8,7 +9,7 @@ function copySql(fromDir, toDir) {
   for (const name of readdirSync(fromDir)) {
     const from = join(fromDir, name)
     if (statSync(from).isDirectory()) copySql(from, join(toDir, name))
-    else if (name.endsWith('.sql')) cpSync(from, join(toDir, name))
+    else if (name.endsWith('.sql') || name.endsWith('.lua')) cpSync(from, join(toDir, name))
   }
 }
 

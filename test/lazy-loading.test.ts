@@ -11,6 +11,7 @@ import {
   mariadbAvailable,
   mariadbUrl,
 } from './helpers/mariadb.js'
+import { redisServerInstalled, startRedisServer } from './helpers/redis-server.js'
 
 const run = promisify(execFile)
 const fixture = (name: string) => fileURLToPath(new URL(`fixtures/${name}`, import.meta.url))
@@ -18,6 +19,7 @@ const dist = (path: string) => new URL(`../dist/${path}`, import.meta.url).href
 const dir = mkdtempSync(join(tmpdir(), 'outbox-imports-'))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
 const mariadb = await mariadbAvailable()
+const redisServer = redisServerInstalled()
 
 /** The packages a script loads, from a process that records every module it resolves. */
 async function packagesLoadedBy(name: string, script: string): Promise<Set<string>> {
@@ -44,6 +46,7 @@ const HEAVY = [
   'prom-client',
   'postal-mime',
   'smtp-server',
+  'ioredis',
 ]
 
 describe('importing outbox', () => {
@@ -65,7 +68,7 @@ describe('importing outbox', () => {
        await outbox.close()`,
     )
     expect(sqlite).toContain('better-sqlite3')
-    for (const name of ['pg', 'mysql2', 'fastify', 'prom-client', 'postal-mime'])
+    for (const name of ['pg', 'mysql2', 'ioredis', 'fastify', 'prom-client', 'postal-mime'])
       expect(sqlite, name).not.toContain(name)
 
     const http = await packagesLoadedBy(
@@ -90,6 +93,24 @@ describe('importing outbox', () => {
         expect(loaded, name).not.toContain(name)
     } finally {
       await dropTestDatabases([database])
+    }
+  })
+
+  it.skipIf(!redisServer)('loads ioredis for a redis:// store, and no other driver', async () => {
+    const redis = await startRedisServer()
+    try {
+      const loaded = await packagesLoadedBy(
+        'redis',
+        `const { createOutbox } = await import(${JSON.stringify(dist('index.js'))})
+         const outbox = await createOutbox({ store: ${JSON.stringify(`${redis.url}?prefix=lazy:`)} })
+         await outbox.sendRaw({ from: 'a@example.com', to: ['b@example.com'], raw: 'Subject: plain\\r\\n\\r\\nx' })
+         await outbox.close()`,
+      )
+      expect(loaded).toContain('ioredis')
+      for (const name of ['pg', 'mysql2', 'better-sqlite3', 'fastify'])
+        expect(loaded, name).not.toContain(name)
+    } finally {
+      await redis.close()
     }
   })
 })

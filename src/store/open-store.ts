@@ -24,6 +24,10 @@ export interface OpenStoreOptions {
  * - `mysql://user:pass@host:3306/db` (or `mariadb://`, the same): MariaDB 10.6+ or MySQL 8.0+,
  *   with optional query parameters `prefix` (of the table names, default `outbox_`),
  *   `migrate=false` and `poolSize`; other parameters go to mysql2.
+ * - `redis://[user:pass@]host:6379/0` (or `rediss://` for TLS), with optional query parameters
+ *   `prefix` (of the keys, default `outbox:`), `durability=strict` (refuse a server that can
+ *   lose acknowledged mail on a restart), `wait=N` and `waitTimeout` (ms; Redis `WAIT` for N
+ *   replicas after each write); other parameters go to ioredis.
  */
 export async function openStore(url: string, options: OpenStoreOptions = {}): Promise<Store> {
   if (url.startsWith('sqlite:')) {
@@ -81,11 +85,15 @@ export async function openStore(url: string, options: OpenStoreOptions = {}): Pr
     const { openMariadbFromUrl } = await import('./mariadb/open-url.js')
     return openMariadbFromUrl(url, options)
   }
+  if (/^rediss?:\/\//.test(url)) {
+    const { openRedisFromUrl } = await import('./redis/open-url.js')
+    return openRedisFromUrl(url, options)
+  }
   const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(url)?.[1]
   throw new ConfigError(
     'store',
     scheme
-      ? `\`store\` has the unsupported scheme ${scheme}:; expected sqlite:PATH, postgres://… or mysql://….`
-      : `\`store\` ${JSON.stringify(url)} is not a store URL; expected e.g. sqlite:./outbox.db, postgres://host/db or mysql://host/db.`,
+      ? `\`store\` has the unsupported scheme ${scheme}:; expected sqlite:PATH, postgres://…, mysql://… or redis://….`
+      : `\`store\` ${JSON.stringify(url)} is not a store URL; expected e.g. sqlite:./outbox.db, postgres://host/db, mysql://host/db or redis://host:6379/0.`,
   )
 }

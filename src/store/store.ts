@@ -366,6 +366,11 @@ export interface QueueStats {
    * that found it unreachable or misconfigured, when no attempt delivered anything after it.
    */
   upstreamProblem: UpstreamProblem | null
+  /**
+   * Why the store itself may lose acknowledged mail, when it can tell and it may (a Redis
+   * server without a synced append-only file). Absent for stores that cannot.
+   */
+  durabilityWarning?: string
 }
 
 /** See {@link QueueStats.upstreamProblem}. */

@@ -42,6 +42,7 @@ export function registerStatsCommand(program: Command): void {
             ]),
             '',
             upstreamLine(stats.upstreamProblem),
+            ...(stats.durabilityWarning ? [`Store: WARNING: ${stats.durabilityWarning}`] : []),
           ].join('\n')}\n`,
         )
       })

@@ -1,0 +1,57 @@
+-- Stores a batch of new messages, all or nothing. ARGV: prefix, the messages as JSON, then
+-- each message's bytes. Returns {id, messageId, duplicate (0/1)} per message.
+local now = now_ms()
+local list = cjson.decode(ARGV[2])
+-- Everything is checked before anything is written: a script that fails half way through
+-- keeps the writes it made.
+local ids = {}
+for _, m in ipairs(list) do
+  if ids[m.id] or redis.call('EXISTS', mkey(m.id)) == 1 then
+    return redis.error_reply('OUTBOX_ID_TAKEN message id ' .. m.id .. ' is already in the queue')
+  end
+  ids[m.id] = true
+end
+local results, first, stored = {}, {}, 0
+for i, m in ipairs(list) do
+  local key = present(m.key) and m.key or nil
+  local earlier = key and first[key]
+  if key and not earlier then
+    local id = redis.call('HGET', P .. 'idem', key)
+    if id then earlier = { id, redis.call('HGET', mkey(id), 'message_id') } end
+  end
+  if earlier then
+    results[i] = { earlier[1], earlier[2], 1 }
+  else
+    local due = present(m.sendAt) and m.sendAt or now
+    local rc = {}
+    for j, address in ipairs(m.to) do rc[j] = { address, 'pending', cjson.null, cjson.null } end
+    local fields = {
+      message_id = m.messageId, status = 'queued', priority = m.priority, mail_from = m.from,
+      recipients = m.toJson, tags = m.tagsJson, size = m.size, created_at = int(now),
+      expires_at = int(math.max(due, now) + m.maxAgeMs), attempts = 0, backoff_step = 0,
+      waiting_upstream = 0, captured = 0, eight_bit = m.eightBit and 1 or 0,
+      smtputf8 = m.smtpUtf8 and 1 or 0, rc = cjson.encode(rc), due_at = num(due),
+    }
+    if present(m.subject) then fields.subject = m.subject end
+    if key then fields.idempotency_key = key end
+    if present(m.leaseOwner) then
+      fields.status = 'sending'
+      fields.lease_owner = m.leaseOwner
+      fields.lease_expires_at = int(now + m.leaseMs)
+    end
+    update(m.id, fields)
+    redis.call('SET', P .. 'b:' .. m.id, ARGV[2 + i])
+    local mm = member(now, m.id)
+    redis.call('ZADD', P .. 'all', 0, mm)
+    for _, tag in ipairs(m.tags) do redis.call('ZADD', P .. 't:' .. tag, 0, mm) end
+    if key then
+      redis.call('HSET', P .. 'idem', key, m.id)
+      first[key] = { m.id, m.messageId }
+    end
+    reindex(m.id, nil, now)
+    stored = stored + 1
+    results[i] = { m.id, m.messageId, 0 }
+  end
+end
+if stored > 0 then publish_wake() end
+return results

@@ -1,0 +1,251 @@
+-- Helpers every script starts with (scripts.ts puts this file in front of each one, so each
+-- operation is still one script, run atomically by the server). ARGV[1] is the key prefix.
+-- Keys, after the prefix:
+--   m:<id>  hash, the message      b:<id>  its bytes      a:<id>  list, its attempt log
+--   all, s:<status>, t:<tag>  sorted sets of '<created ms, 15 digits>:<id>' at score 0: read
+--                             backwards by lex range they list newest first, with a keyset cursor
+--   due:<rank>  queued and deferred messages of a priority, by due time
+--   leases      sending messages, by lease expiry        expiry  deferred ones, by max age
+--   upwait      deferred only because the upstream was down
+--   idem        idempotency key -> id                    counts  status -> number of messages
+--   fin:<sent|failed>  minute -> messages finished       up  the upstream's last problem/success
+--   log         every attempt (score: start time)        wake  pub/sub channel of new work
+local P = ARGV[1]
+
+-- The server's clock, in ms with microseconds as the fraction: every worker agrees on it
+-- whatever its own clock says, and messages made due one after the other keep their order.
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
+end
+
+-- Numbers as text for Redis: redis.call would write them with 14 digits, losing precision.
+local function int(n)
+  return string.format('%d', math.floor(n))
+end
+
+local function num(n)
+  return string.format('%.3f', n)
+end
+
+local function mkey(id)
+  return P .. 'm:' .. id
+end
+
+local function member(created, id)
+  return string.format('%015d', math.floor(tonumber(created))) .. ':' .. id
+end
+
+local function set_of(list)
+  if not list then return nil end
+  local s = {}
+  for _, v in ipairs(list) do s[v] = true end
+  return s
+end
+
+-- Sets hash fields; a field whose value is false is removed (a null).
+local function update(id, fields)
+  local hset, hdel = {}, {}
+  for name, value in pairs(fields) do
+    if value == false then
+      hdel[#hdel + 1] = name
+    else
+      hset[#hset + 1] = name
+      hset[#hset + 1] = value
+    end
+  end
+  if #hset > 0 then redis.call('HSET', mkey(id), unpack(hset)) end
+  if #hdel > 0 then redis.call('HDEL', mkey(id), unpack(hdel)) end
+end
+
+-- Puts a message in the indexes its (new) state calls for, and keeps the counters; `old` is
+-- its status before the change (nil for a new message).
+local function reindex(id, old, now)
+  local f = redis.call('HMGET', mkey(id), 'status', 'priority', 'due_at', 'lease_expires_at',
+    'expires_at', 'waiting_upstream', 'created_at')
+  local status, rank = f[1], f[2]
+  redis.call('ZREM', P .. 'due:' .. rank, id)
+  redis.call('ZREM', P .. 'leases', id)
+  redis.call('ZREM', P .. 'expiry', id)
+  redis.call('SREM', P .. 'upwait', id)
+  if (status == 'queued' or status == 'deferred') and f[3] then
+    redis.call('ZADD', P .. 'due:' .. rank, f[3], id)
+  elseif status == 'sending' then
+    redis.call('ZADD', P .. 'leases', f[4], id)
+  end
+  if status == 'deferred' then
+    redis.call('ZADD', P .. 'expiry', f[5], id)
+    if f[6] == '1' then redis.call('SADD', P .. 'upwait', id) end
+  end
+  if old ~= status then
+    local m = member(f[7], id)
+    if old then
+      redis.call('ZREM', P .. 's:' .. old, m)
+      redis.call('HINCRBY', P .. 'counts', old, -1)
+    end
+    redis.call('ZADD', P .. 's:' .. status, 0, m)
+    redis.call('HINCRBY', P .. 'counts', status, 1)
+    if status == 'sent' or status == 'failed' then
+      redis.call('HINCRBY', P .. 'fin:' .. status, int(math.floor(now / 60000)), 1)
+    end
+  end
+end
+
+-- Changes the status of recipients whose status is `from` (every one when `only` is nil,
+-- else those whose address is a key of `only`: a table address -> {status, code, reply}).
+local function set_recipients(id, from, to, reply, only)
+  local raw = redis.call('HGET', mkey(id), 'rc')
+  if not raw then return end
+  local rc = cjson.decode(raw)
+  for _, r in ipairs(rc) do
+    if r[2] == from then
+      if only then
+        local o = only[r[1]]
+        if o then
+          r[2], r[3], r[4] = o.status, o.code, o.reply
+        end
+      else
+        r[2] = to
+        if reply then r[4] = reply end
+      end
+    end
+  end
+  redis.call('HSET', mkey(id), 'rc', cjson.encode(rc))
+end
+
+local function publish_wake()
+  redis.call('PUBLISH', P .. 'wake', '')
+end
+
+local function present(v)
+  return v ~= nil and v ~= cjson.null
+end
+
+-- Whether message `id` matches the criteria of a filter other than its status and tag.
+local function matches(id, f)
+  if not (present(f.to) or present(f.from) or present(f.subject)) then return true end
+  local h = redis.call('HMGET', mkey(id), 'mail_from', 'subject', 'rc')
+  if present(f.from) and string.lower(h[1] or '') ~= string.lower(f.from) then return false end
+  if present(f.subject) then
+    if not h[2] or not string.find(string.lower(h[2]), string.lower(f.subject), 1, true) then
+      return false
+    end
+  end
+  if present(f.to) then
+    local want = string.lower(f.to)
+    local domain = string.sub(want, 1, 1) == '@'
+    local found = false
+    for _, r in ipairs(cjson.decode(h[3] or '[]')) do
+      local a = string.lower(r[1])
+      if (domain and #a >= #want and string.sub(a, -#want) == want) or (not domain and a == want) then
+        found = true
+        break
+      end
+    end
+    if not found then return false end
+  end
+  return true
+end
+
+local BATCH = 200
+
+-- Visits the members of sorted sets `keys`, merged newest first, from `max` down to `min`
+-- (lex bounds); stops when visit returns false.
+local function walk(keys, max, min, visit)
+  local bufs, pos = {}, {}
+  for i, k in ipairs(keys) do
+    bufs[i] = redis.call('ZREVRANGEBYLEX', k, max, min, 'LIMIT', 0, BATCH)
+    pos[i] = 1
+  end
+  while true do
+    local best = nil
+    for i = 1, #keys do
+      local head = bufs[i][pos[i]]
+      if head and (not best or head > bufs[best][pos[best]]) then best = i end
+    end
+    if not best then return end
+    local m = bufs[best][pos[best]]
+    pos[best] = pos[best] + 1
+    if pos[best] > #bufs[best] and #bufs[best] == BATCH then
+      bufs[best] = redis.call('ZREVRANGEBYLEX', keys[best], '(' .. m, min, 'LIMIT', 0, BATCH)
+      pos[best] = 1
+    end
+    if visit(string.sub(m, 17), m) == false then return end
+  end
+end
+
+-- Visits, newest first, the ids of messages matching filter `f` whose status is in `allowed`
+-- (a list, or nil for any), after `cursor` ({createdAt, id}) if given.
+local function walk_filter(f, allowed, cursor, visit)
+  local statuses = f.status
+  if not present(statuses) or #statuses == 0 then statuses = nil end
+  local want, ok = set_of(statuses), set_of(allowed)
+  local keys = {}
+  if present(f.tag) then
+    keys = { P .. 't:' .. f.tag }
+  else
+    for _, s in ipairs(statuses or allowed or {}) do
+      if not ok or ok[s] then keys[#keys + 1] = P .. 's:' .. s end
+    end
+    if not statuses and not allowed then keys = { P .. 'all' } end
+  end
+  local max, min = '+', '-'
+  if present(f.before) then max = '(' .. string.format('%015d', f.before) end
+  if cursor then
+    local c = '(' .. member(cursor.createdAt, cursor.id)
+    if max == '+' or c < max then max = c end
+  end
+  if present(f.since) then min = '[' .. string.format('%015d', f.since) end
+  local tagged = present(f.tag) and (want or ok)
+  walk(keys, max, min, function(id, m)
+    if tagged then
+      local st = redis.call('HGET', mkey(id), 'status')
+      if (want and not want[st]) or (ok and not ok[st]) then return true end
+    end
+    if matches(id, f) then return visit(id, m) end
+    return true
+  end)
+end
+
+-- The ids a selector ({ids = …} or {filter = …}) picks among messages whose status is in
+-- `allowed`.
+local function selected(sel, allowed)
+  local out, seen, ok = {}, {}, set_of(allowed)
+  if present(sel.ids) then
+    for _, id in ipairs(sel.ids) do
+      local st = redis.call('HGET', mkey(id), 'status')
+      if st and not seen[id] and (not ok or ok[st]) then
+        out[#out + 1] = id
+        seen[id] = true
+      end
+    end
+    return out
+  end
+  walk_filter(sel.filter, allowed, nil, function(id)
+    out[#out + 1] = id
+  end)
+  return out
+end
+
+-- Deletes a message with everything that belongs to it. Returns whether it existed.
+local function delete_message(id)
+  local h = redis.call('HMGET', mkey(id), 'status', 'created_at', 'tags', 'idempotency_key',
+    'priority')
+  if not h[1] then return false end
+  local m = member(h[2], id)
+  redis.call('ZREM', P .. 'all', m)
+  redis.call('ZREM', P .. 's:' .. h[1], m)
+  redis.call('HINCRBY', P .. 'counts', h[1], -1)
+  for _, tag in ipairs(cjson.decode(h[3] or '[]')) do
+    redis.call('ZREM', P .. 't:' .. tag, m)
+  end
+  if h[4] and redis.call('HGET', P .. 'idem', h[4]) == id then
+    redis.call('HDEL', P .. 'idem', h[4])
+  end
+  redis.call('ZREM', P .. 'due:' .. h[5], id)
+  redis.call('ZREM', P .. 'leases', id)
+  redis.call('ZREM', P .. 'expiry', id)
+  redis.call('SREM', P .. 'upwait', id)
+  redis.call('DEL', mkey(id), P .. 'b:' .. id, P .. 'a:' .. id)
+  return true
+end
