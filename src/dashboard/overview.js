@@ -90,6 +90,14 @@ export async function renderOverview(main) {
           h('code', {}, stats.upstreamProblem.error),
         )
       : null,
+    stats.durabilityWarning
+      ? h(
+          'p',
+          { class: 'notice', role: 'alert' },
+          'The store can lose mail it has already accepted: ',
+          h('code', {}, stats.durabilityWarning),
+        )
+      : null,
     stats.upstream.capture
       ? h(
           'p',

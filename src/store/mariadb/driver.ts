@@ -124,6 +124,7 @@ export async function openMariadbDriver(options: MariadbDriverOptions): Promise<
     )
   }
 
+  let durabilityRisk: string | null = null
   try {
     const setup = await mysql.createConnection({
       uri: options.uri,
@@ -137,8 +138,8 @@ export async function openMariadbDriver(options: MariadbDriverOptions): Promise<
         'SELECT @@innodb_flush_log_at_trx_commit AS value',
       )
       const flushSetting: unknown = flush?.value
-      const warning = durabilityWarning(flushSetting)
-      if (warning) log.warn({ innodbFlushLogAtTrxCommit: flushSetting }, warning)
+      durabilityRisk = durabilityWarning(flushSetting)
+      if (durabilityRisk) log.warn({ innodbFlushLogAtTrxCommit: flushSetting }, durabilityRisk)
       await migrateMariadb(setup, options.prefix, {
         apply: options.migrate,
         ifMissing: options.ifMissing,
@@ -217,6 +218,7 @@ export async function openMariadbDriver(options: MariadbDriverOptions): Promise<
   }
 
   return {
+    ...(durabilityRisk ? { durabilityWarning: durabilityRisk } : {}),
     query: single,
     write: single,
     transaction,

@@ -58,6 +58,11 @@ export interface SqlDriver extends SqlTransaction {
    * database can tell. Returns a function that stops listening.
    */
   onForeignCommit(listener: () => void): () => void
+  /**
+   * Why the server may lose mail the store already acknowledged (a setting found at open), for
+   * `stats()` and so the dashboard and `outbox stats`; absent when the server is durable.
+   */
+  readonly durabilityWarning?: string
   /** Turns a driver error into the store's error (`StoreUnavailableError` and friends). */
   failure(cause: unknown): Error
   /** Closes the connections; later calls reject. */

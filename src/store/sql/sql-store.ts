@@ -468,6 +468,7 @@ export function createSqlStore(options: SqlStoreOptions): Store {
           failedLastHour: Number(r.failed_hour ?? 0),
           failedLastDay: Number(r.failed_day ?? 0),
           upstreamProblem: toUpstreamProblem(problem[0], (v) => new Date(codec.time(v)!)),
+          ...(driver.durabilityWarning ? { durabilityWarning: driver.durabilityWarning } : {}),
         }
       }),
 
