@@ -1,6 +1,6 @@
 /// <reference lib="dom" />
 import { existsSync } from 'node:fs'
-import { chromium, type Browser } from 'playwright-core'
+import type { Browser } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createOutbox, startHttpServer, type HttpServer, type Outbox } from '../../src/index.js'
 import {
@@ -8,8 +8,8 @@ import {
   startRedisServer,
   type TestRedisServer,
 } from '../helpers/redis-server.js'
+import { CHROMIUM, launchChromium } from '../helpers/chromium.js'
 
-const CHROMIUM = '/usr/bin/chromium'
 const available = existsSync(CHROMIUM) && redisServerInstalled()
 if (!existsSync(CHROMIUM) && process.env.CI)
   throw new Error(`${CHROMIUM} is missing: .ci/run installs the chromium package`)
@@ -31,19 +31,7 @@ describe.skipIf(!available)('dashboard: a store that can lose mail', () => {
       listen: '127.0.0.1:0',
       upstream: { label: 'capture', capture: true },
     })
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    })
+    browser = await launchChromium()
   }, 60_000)
 
   afterAll(async () => {

@@ -2,12 +2,12 @@
 import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { chromium, type Browser, type Page } from 'playwright-core'
+import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { openStore } from '../../src/store/open-store.js'
 import { createOutbox, startHttpServer, type HttpServer, type Outbox } from '../../src/index.js'
+import { CHROMIUM, launchChromium } from '../helpers/chromium.js'
 
-const CHROMIUM = '/usr/bin/chromium'
 /** The README's screenshots: refreshed with OUTBOX_SCREENSHOTS=1; other runs write them to a temp dir. */
 const shots =
   process.env.OUTBOX_SCREENSHOTS === '1' ? 'docs' : mkdtempSync(join(tmpdir(), 'outbox-shots-'))
@@ -75,19 +75,7 @@ describe.skipIf(!available)('dashboard in Chromium', () => {
       })
     ).id
     await outbox.admin.hold({ ids: [failedId] })
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    })
+    browser = await launchChromium()
     page = await browser.newPage({ viewport: { width: 1366, height: 900 } })
   }, 60_000)
 

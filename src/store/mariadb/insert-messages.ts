@@ -3,6 +3,7 @@ import type { NewMessage } from '../store.js'
 import type { Query } from '../sql/driver.js'
 import { queryBuilder, type Param } from '../sql/query.js'
 import { NOW, inList, json } from './sql-parts.js'
+import { insertChunks } from '../sql/insert-chunks.js'
 
 const q = queryBuilder('?')
 
@@ -10,25 +11,8 @@ const q = queryBuilder('?')
 const MAX_CHUNK_ROWS = 500
 const MAX_CHUNK_BYTES = 4 * 1024 * 1024
 
-function chunks(messages: readonly NewMessage[]): NewMessage[][] {
-  const out: NewMessage[][] = []
-  let current: NewMessage[] = []
-  let bytes = 0
-  for (const m of messages) {
-    if (
-      current.length >= MAX_CHUNK_ROWS ||
-      (current.length > 0 && bytes + m.raw.length > MAX_CHUNK_BYTES)
-    ) {
-      out.push(current)
-      current = []
-      bytes = 0
-    }
-    current.push(m)
-    bytes += m.raw.length
-  }
-  if (current.length > 0) out.push(current)
-  return out
-}
+const chunks = (messages: readonly NewMessage[]): NewMessage[][] =>
+  insertChunks(messages, { maxRows: MAX_CHUNK_ROWS, maxBytes: MAX_CHUNK_BYTES })
 
 /** Rows written as a derived table: `SELECT ? AS a, ? AS b UNION ALL SELECT ?, ?`. */
 function derivedRows(p: Param, names: readonly string[], rows: readonly unknown[][]): string {

@@ -4,6 +4,7 @@ import type { CompletionRow, FilterSql, RowCodec, SqlDialect } from '../sql/dial
 import type { Query } from '../sql/driver.js'
 import { escapeLike } from '../sql/filter.js'
 import { queryBuilder, type Param } from '../sql/query.js'
+import { insertChunks } from '../sql/insert-chunks.js'
 
 /**
  * Every statement of the PostgreSQL store, for one schema. What a worker changes per message
@@ -23,25 +24,8 @@ const MAX_INSERT_BYTES = 16 * 1024 * 1024
 /** Batches up to this many messages insert with a prepared statement (one per size). */
 const PREPARED_INSERT_SIZES = 16
 
-function chunks(messages: readonly NewMessage[]): NewMessage[][] {
-  const out: NewMessage[][] = []
-  let current: NewMessage[] = []
-  let bytes = 0
-  for (const m of messages) {
-    if (
-      current.length >= MAX_INSERT_ROWS ||
-      (current.length > 0 && bytes + m.raw.length > MAX_INSERT_BYTES)
-    ) {
-      out.push(current)
-      current = []
-      bytes = 0
-    }
-    current.push(m)
-    bytes += m.raw.length
-  }
-  if (current.length > 0) out.push(current)
-  return out
-}
+const chunks = (messages: readonly NewMessage[]): NewMessage[][] =>
+  insertChunks(messages, { maxRows: MAX_INSERT_ROWS, maxBytes: MAX_INSERT_BYTES })
 
 const codec: RowCodec = {
   time: (v) => (v instanceof Date ? v.getTime() : v === null || v === undefined ? null : Number(v)),
