@@ -1,9 +1,9 @@
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import mysql from 'mysql2/promise'
+import { freePort } from './free-port.js'
 import { waitUntil } from './temp.js'
 
 const MARIADBD = '/usr/sbin/mariadbd'
@@ -35,14 +35,6 @@ export function mariadbServerInstalled(): boolean {
     throw new Error(`${reason}. CI needs them: install mariadb-server.`)
   console.warn(`SKIPPING tests that start a MariaDB server: ${reason}`)
   return false
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as { port: number }
-  await new Promise((resolve) => server.close(resolve))
-  return port
 }
 
 async function answers(port: number): Promise<boolean> {

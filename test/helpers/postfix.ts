@@ -9,7 +9,8 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs'
-import { createServer, connect } from 'node:net'
+import { connect } from 'node:net'
+import { freePort } from './free-port.js'
 import { tmpdir, userInfo } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
@@ -39,16 +40,6 @@ function hasUser(name: string): boolean {
   } catch {
     return false
   }
-}
-
-/** A free TCP port on 127.0.0.1 (taken by nothing the moment it is returned). */
-export async function freePort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const address = server.address()
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  if (!address || typeof address !== 'object') throw new Error('no port')
-  return address.port
 }
 
 export { selfSignedCertificate } from './tls-certificate.js'

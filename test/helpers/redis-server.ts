@@ -1,9 +1,9 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Redis } from 'ioredis'
+import { freePort } from './free-port.js'
 import { waitUntil } from './temp.js'
 
 /** A redis-server of a test's own, on a free loopback port, its files in a temporary folder. */
@@ -29,14 +29,6 @@ export function redisServerInstalled(): boolean {
   if (process.env.CI === 'true') throw new Error(`${reason}. CI needs it: install redis-server.`)
   console.warn(`SKIPPING tests that start a redis-server: ${reason}`)
   return false
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as { port: number }
-  await new Promise((resolve) => server.close(resolve))
-  return port
 }
 
 async function answers(url: string): Promise<boolean> {

@@ -1,21 +1,12 @@
-import { createServer, type AddressInfo } from 'node:net'
 import { describe, expect, it } from 'vitest'
+import { freePort } from '../helpers/free-port.js'
 import { ConfigError, StoreUnavailableError } from '../../src/errors.js'
 import { openStore } from '../../src/store/open-store.js'
 import { assertSupportedServer } from '../../src/store/mariadb/server-version.js'
 
-/** A port nothing listens on: one the system handed out and took back. */
-async function closedPort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as AddressInfo
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  return port
-}
-
 describe('MariaDB store errors', () => {
   it('a server that is not there is StoreUnavailableError, without the password', async () => {
-    const port = await closedPort()
+    const port = await freePort()
     const error = await openStore(`mysql://outbox:s3cret-pw@127.0.0.1:${port}/app`).catch(
       (e: unknown) => e,
     )
@@ -26,7 +17,7 @@ describe('MariaDB store errors', () => {
   })
 
   it('mariadb:// is accepted like mysql://, and a URL without a database is refused', async () => {
-    const port = await closedPort()
+    const port = await freePort()
     await expect(openStore(`mariadb://root@127.0.0.1:${port}/app`)).rejects.toBeInstanceOf(
       StoreUnavailableError,
     )

@@ -5,12 +5,8 @@ import { join } from 'node:path'
 import nodemailer from 'nodemailer'
 import { afterEach, describe, expect, it } from 'vitest'
 import { expectEachOnce, testMessages } from '../helpers/mail-counts.js'
-import {
-  freePort,
-  postfixAvailable,
-  startPostfix,
-  type PostfixInstance,
-} from '../helpers/postfix.js'
+import { freePort } from '../helpers/free-port.js'
+import { postfixAvailable, startPostfix, type PostfixInstance } from '../helpers/postfix.js'
 import { killStartedCli, startCli } from '../helpers/run-cli.js'
 import { createSmtpSink, type SmtpSink } from '../helpers/smtp-sink.js'
 import { waitUntil } from '../helpers/temp.js'
