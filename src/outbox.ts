@@ -1,9 +1,7 @@
 import type { Transport } from 'nodemailer'
 import { createAdmin, type Admin } from './admin/admin.js'
 import { resolveOutboxOptions, type OutboxOptions } from './config/outbox-options.js'
-import { diagnoseProbeError } from './delivery/classify-error.js'
-import { createUpstream } from './delivery/upstream.js'
-import { createUpstreamHealth } from './delivery/upstream-health.js'
+import { createUpstreamSet } from './delivery/upstream-set.js'
 import { attemptEvent, createEventHub, type OutboxEvent } from './events.js'
 import { ErrorCodes, InvalidMessageError, OutboxError } from './errors.js'
 import { createNodemailerTransport } from './ingress/nodemailer-transport.js'
@@ -20,9 +18,9 @@ import type {
 } from './message/types.js'
 import { openStore } from './store/open-store.js'
 import type { ExternalTransaction, NewMessage } from './store/store.js'
+import { admit } from './worker/admission.js'
 import { deliverMessage, type DeliveryDeps } from './worker/deliver-message.js'
 import { createLeaseKeeper } from './worker/lease-keeper.js'
-import { createRateLimiter } from './worker/rate-limiter.js'
 import {
   createWorker,
   workerId,
@@ -68,16 +66,24 @@ export interface Outbox {
    * e.g. to feed your own metrics. Returns a function that unsubscribes.
    */
   observe(listener: (event: OutboxEvent) => void): () => void
-  /** The upstream as this process last saw it: down (probing) or not, last success, last error. */
-  upstreamHealth(): {
-    down: boolean
-    /** Down because of its configuration (TLS certificate, credentials); `lastError` says the fix. */
-    misconfigured: boolean
-    lastSuccessAt: Date | null
-    lastError: string | null
+  /**
+   * The upstreams as this process last saw them: down (probing) or not, last success, last
+   * error. `down` is every upstream being down (nothing can be delivered); `upstreams` has each.
+   */
+  upstreamHealth(): UpstreamHealthView & {
+    upstreams: (UpstreamHealthView & { name: string; connections: number })[]
   }
   /** Stops workers (finishing sends in progress), closes the upstream and the store. */
   close(): Promise<void>
+}
+
+/** See {@link Outbox.upstreamHealth}. */
+export interface UpstreamHealthView {
+  down: boolean
+  /** Down because of its configuration (TLS certificate, credentials); `lastError` says the fix. */
+  misconfigured: boolean
+  lastSuccessAt: Date | null
+  lastError: string | null
 }
 
 /**
@@ -92,36 +98,39 @@ export async function createOutbox(options: OutboxOptions = {}): Promise<Outbox>
   const config = resolveOutboxOptions(options)
   const log = config.logger
   const ownsStore = typeof config.store === 'string'
-  // The upstream first: a bad upstream option must not leave a store connection open.
-  const upstream = createUpstream(config.upstream, {
-    maxConnections: config.concurrency,
+  // The upstreams first: a bad upstream option must not leave a store connection open.
+  const upstreams = createUpstreamSet(config.routing, {
+    concurrency: config.concurrency,
     maxMessagesPerConnection: config.upstreamConnection.maxMessages,
     maxConnectionAgeMs: config.upstreamConnection.maxAgeMs,
+    probe: config.probe,
     logger: log,
   })
-  const store =
-    typeof config.store === 'string' ? await openStore(config.store, { logger: log }) : config.store
-  const health = createUpstreamHealth({
-    probe: () => upstream.probe(),
-    logger: log,
-    name: upstream.description,
-    policy: config.probe,
-    diagnose: diagnoseProbeError,
-  })
+  let store: Awaited<ReturnType<typeof openStore>>
+  try {
+    store =
+      typeof config.store === 'string'
+        ? await openStore(config.store, { logger: log })
+        : config.store
+  } catch (error) {
+    await upstreams.close()
+    throw error
+  }
+  const health = upstreams.health
   const deliveryDeps: DeliveryDeps = {
-    upstream,
-    health,
+    store,
+    upstreams,
+    routing: config.routing,
     retry: config.retry,
     // An outage-deferred message waits for a probe, but never longer than the longest probe gap.
     upstreamParkMs: config.probe.maxDelayMs,
     logger: log,
-    rateLimiter: createRateLimiter(config.rateLimit),
     events: createEventHub(log),
   }
   const nowOwner = `${workerId()}:now`
   const nowLeases = createLeaseKeeper(store, nowOwner, config.leaseMs, log)
   const workers = new Set<Worker & { done: Promise<void> }>()
-  const admin = createAdmin(store, { maxAgeMs: config.maxAgeMs })
+  const admin = createAdmin(store, { maxAgeMs: config.maxAgeMs, routing: config.routing })
   let closed = false
 
   function assertOpen(): void {
@@ -140,27 +149,36 @@ export async function createOutbox(options: OutboxOptions = {}): Promise<Outbox>
     }
     nowLeases.track(message.id)
     try {
-      await deliveryDeps.rateLimiter.acquire()
       const createdAt = new Date()
-      const completion = await deliverMessage(
-        {
-          id: message.id,
-          messageId: message.messageId,
-          from: message.envelope.from,
-          pendingRecipients: message.envelope.to,
-          failedRecipients: 0,
-          raw: message.raw,
-          priority: message.priority,
-          attempts: 0,
-          backoffStep: 0,
-          createdAt,
-          expiresAt: new Date(createdAt.getTime() + message.maxAgeMs),
-          eightBit: message.eightBit,
-          smtpUtf8: message.smtpUtf8,
-        },
-        nowOwner,
-        deliveryDeps,
-      )
+      const claimed = {
+        id: message.id,
+        messageId: message.messageId,
+        from: message.envelope.from,
+        pendingRecipients: message.envelope.to,
+        failedRecipients: 0,
+        raw: message.raw,
+        priority: message.priority,
+        attempts: 0,
+        backoffStep: 0,
+        createdAt,
+        expiresAt: new Date(createdAt.getTime() + message.maxAgeMs),
+        eightBit: message.eightBit,
+        smtpUtf8: message.smtpUtf8,
+        tags: message.tags,
+        upstream: message.upstream ?? null,
+      }
+      const admission = await admit(claimed, deliveryDeps)
+      if (admission.send.length === 0 && admission.held.every((h) => h.reason === 'rate-limited')) {
+        // Over a rate limit: the workers send it at its turn.
+        await store.releaseLeases(
+          nowOwner,
+          [message.id],
+          [Math.min(...admission.held.map((h) => h.dueInMs))],
+        )
+        return 'queued'
+      }
+      if (admission.waitMs > 0) await new Promise((r) => setTimeout(r, admission.waitMs))
+      const completion = await deliverMessage(claimed, admission, nowOwner, deliveryDeps)
       if (
         completion.attempt.outcome === 'upstream-down' ||
         completion.attempt.outcome === 'misconfigured'
@@ -189,6 +207,15 @@ export async function createOutbox(options: OutboxOptions = {}): Promise<Outbox>
     transaction: ExternalTransaction | null = items[0]?.opts.transaction ?? null,
   ): Promise<SendResult[]> {
     assertOpen()
+    items.forEach(({ opts }, i) => {
+      if (opts.upstream !== null && !upstreams.get(opts.upstream)) {
+        const field = items.length > 1 ? `[${i}].options.upstream` : 'options.upstream'
+        throw new InvalidMessageError(
+          field,
+          `\`${field}\` names no configured upstream: ${JSON.stringify(opts.upstream)} (known: ${upstreams.names.join(', ')}).`,
+        )
+      }
+    })
     const now = Date.now()
     const messages: NewMessage[] = items.map(({ composed, opts }) => ({
       id: createQueueId(now),
@@ -201,6 +228,7 @@ export async function createOutbox(options: OutboxOptions = {}): Promise<Outbox>
       maxAgeMs: config.maxAgeMs,
       idempotencyKey: opts.idempotencyKey,
       tags: opts.tags,
+      upstream: opts.upstream,
       eightBit: composed.eightBit,
       smtpUtf8: composed.smtpUtf8,
       // Inside the caller's transaction nothing is committed yet, so nothing can be sent yet.
@@ -338,6 +366,14 @@ export async function createOutbox(options: OutboxOptions = {}): Promise<Outbox>
         misconfigured: health.misconfigured,
         lastSuccessAt: health.lastSuccessAt,
         lastError: health.lastError,
+        upstreams: upstreams.all().map((r) => ({
+          name: r.name,
+          down: r.health.isDown,
+          misconfigured: r.health.misconfigured,
+          lastSuccessAt: r.health.lastSuccessAt,
+          lastError: r.health.lastError,
+          connections: r.inUse,
+        })),
       }
     },
 
@@ -346,8 +382,7 @@ export async function createOutbox(options: OutboxOptions = {}): Promise<Outbox>
       closed = true
       await Promise.all([...workers].map((w) => w.stop()))
       nowLeases.stop()
-      health.close()
-      await upstream.close()
+      await upstreams.close()
       if (ownsStore) await store.close()
     },
   }

@@ -1,6 +1,8 @@
 import { describeValue, InvalidMessageError, MessageNotFoundError } from '../errors.js'
 import { MESSAGE_STATUSES, type MessageStatus } from '../message/types.js'
 import { decodeCursor } from '../store/cursor.js'
+import type { RoutingSettings } from '../config/routing-settings.js'
+import { routingOverview, type RoutingOverview } from './upstream-overview.js'
 import type {
   Activity,
   ActivityRequest,
@@ -55,6 +57,11 @@ export interface Admin {
   delete(selector: MessageSelector): Promise<ActionResult>
   /** Deletes messages that finished (sent, failed, or both) longer than `olderThanMs` ago. */
   purge(options: { olderThanMs: number; status: PurgeStatus }): Promise<number>
+  /**
+   * Every upstream (state in every running worker, current and configured rate, connections,
+   * the last hour's attempts, last error) and every rate-limited domain.
+   */
+  upstreams(): Promise<RoutingOverview>
 }
 
 function checkSelector(selector: MessageSelector): void {
@@ -75,7 +82,10 @@ function checkSelector(selector: MessageSelector): void {
   }
 }
 
-export function createAdmin(store: Store, options: { maxAgeMs: number }): Admin {
+export function createAdmin(
+  store: Store,
+  options: { maxAgeMs: number; routing: RoutingSettings },
+): Admin {
   /** Runs an action and sorts the named ids into changed / unchanged / not found. */
   async function act(
     selector: MessageSelector,
@@ -151,5 +161,6 @@ export function createAdmin(store: Store, options: { maxAgeMs: number }): Admin 
         statuses: status === 'all' ? ['sent', 'failed'] : [status],
       })
     },
+    upstreams: () => routingOverview(store, options.routing),
   }
 }

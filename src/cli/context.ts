@@ -125,6 +125,11 @@ function outboxOptions(
     leaseDuration: config.leaseMs,
     retry: { initialDelay: config.retryInitialDelayMs, maxDelay: config.retryMaxDelayMs },
     rateLimit: config.rateLimit,
+    ...(config.upstreams ? { upstreams: config.upstreams as OutboxOptions['upstreams'] } : {}),
+    ...(config.routes ? { routes: config.routes as OutboxOptions['routes'] } : {}),
+    ...(config.domainLimits
+      ? { domainLimits: config.domainLimits as OutboxOptions['domainLimits'] }
+      : {}),
     ...(logger ? { logger } : {}),
   }
 }

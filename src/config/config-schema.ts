@@ -28,8 +28,17 @@ export interface OutboxConfig {
   retryInitialDelayMs: number
   /** Longest retry delay (ms). */
   retryMaxDelayMs: number
-  /** Most messages sent per period by one process, or null for no limit. */
+  /**
+   * Most messages sent per period through the default upstream, by every worker on the store
+   * together, or null for no limit.
+   */
   rateLimit: RateLimit | null
+  /** Named upstreams beside the default one, as written (validated with the routes). */
+  upstreams: Record<string, unknown> | null
+  /** Which mail goes through which upstream, first match wins, as written. */
+  routes: unknown[] | null
+  /** Most messages per period to a recipient domain, by every worker together, as written. */
+  domainLimits: Record<string, unknown> | null
   /** Address the SMTP listener binds (`host:port`). */
   smtpListen: string
   /** Address for implicit TLS (SMTPS), or null for none. */
@@ -92,6 +101,21 @@ const wholeNumber = (min: number, max: number) =>
     .union([z.number(), z.string().regex(/^\s*\d+\s*$/)])
     .transform(Number)
     .pipe(z.number().int().min(min).max(max))
+/** A JSON value: as itself in the config file, as JSON text in the environment or a flag. */
+const json = <T extends z.ZodType>(shape: T) =>
+  z
+    .union([
+      z.string().transform((v, ctx) => {
+        try {
+          return JSON.parse(v) as unknown
+        } catch {
+          ctx.addIssue({ code: 'custom', message: 'invalid JSON' })
+          return z.NEVER
+        }
+      }),
+      z.unknown(),
+    ])
+    .pipe(z.union([shape, z.null()]))
 const listenAddress = text.regex(/^(\[[0-9a-fA-F:.]+\]|[^\s:]+):\d{1,5}$/)
 
 export const CONFIG_KEYS: Record<keyof OutboxConfig, ConfigKey> = {
@@ -188,6 +212,30 @@ export const CONFIG_KEYS: Record<keyof OutboxConfig, ConfigKey> = {
       }
       return limit
     }),
+  },
+  upstreams: {
+    file: 'upstreams',
+    env: 'OUTBOX_UPSTREAMS',
+    flag: '--upstreams',
+    expected:
+      'an object of named upstreams (JSON in the environment), such as {"ses":{"url":"smtp://…","rateLimit":"14/s"}}',
+    parse: json(z.record(z.string(), z.unknown())),
+    secret: true,
+  },
+  routes: {
+    file: 'routes',
+    env: 'OUTBOX_ROUTES',
+    flag: '--routes',
+    expected:
+      'a list of routes (JSON in the environment), such as [{"match":{"to":"@gmail.com"},"upstream":"ses","fallback":["backup"]}]',
+    parse: json(z.array(z.unknown())),
+  },
+  domainLimits: {
+    file: 'domainLimits',
+    env: 'OUTBOX_DOMAIN_LIMITS',
+    flag: '--domain-limits',
+    expected: 'an object of domain → rate (JSON in the environment), such as {"gmail.com":"100/m"}',
+    parse: json(z.record(z.string(), z.unknown())),
   },
   smtpListen: {
     file: 'smtp.listen',
@@ -354,6 +402,9 @@ export const CONFIG_DEFAULTS: Readonly<OutboxConfig> = Object.freeze({
   retryInitialDelayMs: 30_000,
   retryMaxDelayMs: 30 * 60_000,
   rateLimit: null,
+  upstreams: null,
+  routes: null,
+  domainLimits: null,
   smtpListen: '127.0.0.1:2525',
   smtpTlsListen: null,
   smtpTlsKey: null,

@@ -3,6 +3,7 @@ import { resolve } from 'node:path'
 import { redactUrl } from '../delivery/upstream.js'
 import { CONFIG_DEFAULTS, CONFIG_KEYS, type OutboxConfig } from './config-schema.js'
 import { formatDuration } from './duration.js'
+import { resolveRoutingSettings } from './routing-settings.js'
 
 type Key = keyof OutboxConfig
 const KEYS = Object.keys(CONFIG_KEYS) as Key[]
@@ -119,6 +120,15 @@ export function mergeConfigSources(inputs: ConfigInputs): MergedConfig {
         `(${formatDuration(merged.retryInitialDelayMs)}); make it at least as long`,
     )
   }
+  // Named upstreams, routes and domain limits refer to each other: checked together, every
+  // problem on its own line.
+  problems.push(
+    ...resolveRoutingSettings(
+      { upstreams: merged.upstreams, routes: merged.routes, domainLimits: merged.domainLimits },
+      merged.upstream,
+      { fromFile: true, defaultRateLimit: merged.rateLimit },
+    ).problems,
+  )
   return { config: merged, sources, problems }
 }
 
@@ -163,6 +173,24 @@ export function redactConfig(config: OutboxConfig): OutboxConfig {
     ...config,
     store: redactUrl(config.store),
     upstream: redactUrl(config.upstream),
+    upstreams: config.upstreams && redactUpstreams(config.upstreams),
     smtpUsers: config.smtpUsers.map((u) => ({ username: u.username, passwordHash: '***' })),
   }
+}
+
+/** Named upstreams with the passwords in their URLs replaced by `***`. */
+function redactUpstreams(upstreams: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(
+    Object.entries(upstreams).map(([name, value]) => {
+      if (typeof value === 'string') return [name, redactUrl(value)]
+      if (
+        value &&
+        typeof value === 'object' &&
+        typeof (value as { url?: unknown }).url === 'string'
+      ) {
+        return [name, { ...value, url: redactUrl((value as { url: string }).url) }]
+      }
+      return [name, value]
+    }),
+  )
 }

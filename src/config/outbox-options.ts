@@ -9,6 +9,7 @@ import { silentLogger } from '../logger.js'
 import type { Store } from '../store/store.js'
 import { parseDuration } from './duration.js'
 import { parseRateLimit, type RateLimit } from './rate-limit.js'
+import { resolveRoutingSettings, type RoutingSettings } from './routing-settings.js'
 
 /** A duration: milliseconds, or text with a unit (`250ms`, `30s`, `15m`, `24h`, `7d`). */
 export type Duration = number | string
@@ -62,10 +63,29 @@ export interface OutboxOptions {
    */
   leaseDuration?: Duration
   /**
-   * Most messages sent upstream per period by this Outbox (all its workers together), as
-   * `10/s`, `600/m` or `20000/h`, or `{ count, perMs }`. No limit when unset.
+   * Most messages sent per period through the default upstream (`upstream`), by every worker
+   * of every process on the store together, as `10/s`, `600/m` or `20000/h`, or
+   * `{ count, perMs }`. No limit when unset.
    */
   rateLimit?: string | RateLimit | null
+  /**
+   * More upstreams, by name, beside the default one (`upstream`, named `default`): each with its
+   * own connections, breaker and (shared) rate limit. A bare spec is an upstream with no limits.
+   * @example { ses: { url: 'smtp://…', rateLimit: '14/s', maxConnections: 5 }, backup: 'smtp://…' }
+   */
+  upstreams?: Record<string, UpstreamSpec | NamedUpstreamOptions>
+  /**
+   * Which mail goes through which upstream: the first route whose `match` fits (sender, tag,
+   * recipient; a recipient pattern picks those recipients only) wins, else `default`. When the
+   * route's upstream is down, its `fallback` upstreams are tried in order, at once.
+   * A message's own `upstream` send option overrides them.
+   */
+  routes?: RouteOptions[]
+  /**
+   * Most messages per period to a recipient domain, by every worker together, whatever the
+   * upstream: `{ 'gmail.com': '100/m' }`. A message is split per limited domain.
+   */
+  domainLimits?: Record<string, string | RateLimit>
   /**
    * Default worker concurrency, and the most SMTP connections to the upstream (fewer if the
    * upstream refuses more: Outbox learns its limit).
@@ -88,6 +108,25 @@ export interface OutboxOptions {
   logger?: Logger
 }
 
+/** A named upstream of {@link OutboxOptions.upstreams}. */
+export interface NamedUpstreamOptions {
+  url: UpstreamSpec
+  /** Most sends at once through it from one process. @default the concurrency */
+  maxConnections?: number
+  /** Most messages per period through it, by every worker together: `14/s`. */
+  rateLimit?: string | RateLimit | null
+}
+
+/** One of {@link OutboxOptions.routes}. */
+export interface RouteOptions {
+  /** Addresses (`a@b.example`) or domains (`@b.example`), one or a list; every given field must match. */
+  match?: { from?: string | string[]; to?: string | string[]; tag?: string | string[] }
+  /** The upstream's name (`default` is the `upstream` option). */
+  upstream: string
+  /** Upstreams tried in order while it is down. */
+  fallback?: string[]
+}
+
 /** Options after validation and defaults. Frozen. */
 export interface ResolvedOptions {
   store: string | Store
@@ -100,6 +139,7 @@ export interface ResolvedOptions {
   concurrency: number
   upstreamConnection: { maxMessages: number; maxAgeMs: number }
   rateLimit: RateLimit | null
+  routing: RoutingSettings<UpstreamSpec>
   logger: Logger
 }
 
@@ -160,6 +200,9 @@ const schema = z.strictObject({
       z.strictObject({ count: z.number().int().min(1), perMs: z.number().int().min(1) }),
     ])
     .optional(),
+  upstreams: z.unknown().optional(),
+  routes: z.unknown().optional(),
+  domainLimits: z.unknown().optional(),
   logger: z
     .custom<Logger>(
       (v) =>
@@ -204,9 +247,25 @@ export function resolveOutboxOptions(options: OutboxOptions = {}): ResolvedOptio
       'Option `retry.maxDelay` must not be shorter than `retry.initialDelay`.',
     )
   }
+  const upstream = (o.upstream as UpstreamSpec | undefined) ?? 'capture'
+  const rateLimit = o.rateLimit ?? null
+  const routing = resolveRoutingSettings<UpstreamSpec>(
+    { upstreams: o.upstreams, routes: o.routes, domainLimits: o.domainLimits },
+    upstream,
+    { fromFile: false, defaultRateLimit: rateLimit },
+  )
+  if (routing.problems.length > 0) {
+    const first = routing.problems[0]!
+    throw new ConfigError(
+      /^[^\s=:]+/.exec(first)?.[0] ?? 'routes',
+      routing.problems.length === 1
+        ? `Option ${first}.`
+        : `Routing options have ${routing.problems.length} problems:\n${routing.problems.map((p) => `  ${p}`).join('\n')}`,
+    )
+  }
   return Object.freeze({
     store: o.store ?? 'sqlite:./outbox.db',
-    upstream: (o.upstream as UpstreamSpec | undefined) ?? 'capture',
+    upstream,
     maxMessageSize: o.maxMessageSize ?? 25 * 1024 * 1024,
     maxAgeMs: o.maxAge ?? 24 * 3_600_000,
     retry: Object.freeze(retry),
@@ -220,7 +279,8 @@ export function resolveOutboxOptions(options: OutboxOptions = {}): ResolvedOptio
       maxMessages: o.upstreamConnection?.maxMessages ?? DEFAULT_CONNECTION_LIMITS.maxMessages,
       maxAgeMs: o.upstreamConnection?.maxAge ?? DEFAULT_CONNECTION_LIMITS.maxAgeMs,
     }),
-    rateLimit: o.rateLimit ?? null,
+    rateLimit,
+    routing: routing.settings,
     logger: o.logger ?? silentLogger,
   })
 }

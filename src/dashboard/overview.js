@@ -70,6 +70,107 @@ function upstreamPanel(upstream, problem) {
   )
 }
 
+function rateText(current, configured, text) {
+  if (configured === null || current === null) return 'unlimited'
+  if (current >= configured - 1e-9) return text
+  const shown =
+    current >= 1 ? `${Math.round(current * 10) / 10}/s` : `${Math.round(current * 600) / 10}/m`
+  return `${shown} of ${text} (throttled)`
+}
+
+function upstreamState(u) {
+  if (u.state === 'unknown') return h('span', { class: 'badge' }, 'no worker running')
+  if (u.state === 'up') return h('span', { class: 'badge sent' }, 'up')
+  return h(
+    'span',
+    { class: 'badge failed', title: dateTime(u.downSince) },
+    `${u.misconfigured ? 'misconfigured' : 'down'} ${ago(u.downSince)} — probing`,
+  )
+}
+
+// Every named upstream and limited domain, as the workers report them to the store.
+function routingPanel(routing) {
+  if (!routing) return null
+  return h(
+    'section',
+    { class: 'panel', 'aria-labelledby': 'upstreams-title' },
+    h('h2', { id: 'upstreams-title' }, 'Upstreams'),
+    h(
+      'table',
+      { class: 'upstreams' },
+      h(
+        'thead',
+        {},
+        h(
+          'tr',
+          {},
+          [
+            'Upstream',
+            'State',
+            'Rate',
+            'Connections',
+            'Sent 1h',
+            'Deferred 1h',
+            'Failed 1h',
+            'Last error',
+          ].map((t) => h('th', {}, t)),
+        ),
+      ),
+      h(
+        'tbody',
+        {},
+        routing.upstreams.map((u) =>
+          h(
+            'tr',
+            { 'data-upstream': u.name },
+            h('td', {}, u.name),
+            h('td', {}, upstreamState(u)),
+            h('td', {}, rateText(u.currentRatePerSec, u.configuredRatePerSec, u.rateLimit)),
+            h(
+              'td',
+              {},
+              `${u.connections}${u.maxConnections !== null ? ` of ${u.maxConnections}` : ''}`,
+            ),
+            h('td', {}, String(u.lastHour.sent)),
+            h('td', {}, String(u.lastHour.deferred)),
+            h('td', {}, String(u.lastHour.failed)),
+            h(
+              'td',
+              {},
+              u.lastError
+                ? [
+                    h('span', { title: dateTime(u.lastError.at) }, ago(u.lastError.at)),
+                    ': ',
+                    h('code', {}, u.lastError.error),
+                  ]
+                : 'none',
+            ),
+          ),
+        ),
+      ),
+    ),
+    routing.domains.length === 0
+      ? null
+      : h(
+          'table',
+          { class: 'domain-limits' },
+          h('thead', {}, h('tr', {}, h('th', {}, 'Domain'), h('th', {}, 'Rate'))),
+          h(
+            'tbody',
+            {},
+            routing.domains.map((d) =>
+              h(
+                'tr',
+                { 'data-domain': d.domain },
+                h('td', {}, d.domain),
+                h('td', {}, rateText(d.currentRatePerSec, d.configuredRatePerSec, d.rateLimit)),
+              ),
+            ),
+          ),
+        ),
+  )
+}
+
 export async function renderOverview(main) {
   const [stats, recent] = await Promise.all([api.stats(), api.list({ limit: 15 })])
   const counts = stats.counts
@@ -128,6 +229,7 @@ export async function renderOverview(main) {
       h('section', { class: 'panel' }, depthEl),
     ),
     upstreamPanel(stats.upstream, stats.upstreamProblem),
+    routingPanel(stats.routing),
     h(
       'section',
       { class: 'panel' },

@@ -198,6 +198,13 @@ export function openApiDocument(): JsonSchema {
           responses: { 200: json('The overview'), ...errors },
         },
       },
+      '/api/upstreams': {
+        get: {
+          summary:
+            'Every upstream as the running workers see it (state, current and configured rate, connections, last hour, last error) and every rate-limited domain',
+          responses: { 200: json('`{ upstreams, domains }`'), ...errors },
+        },
+      },
       '/api/session': {
         get: {
           summary: 'Whether a token is needed and whether this browser is signed in',

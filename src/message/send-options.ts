@@ -9,6 +9,8 @@ export interface ResolvedSendOptions {
   sendAt: Date | null
   idempotencyKey: string | null
   tags: string[]
+  /** The upstream to send it through, overriding the routes; null: the routes decide. */
+  upstream: string | null
   transaction: ExternalTransaction | null
 }
 
@@ -30,6 +32,10 @@ const sendOptionsSchema = z.strictObject({
         .regex(/^[^\s,\x00-\x1f\x7f]+$/, 'must have no spaces, commas or control characters'),
     )
     .max(20)
+    .optional(),
+  upstream: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'must be the name of a configured upstream')
     .optional(),
   db: z
     .custom<ExternalTransaction>(
@@ -54,13 +60,13 @@ export function resolveSendOptions(options: SendOptions | undefined): ResolvedSe
       const key = issue.keys[0] ?? ''
       throw new InvalidMessageError(
         `options.${key}`,
-        `Unknown send option \`${key}\`. Known options: priority, sendAt, idempotencyKey, tags, db.`,
+        `Unknown send option \`${key}\`. Known options: priority, sendAt, idempotencyKey, tags, upstream, db.`,
       )
     }
     const path = ['options', ...issue.path.map(String)].join('.')
     throw new InvalidMessageError(path, `\`${path}\` is invalid: ${issue.message}.`)
   }
-  const { priority = 'normal', sendAt, idempotencyKey, tags = [], db } = parsed.data
+  const { priority = 'normal', sendAt, idempotencyKey, tags = [], upstream, db } = parsed.data
   let due: Date | null = null
   if (sendAt !== undefined) {
     due = sendAt instanceof Date ? sendAt : new Date(sendAt)
@@ -76,6 +82,7 @@ export function resolveSendOptions(options: SendOptions | undefined): ResolvedSe
     sendAt: due,
     idempotencyKey: idempotencyKey ?? null,
     tags: [...new Set(tags)],
+    upstream: upstream ?? null,
     transaction: db ?? null,
   }
 }

@@ -58,8 +58,13 @@ export interface SendOptions {
    * cannot send a receipt twice.
    */
   idempotencyKey?: string
-  /** Labels for finding the message later (`outbox list --tag receipt`). */
+  /** Labels for finding the message later (`outbox list --tag receipt`); routes match on them. */
   tags?: string[]
+  /**
+   * Send it through this named upstream (one of the `upstreams` option, or `default`), whatever
+   * the routes say, with no fallback.
+   */
+  upstream?: string
   /**
    * Enqueue inside your own open database transaction (PostgreSQL store only): pass the `pg`
    * client on which you ran `BEGIN`. The message is stored, and will be sent, only if your

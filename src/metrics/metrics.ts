@@ -52,26 +52,26 @@ export function createOutboxMetrics(outbox: Outbox): OutboxMetrics {
   })
   const sent = new Counter({
     name: 'outbox_messages_sent_total',
-    help: 'Messages delivered by this process (captured ones with captured="true").',
-    labelNames: ['captured'],
+    help: 'Messages delivered by this process (captured ones with captured="true"), by upstream.',
+    labelNames: ['captured', 'upstream'],
     registers,
   })
   const deferred = new Counter({
     name: 'outbox_messages_deferred_total',
-    help: 'Delivery attempts by this process that left the message for a later try, by reason.',
-    labelNames: ['reason'],
+    help: 'Delivery attempts by this process that left the message for a later try, by reason and upstream.',
+    labelNames: ['reason', 'upstream'],
     registers,
   })
   const failed = new Counter({
     name: 'outbox_messages_failed_total',
-    help: 'Messages that failed for good in this process, by reason.',
-    labelNames: ['reason'],
+    help: 'Messages that failed for good in this process, by reason and upstream.',
+    labelNames: ['reason', 'upstream'],
     registers,
   })
   const upstreamErrors = new Counter({
     name: 'outbox_upstream_errors_total',
-    help: 'Errors from the upstream seen by this process, by SMTP reply code or system error code.',
-    labelNames: ['code'],
+    help: 'Errors from the upstreams seen by this process, by upstream and SMTP reply code or system error code.',
+    labelNames: ['code', 'upstream'],
     registers,
   })
   const latency = new Histogram({
@@ -82,16 +82,44 @@ export function createOutboxMetrics(outbox: Outbox): OutboxMetrics {
   })
   const attemptDuration = new Histogram({
     name: 'outbox_attempt_duration_seconds',
-    help: 'How long one delivery attempt (one SMTP transaction) took.',
+    help: 'How long one delivery attempt (one SMTP transaction) took, by upstream.',
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    labelNames: ['upstream'],
     registers,
   })
   new Gauge({
     name: 'outbox_upstream_up',
     help: '1 while this process can reach the upstream, 0 while it is down and being probed.',
+    labelNames: ['upstream'],
     registers,
     collect() {
-      this.set(outbox.upstreamHealth().down ? 0 : 1)
+      for (const u of outbox.upstreamHealth().upstreams)
+        this.set({ upstream: u.name }, u.down ? 0 : 1)
+    },
+  })
+  new Gauge({
+    name: 'outbox_upstream_connections',
+    help: 'Sends under way through each upstream in this process.',
+    labelNames: ['upstream'],
+    registers,
+    collect() {
+      for (const u of outbox.upstreamHealth().upstreams)
+        this.set({ upstream: u.name }, u.connections)
+    },
+  })
+  new Gauge({
+    name: 'outbox_rate_limit_per_second',
+    help: 'Current rate of each shared rate limit (all workers), lowered by throttling replies; by upstream or domain.',
+    labelNames: ['upstream', 'domain'],
+    registers,
+    async collect() {
+      const overview = await outbox.admin.upstreams()
+      for (const u of overview.upstreams) {
+        if (u.currentRatePerSec !== null)
+          this.set({ upstream: u.name, domain: '' }, u.currentRatePerSec)
+      }
+      for (const d of overview.domains)
+        this.set({ upstream: '', domain: d.domain }, d.currentRatePerSec)
     },
   })
 
@@ -123,16 +151,18 @@ export function createOutboxMetrics(outbox: Outbox): OutboxMetrics {
       enqueued.inc({ priority: event.priority })
       return
     }
-    attemptDuration.observe(event.attempt.durationMs / 1000)
+    // Bounded: the configured names (and `a+b` for a message split over two of them).
+    const upstream = event.attempt.upstream ?? 'none'
+    attemptDuration.observe({ upstream }, event.attempt.durationMs / 1000)
     const code = upstreamErrorCode(event.attempt)
-    if (code) upstreamErrors.inc({ code })
+    if (code) upstreamErrors.inc({ code, upstream })
     if (event.status === 'sent') {
-      sent.inc({ captured: String(event.attempt.outcome === 'captured') })
+      sent.inc({ captured: String(event.attempt.outcome === 'captured'), upstream })
       latency.observe(event.queuedMs / 1000)
     } else if (event.status === 'failed') {
-      failed.inc({ reason: reasonLabel(event.reason) })
+      failed.inc({ reason: reasonLabel(event.reason), upstream })
     } else {
-      deferred.inc({ reason: reasonLabel(event.reason) })
+      deferred.inc({ reason: reasonLabel(event.reason), upstream })
     }
   }
   const unsubscribe = outbox.observe(onEvent)

@@ -37,9 +37,11 @@ export interface Store {
 
   /**
    * Gives leased messages back without an attempt (a stopping worker's unstarted messages):
-   * they become due at once, with their previous status.
+   * they become due at once, with their previous status. With `delaysMs` (one per id, in the
+   * store's clock from now), each becomes due that much later instead: a message held back by
+   * a rate limit goes back to wait for its turn without spending an attempt.
    */
-  releaseLeases(owner: string, ids: readonly string[]): Promise<void>
+  releaseLeases(owner: string, ids: readonly string[], delaysMs?: readonly number[]): Promise<void>
 
   /**
    * Records the outcome of a delivery attempt: the attempt log entry, each recipient's new
@@ -119,8 +121,116 @@ export interface Store {
    */
   onEnqueue(listener: () => void): () => void
 
+  /**
+   * Takes one token from each bucket of each request, in order, atomically per request: a
+   * request's tokens are all taken (it may send once `waitMs` has passed: a reservation, so
+   * every worker sharing the store gets its own turn) or, when its wait would exceed
+   * `maxWaitMs`, none are (`granted: false`; `waitMs` says when to ask again). Buckets are
+   * shared by every process on the store; their state lives in it, never in process memory.
+   * The arithmetic is {@link takeFromBuckets} (rate-bucket.ts), on the store's clock.
+   */
+  takeTokens(requests: readonly TokenRequest[]): Promise<TokenGrant[]>
+
+  /**
+   * Adaptive throttling: for each change, halves the bucket's current rate (`throttled`) or
+   * raises it back toward the configured rate (an accepted delivery), as
+   * {@link adjustBucketRate} (rate-bucket.ts) says.
+   */
+  adjustRates(changes: readonly RateChange[]): Promise<void>
+
+  /** Every bucket's current state, for `outbox upstreams` and the dashboard. */
+  rateBuckets(): Promise<RateBucketState[]>
+
+  /**
+   * Replaces what worker `worker` last reported of its upstreams (state, connections, last
+   * error); an empty list removes its reports (a stopping worker). A report counts for `ttlMs`
+   * (by the store's clock), so a worker that died without saying so drops out.
+   */
+  reportUpstreams(worker: string, reports: readonly UpstreamReport[], ttlMs: number): Promise<void>
+
+  /** Every worker's unexpired upstream reports. */
+  upstreamReports(): Promise<WorkerUpstreamReport[]>
+
+  /**
+   * Attempts since `since`, counted per upstream (the attempt's `upstream`; attempts that
+   * recorded none are left out) as {@link toActivityBuckets} counts them: sent, failed, the rest
+   * deferred.
+   */
+  upstreamActivity(since: Date): Promise<UpstreamActivity[]>
+
   /** Closes connections. Further calls reject. */
   close(): Promise<void>
+}
+
+/** A token bucket a send needs a token from: `upstream:<name>` or `domain:<domain>`. */
+export interface RateBucketRef {
+  key: string
+  /** The configured rate, in tokens per second (`14/s` is 14, `100/m` is 1.667). */
+  ratePerSec: number
+}
+
+/** One send's ask of {@link Store.takeTokens}. */
+export interface TokenRequest {
+  buckets: readonly RateBucketRef[]
+  /** Longest wait for which tokens are taken now; beyond it none are. */
+  maxWaitMs: number
+}
+
+/** The answer to one {@link TokenRequest}. */
+export interface TokenGrant {
+  /** Taken: send after `waitMs`. Not taken: ask again in `waitMs`. */
+  granted: boolean
+  waitMs: number
+  /** Each bucket's current rate per second, in order (below the configured one after throttling). */
+  rates: number[]
+}
+
+/** One change of {@link Store.adjustRates}. */
+export interface RateChange {
+  key: string
+  /** The configured rate per second: the ceiling the rate grows back to. */
+  ratePerSec: number
+  /** A throttling reply (halve) or an accepted delivery (raise). */
+  throttled: boolean
+}
+
+/** A bucket as stored. */
+export interface RateBucketState {
+  key: string
+  /** Current rate per second (adaptive throttling lowers it). */
+  rate: number
+  /** Tokens as of `updatedAt` (negative: reserved ahead). */
+  tokens: number
+  updatedAt: Date
+  /** Last time a throttling reply halved the rate. */
+  throttledAt: Date | null
+}
+
+/** What one worker sees of one upstream (its breaker and pool). */
+export interface UpstreamReport {
+  upstream: string
+  /** The breaker is open: probing. */
+  down: boolean
+  downSince: Date | null
+  misconfigured: boolean
+  lastError: string | null
+  lastErrorAt: Date | null
+  /** SMTP connections (or sends) in use now. */
+  connections: number
+}
+
+/** An {@link UpstreamReport} with who reported it and when. */
+export interface WorkerUpstreamReport extends UpstreamReport {
+  worker: string
+  reportedAt: Date
+}
+
+/** See {@link Store.upstreamActivity}. */
+export interface UpstreamActivity {
+  upstream: string
+  sent: number
+  deferred: number
+  failed: number
 }
 
 /** A message ready to be stored: composed, validated, with its schedule decided. */
@@ -141,6 +251,8 @@ export interface NewMessage {
   eightBit: boolean
   /** An envelope address is not ASCII: relay it with `SMTPUTF8`. */
   smtpUtf8: boolean
+  /** The upstream named in its send options (overriding the routes), or null. */
+  upstream?: string | null
   /**
    * Store it already leased to this owner (status `sending`), for `now` deliveries that the
    * caller attempts at once.
@@ -209,6 +321,10 @@ export interface ClaimedMessage {
   eightBit: boolean | null
   /** As given at enqueue; null for a message stored before it was recorded. */
   smtpUtf8: boolean | null
+  /** Its tags (routes match on them). */
+  tags: string[]
+  /** The upstream named in its send options, or null (the routes decide). */
+  upstream: string | null
 }
 
 /** The outcome for one recipient in one attempt. */
@@ -240,6 +356,8 @@ export interface AttemptRecord {
   /** Summary of the error, if any. */
   error: string | null
   recipients: RecipientOutcome[]
+  /** The named upstream the attempt used (`default` for the `upstream` setting); null if none. */
+  upstream?: string | null
 }
 
 /** See {@link AttemptRecord.outcome}. */
@@ -301,6 +419,8 @@ export interface MessageSummary {
   lastError: string | null
   captured: boolean
   idempotencyKey: string | null
+  /** The upstream named in its send options, or null. */
+  upstream: string | null
   leaseOwner: string | null
   leaseExpiresAt: Date | null
   finishedAt: Date | null

@@ -20,6 +20,8 @@ const message = (recipients: number): ClaimedMessage => ({
   expiresAt: new Date(createdAt.getTime() + 86_400_000),
   eightBit: false,
   smtpUtf8: false,
+  tags: [],
+  upstream: null,
 })
 
 function completion(m: ClaimedMessage, replies: [string, number, string][]): Completion {

@@ -1,23 +1,21 @@
 import type { Logger } from '../logger.js'
-import type { Upstream } from '../delivery/upstream.js'
-import type { UpstreamHealth } from '../delivery/upstream-health.js'
+import type { UpstreamSet } from '../delivery/upstream-set.js'
 import type { Store } from '../store/store.js'
 
 /**
  * When a worker starts, messages that an earlier outage parked (deferred until a probe finds
- * the upstream back, or for at most a minute) are released at once if the upstream is
+ * the upstream back, or for at most a minute) are released at once if an upstream is
  * reachable now: after a restart no probe of this process ever failed, so none would succeed
- * to release them, and they would wait out their old due time. An upstream still unreachable
- * leaves them be; the first sends find it down as they always do. Never rejects.
+ * to release them, and they would wait out their old due time. Upstreams still unreachable
+ * leave them be; the first sends find them down as they always do. Never rejects.
  */
 export async function releaseParkedMessages(deps: {
   store: Store
-  upstream: Upstream
-  health: UpstreamHealth
+  upstreams: UpstreamSet
   logger: Logger
 }): Promise<number> {
   try {
-    await deps.upstream.probe()
+    await deps.upstreams.probeAny()
   } catch {
     return 0
   }
@@ -25,7 +23,7 @@ export async function releaseParkedMessages(deps: {
     const released = await deps.store.wakeUpstreamWaiters()
     if (released > 0) {
       deps.logger.info(
-        { upstream: deps.upstream.description, released },
+        { upstream: deps.upstreams.description, released },
         `upstream reachable: released ${released} messages an earlier outage had parked`,
       )
     }

@@ -1,12 +1,15 @@
 import { setMaxListeners } from 'node:events'
 import { attemptEvent } from '../events.js'
+import { routeMessage } from '../delivery/routes.js'
 import type { UpstreamHealth } from '../delivery/upstream-health.js'
 import { newLeaseOwner } from '../store/lease-owner.js'
 import type { ClaimedMessage, Completion, Store } from '../store/store.js'
+import { admit, firstUp, type Admission } from './admission.js'
 import { deliverMessage, type DeliveryDeps } from './deliver-message.js'
 import { createHeldOutcomes } from './held-outcomes.js'
 import { createLeaseKeeper } from './lease-keeper.js'
 import { releaseParkedMessages } from './release-parked.js'
+import { createUpstreamReporter } from './upstream-reporter.js'
 import { createWaker, delay } from './waker.js'
 
 /** Options of `outbox.worker()`. */
@@ -105,7 +108,13 @@ export function createWorker(
   const id = workerId()
   const log = deps.logger
   const counts: WorkerCounts = { sent: 0, failed: 0, deferred: 0 }
+  const health = deps.upstreams.health
+  // Every message launched and not yet settled: sending, or waiting for its turn.
   const active = new Map<string, Promise<void>>()
+  // Sending slots (the concurrency). A message waiting for its rate-limited turn holds none, so
+  // a slow domain's mail never keeps other mail waiting for a slot.
+  let slotsInUse = 0
+  const slotWaiters: (() => void)[] = []
   // Claimed ahead of a free slot, so one claim transaction serves several sends.
   let buffer: ClaimedMessage[] = []
   const waker = createWaker()
@@ -116,6 +125,8 @@ export function createWorker(
   setMaxListeners(0, stopping.signal)
   let running = false
   let unsubscribe: (() => void) | null = null
+  let unsubscribeUp: (() => void) | null = null
+  let reporter: ReturnType<typeof createUpstreamReporter> | null = null
   let leases: ReturnType<typeof createLeaseKeeper> | null = null
   let resolveDone!: () => void
   const done = new Promise<void>((resolve) => (resolveDone = resolve))
@@ -127,13 +138,45 @@ export function createWorker(
     if (!applied) return
     // Parked for an outage that is already over (a send that failed as the upstream went away,
     // recorded after a probe found it back): nothing would wake it before its park time ends.
-    if (completion.waitingForUpstream && !deps.health.isDown) wakeParked()
+    if (completion.waitingForUpstream && routeIsUp(message)) wakeParked()
     deps.events.emit(attemptEvent(completion, message.createdAt))
     if (completion.status === 'sent') counts.sent++
     else if (completion.status === 'failed') counts.failed++
     else counts.deferred++
   }
   const held = createHeldOutcomes({ store: deps.store, logger: log, settled })
+
+  /** Some upstream of each of the message's routes is up now. */
+  function routeIsUp(message: ClaimedMessage): boolean {
+    const routed = routeMessage(
+      {
+        from: message.from,
+        recipients: message.pendingRecipients,
+        tags: message.tags,
+        upstream: message.upstream,
+      },
+      deps.routing.routes,
+    )
+    return routed.some((r) => firstUp(r.upstreams, deps.upstreams) !== null)
+  }
+
+  function takeSlot(): Promise<void> {
+    if (slotsInUse < concurrency && slotWaiters.length === 0) {
+      slotsInUse++
+      return Promise.resolve()
+    }
+    return new Promise<void>((resolve) =>
+      slotWaiters.push(() => {
+        slotsInUse++
+        resolve()
+      }),
+    )
+  }
+  function freeSlot(): void {
+    slotsInUse--
+    // A message whose turn came goes before the next claimed one.
+    slotWaiters.shift()?.()
+  }
 
   let waking: Promise<unknown> | null = null
   function wakeParked(): void {
@@ -144,17 +187,47 @@ export function createWorker(
   }
 
   function launch(message: ClaimedMessage): void {
+    // Called with a free slot: it is this message's until it waits for a turn or settles.
+    slotsInUse++
+    let holdsSlot = true
     const task = (async () => {
       let keepLease = false
       try {
-        const mayStart = await deps.rateLimiter.acquire(stopping.signal)
-        if (!mayStart || deps.health.isDown || held.size > 0) {
-          // Stopping, the upstream went away, or the store cannot record what is sent: give it
-          // back unsent.
+        let admission: Admission
+        try {
+          admission = await admit(message, deps)
+        } catch (error) {
+          log.warn(
+            { id: message.id, err: (error as Error).message },
+            'could not take rate-limit tokens; giving the message back',
+          )
           await giveBack([message])
           return
         }
-        const completion = await deliverMessage(message, id, deps)
+        if (
+          admission.send.length === 0 &&
+          admission.held.every((h) => h.reason === 'rate-limited')
+        ) {
+          // Nothing may go now: back to the queue, due at its turn, without an attempt.
+          await giveBack([message], Math.min(...admission.held.map((h) => h.dueInMs)))
+          return
+        }
+        if (admission.waitMs > 0) {
+          // Its turn is reserved: wait for it without a slot, then take the next free one.
+          holdsSlot = false
+          freeSlot()
+          if (!stopping.signal.aborted) fillSlots()
+          await delay(admission.waitMs, stopping.signal)
+          await takeSlot()
+          holdsSlot = true
+        }
+        if (stopping.signal.aborted || health.isDown || held.size > 0) {
+          // Stopping, every upstream went away, or the store cannot record what is sent: give
+          // it back unsent.
+          await giveBack([message])
+          return
+        }
+        const completion = await deliverMessage(message, admission, id, deps)
         if (leases?.lost.has(message.id)) {
           log.warn({ id: message.id }, 'lease was lost during delivery; recording the attempt only')
         }
@@ -181,10 +254,11 @@ export function createWorker(
         log.error({ id: message.id, err: (error as Error).message }, 'delivery task failed')
       } finally {
         active.delete(message.id)
+        if (holdsSlot) freeSlot()
         if (!keepLease) leases?.untrack(message.id)
         // The freed slot takes the next claimed message at once, even while the loop waits
         // for a claim: claiming ahead then keeps every slot busy.
-        if (!stopping.signal.aborted && !deps.health.isDown && held.size === 0) fillSlots()
+        if (!stopping.signal.aborted && !health.isDown && held.size === 0) fillSlots()
         waker.wake()
       }
     })()
@@ -192,16 +266,20 @@ export function createWorker(
   }
 
   function fillSlots(): void {
-    while (active.size < concurrency && buffer.length > 0) launch(buffer.shift()!)
+    while (slotsInUse < concurrency && slotWaiters.length === 0 && buffer.length > 0) {
+      launch(buffer.shift()!)
+    }
   }
 
-  async function giveBack(messages: ClaimedMessage[]): Promise<void> {
+  /** Gives messages back unsent: due at once, or `delayMs` later (a rate limit's turn). */
+  async function giveBack(messages: ClaimedMessage[], delayMs?: number): Promise<void> {
     if (messages.length === 0) return
     for (const m of messages) leases?.untrack(m.id)
     try {
       await deps.store.releaseLeases(
         id,
         messages.map((m) => m.id),
+        delayMs === undefined ? undefined : messages.map(() => delayMs),
       )
     } catch (error) {
       log.error(
@@ -231,15 +309,15 @@ export function createWorker(
         log.info({}, 'store back: held outcomes recorded; resuming delivery')
         storeRetryMs = STORE_RETRY_MS[0]
       }
-      if (deps.health.isDown) {
+      if (health.isDown) {
         await giveBack(buffer)
         buffer = []
         if (deps.mode === 'drain') break
         // Nothing to deliver until a probe succeeds; meanwhile fail what outlived its max age.
-        await untilUp(deps.health, MAX_IDLE_MS / 2, stopping.signal)
+        await untilUp(health, MAX_IDLE_MS / 2, stopping.signal)
         // Not while it is misconfigured: that is no message's fault, and it lasts until fixed.
-        if (!deps.health.misconfigured) await deps.store.expireOverdue().catch(() => 0)
-        if (!deps.health.isDown && !stopping.signal.aborted) {
+        if (!health.misconfigured) await deps.store.expireOverdue().catch(() => 0)
+        if (!health.isDown && !stopping.signal.aborted) {
           await deps.store.wakeUpstreamWaiters().catch(() => 0)
         }
         continue
@@ -293,9 +371,9 @@ export function createWorker(
         held.size === 0
       )
         break
-      if (claimedCount > 0 || buffer.length > 0 || active.size >= concurrency) {
+      if (claimedCount > 0 || buffer.length > 0 || slotsInUse >= concurrency) {
         // Busy: go round again as soon as a send finishes (or something is enqueued).
-        if (buffer.length > 0 || active.size >= concurrency || claimedCount === room) {
+        if (buffer.length > 0 || slotsInUse >= concurrency || claimedCount === room) {
           await waker.sleep(MAX_IDLE_MS)
         }
         continue
@@ -334,7 +412,9 @@ export function createWorker(
       )
     }
     leases?.stop()
+    await reporter?.stop()
     unsubscribe?.()
+    unsubscribeUp?.()
     running = false
     deps.onStopped?.()
     resolveDone()
@@ -352,8 +432,16 @@ export function createWorker(
       running = true
       leases = createLeaseKeeper(deps.store, id, deps.leaseMs, log)
       unsubscribe = deps.store.onEnqueue(() => waker.wake())
+      // One upstream back while others carried on: wake the messages its outage parked.
+      unsubscribeUp = deps.upstreams.onUp(() => {
+        if (!stopping.signal.aborted) wakeParked()
+      })
       if (deps.mode === 'daemon') {
-        log.info({ worker: id, concurrency, upstream: deps.upstream.description }, 'worker started')
+        reporter = createUpstreamReporter(deps.store, id, deps.upstreams, log)
+        log.info(
+          { worker: id, concurrency, upstream: deps.upstreams.description },
+          'worker started',
+        )
       }
       // Messages an earlier outage parked go out at once if the upstream is reachable now.
       const parked = releaseParkedMessages(deps)

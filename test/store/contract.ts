@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { createQueueId } from '../../src/message/queue-id.js'
 import type { Completion, NewMessage, Store } from '../../src/store/store.js'
 import { sleep, waitUntil } from '../helpers/temp.js'
+import { runShapingContract } from './contract-shaping.js'
 
 /** How a backend's test file plugs into the contract suite. */
 export interface StoreContractOptions {
@@ -33,7 +34,12 @@ export function newMessage(overrides: Partial<NewMessage> = {}): NewMessage {
   }
 }
 
-function completion(id: string, owner: string, overrides: Partial<Completion> = {}): Completion {
+/** A completion that sends to both of {@link newMessage}'s recipients; override what differs. */
+export function completion(
+  id: string,
+  owner: string,
+  overrides: Partial<Completion> = {},
+): Completion {
   return {
     id,
     owner,
@@ -728,4 +734,5 @@ export function runStoreContract(name: string, options: StoreContractOptions): v
       expect(later.buckets).toEqual([])
     })
   })
+  runShapingContract(name, options)
 }

@@ -2,23 +2,23 @@ import type { Command } from 'commander'
 import { CONFIG_KEYS, type OutboxConfig } from '../../config/config-schema.js'
 import { redactConfig } from '../../config/config-sources.js'
 import { formatDuration } from '../../config/duration.js'
-import { formatRateLimit } from '../../config/rate-limit.js'
+import { formatRateLimit, type RateLimit } from '../../config/rate-limit.js'
 import { formatBytes } from '../../message/format-bytes.js'
 import { commandConfig } from '../context.js'
 import { table } from '../format.js'
 
 function display(key: keyof OutboxConfig, value: OutboxConfig[keyof OutboxConfig]): string {
   if (value === null) return 'none'
+  if (key === 'upstreams' || key === 'routes' || key === 'domainLimits')
+    return JSON.stringify(value)
   if (Array.isArray(value)) {
     return (
-      value
-        .map((v: string | { username: string }) =>
-          typeof v === 'string' ? v : `${v.username}:***`,
-        )
+      (value as (string | { username: string })[])
+        .map((v) => (typeof v === 'string' ? v : `${v.username}:***`))
         .join(',') || 'none'
     )
   }
-  if (typeof value === 'object') return formatRateLimit(value)
+  if (typeof value === 'object') return formatRateLimit(value as RateLimit)
   if (key.endsWith('Ms') && typeof value === 'number') return formatDuration(value)
   if (key === 'maxMessageSize' && typeof value === 'number') return formatBytes(value)
   return String(value)

@@ -34,9 +34,10 @@ export function registerOverviewRoutes(
     const bucketMs = spanHours <= 6 ? 60_000 : 300_000
     const now = Date.now()
     const since = new Date(Math.floor((now - spanHours * 3_600_000) / bucketMs) * bucketMs)
-    const [stats, activity] = await Promise.all([
+    const [stats, activity, routing] = await Promise.all([
       outbox.admin.stats(),
       outbox.admin.activity({ since, bucketMs }),
+      outbox.admin.upstreams(),
     ])
     const health = outbox.upstreamHealth()
     return {
@@ -54,6 +55,10 @@ export function registerOverviewRoutes(
         // Only this process's worker knows whether the upstream is down right now.
         down: deps.workerInProcess() ? health.down : null,
       },
+      // Every named upstream as all running workers report it, and the limited domains.
+      routing,
     }
   })
+
+  app.get('/api/upstreams', async () => outbox.admin.upstreams())
 }

@@ -13,7 +13,7 @@ export function claimQueries({ prefix, M, R, byIds, updateIds }: MariadbTables) 
     q(
       (p) => `
       SELECT m.id, m.message_id, m.mail_from, m.priority, m.attempts, m.backoff_step,
-        m.eight_bit, m.smtputf8, ${NOW} - m.created_at AS created_ago_ms,
+        m.eight_bit, m.smtputf8, m.tags, m.upstream, ${NOW} - m.created_at AS created_ago_ms,
         m.expires_at - ${NOW} AS expires_in_ms, b.raw,
         (SELECT COALESCE(CONCAT('[', GROUP_CONCAT(JSON_QUOTE(r.address) ORDER BY r.position
            SEPARATOR ','), ']'), '[]')

@@ -87,8 +87,9 @@ export function completeQueries({ M, R, A }: MariadbTables) {
     ),
     q(
       (p) => `
-        INSERT INTO ${A} (message_id, worker, started_at, duration_ms, outcome, error, recipients)
-        SELECT j.id, j.worker, ${NOW} - j.ago, j.dur, j.outcome, j.error, j.rcpts
+        INSERT INTO ${A} (message_id, worker, started_at, duration_ms, outcome, error, recipients,
+          upstream)
+        SELECT j.id, j.worker, ${NOW} - j.ago, j.dur, j.outcome, j.error, j.rcpts, j.upstream
         FROM JSON_TABLE(${p(
           json(
             batch.map((c) => ({
@@ -99,12 +100,13 @@ export function completeQueries({ M, R, A }: MariadbTables) {
               outcome: c.outcome,
               error: clip(c.error),
               rcpts: json(c.attemptRecipients),
+              upstream: c.upstream,
             })),
           ),
         )}, '$[*]' COLUMNS (ord FOR ORDINALITY, id VARCHAR(64) PATH '$.id',
           worker VARCHAR(255) PATH '$.worker', ago BIGINT PATH '$.ago', dur INT PATH '$.dur',
           outcome VARCHAR(32) PATH '$.outcome', error TEXT PATH '$.error',
-          rcpts LONGTEXT PATH '$.rcpts')) j
+          rcpts LONGTEXT PATH '$.rcpts', upstream VARCHAR(255) PATH '$.upstream')) j
         WHERE EXISTS (SELECT 1 FROM ${M} m WHERE m.id = j.id)
         ORDER BY j.ord`,
       'completeAttempts',

@@ -6,9 +6,11 @@ import { claimQueries } from './claim-queries.js'
 import { completeQueries } from './complete-queries.js'
 import { insertMessages } from './insert-messages.js'
 import { mariadbTables } from './tables.js'
+import { mariadbShaping } from './shaping-queries.js'
 import {
   NOW,
   inList,
+  json,
   int,
   jsonRows,
   lockedChange,
@@ -43,7 +45,7 @@ export function createMariadbDialect(prefix: string): SqlDialect & { workMark():
   const { claim, claimedRows } = claimQueries(t)
   const SUMMARY = `m.id, m.message_id, m.status, m.priority, m.mail_from, m.recipients, m.subject,
     m.tags, m.size, m.idempotency_key, m.created_at, m.due_at, m.expires_at, m.attempts, m.reason,
-    m.last_error, m.captured, m.lease_owner, m.lease_expires_at, m.finished_at`
+    m.last_error, m.captured, m.lease_owner, m.lease_expires_at, m.finished_at, m.upstream`
 
   const filter: FilterSql = {
     all: '1 = 1',
@@ -64,6 +66,7 @@ export function createMariadbDialect(prefix: string): SqlDialect & { workMark():
     kind: 'mariadb',
     codec,
     filter,
+    ...mariadbShaping(prefix),
 
     insertMessages: (messages) => insertMessages(prefix, messages),
 
@@ -99,17 +102,37 @@ export function createMariadbDialect(prefix: string): SqlDialect & { workMark():
         ],
       })),
 
-    releaseLeases: ({ owner, ids }) =>
-      lockedChange(leasedBy(owner, ids, 'releaseLock'), (locked) => ({
-        changes: [
-          updateIds(
-            locked,
-            `status = CASE WHEN attempts = 0 THEN 'queued' ELSE 'deferred' END,
-              due_at = ${NOW}, lease_owner = NULL, lease_expires_at = NULL, updated_at = ${NOW}`,
-            'releaseLeases',
-          ),
-        ],
-      })),
+    releaseLeases: ({ owner, ids, delaysMs }) =>
+      lockedChange(leasedBy(owner, ids, 'releaseLock'), (locked) => {
+        if (!delaysMs) {
+          return {
+            changes: [
+              updateIds(
+                locked,
+                `status = CASE WHEN attempts = 0 THEN 'queued' ELSE 'deferred' END,
+                  due_at = ${NOW}, lease_owner = NULL, lease_expires_at = NULL, updated_at = ${NOW}`,
+                'releaseLeases',
+              ),
+            ],
+          }
+        }
+        // Each locked id with its delay.
+        const held = new Set(locked)
+        const pairs = ids.flatMap((id, i) => (held.has(id) ? [[id, delaysMs[i] ?? 0]] : []))
+        return {
+          changes: [
+            q(
+              (p) => `UPDATE JSON_TABLE(${p(json(pairs))}, '$[*]' COLUMNS (
+                  id VARCHAR(64) PATH '$[0]', delay BIGINT PATH '$[1]')) j
+                STRAIGHT_JOIN ${M} m FORCE INDEX (PRIMARY) ON m.id = j.id
+                SET m.status = CASE WHEN m.attempts = 0 THEN 'queued' ELSE 'deferred' END,
+                  m.due_at = ${NOW} + j.delay, m.lease_owner = NULL, m.lease_expires_at = NULL,
+                  m.updated_at = ${NOW}`,
+              'releaseLeasesLater',
+            ),
+          ],
+        }
+      }),
 
     complete: completeQueries(t),
 
@@ -177,7 +200,7 @@ export function createMariadbDialect(prefix: string): SqlDialect & { workMark():
       ),
     attemptRows: (id) =>
       q(
-        (p) => `SELECT worker, started_at, duration_ms, outcome, error, recipients
+        (p) => `SELECT worker, started_at, duration_ms, outcome, error, recipients, upstream
           FROM ${A} WHERE message_id = ${p(id)} ORDER BY id`,
       ),
     raw: (id) => q((p) => `SELECT raw FROM ${prefix}message_bodies WHERE id = ${p(id)}`),

@@ -5,6 +5,7 @@ import type { Query } from '../sql/driver.js'
 import { escapeLike } from '../sql/filter.js'
 import { queryBuilder, type Param } from '../sql/query.js'
 import { insertChunks } from '../sql/insert-chunks.js'
+import { postgresShaping } from './shaping-queries.js'
 
 /**
  * Every statement of the PostgreSQL store, for one schema. What a worker changes per message
@@ -39,7 +40,8 @@ export function createPostgresDialect(s: string, channel: string): SqlDialect {
   const FROM = `${s}.queue q JOIN ${s}.messages m ON m.id = q.id`
   const SUMMARY = `q.id, m.message_id, q.status, q.priority, m.mail_from, m.recipients, m.subject,
     m.tags, m.size, m.idempotency_key, m.created_at, q.due_at, q.expires_at, q.attempts,
-    q.reason, q.last_error, q.captured, q.lease_owner, q.lease_expires_at, q.finished_at`
+    q.reason, q.last_error, q.captured, q.lease_owner, q.lease_expires_at, q.finished_at,
+    m.upstream`
 
   const filter: FilterSql = {
     all: 'true',
@@ -83,6 +85,7 @@ export function createPostgresDialect(s: string, channel: string): SqlDialect {
           p(chunk.map((m) => m.leaseTo?.leaseMs ?? null)),
           p(chunk.map((m) => m.eightBit ?? null)),
           p(chunk.map((m) => m.smtpUtf8 ?? null)),
+          p(chunk.map((m) => m.upstream ?? null)),
         ]
         const types = [
           'text',
@@ -101,6 +104,7 @@ export function createPostgresDialect(s: string, channel: string): SqlDialect {
           'float8',
           'boolean',
           'boolean',
+          'text',
         ]
         // The bytes one parameter per message (sent in binary; an array would carry them as hex).
         const bodies = chunk.map((m) => `${p(m.raw)}::bytea`).join(', ')
@@ -108,14 +112,15 @@ export function createPostgresDialect(s: string, channel: string): SqlDialect {
       WITH input AS (
         SELECT * FROM unnest(${arrays.map((a, i) => `${a}::${types[i]}[]`).join(', ')}, ARRAY[${bodies}])
           AS i(id, message_id, status, priority, mail_from, recipients, subject, tags, size,
-            idempotency_key, send_at, max_age_ms, lease_owner, lease_ms, eight_bit, smtputf8, raw)
+            idempotency_key, send_at, max_age_ms, lease_owner, lease_ms, eight_bit, smtputf8,
+            upstream, raw)
       ), m AS (
         -- A message whose idempotency key is already stored is not inserted (ON CONFLICT waits
         -- for the transaction holding the key).
         INSERT INTO ${s}.messages (id, message_id, mail_from, recipients, subject, tags, size,
-          idempotency_key, eight_bit, smtputf8)
+          idempotency_key, eight_bit, smtputf8, upstream)
         SELECT id, message_id, mail_from, recipients, subject, tags, size, idempotency_key,
-          eight_bit, smtputf8
+          eight_bit, smtputf8, upstream
         FROM input
         ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
         RETURNING id, created_at
@@ -154,7 +159,7 @@ export function createPostgresDialect(s: string, channel: string): SqlDialect {
   /** A completion batch as rows (`i`), from its JSON. */
   /** What the worker needs of a claimed message; `q`: the alias of its queue row. */
   const claimedColumns = (q: string) => `${q}.id, m.message_id, m.mail_from, ${q}.priority,
-          ${q}.attempts, ${q}.backoff_step, m.eight_bit, m.smtputf8,
+          ${q}.attempts, ${q}.backoff_step, m.eight_bit, m.smtputf8, m.tags, m.upstream,
           ${msSince('now() - m.created_at')} AS created_ago_ms,
           ${msSince(`${q}.expires_at - now()`)} AS expires_in_ms, b.raw,
           ARRAY(SELECT address FROM ${s}.recipients r
@@ -165,7 +170,7 @@ export function createPostgresDialect(s: string, channel: string): SqlDialect {
   const completionInput = (p: Param, batch: readonly CompletionRow[]) => `
     SELECT * FROM jsonb_to_recordset(${p(JSON.stringify(batch))}::jsonb) AS x(ord int, id text,
       owner text, worker text, "startedAgoMs" float8, "durationMs" int, outcome text, error text,
-      "attemptRecipients" jsonb, recipients jsonb, status text, "delayMs" float8,
+      "attemptRecipients" jsonb, upstream text, recipients jsonb, status text, "delayMs" float8,
       "backoffIncrement" int, "waitingUpstream" boolean, reason text, captured boolean)`
 
   /**
@@ -202,6 +207,7 @@ export function createPostgresDialect(s: string, channel: string): SqlDialect {
     kind: 'postgres',
     codec,
     filter,
+    ...postgresShaping(s),
 
     insertMessages: (messages) => chunks(messages).map(insertChunk),
 
@@ -262,16 +268,24 @@ export function createPostgresDialect(s: string, channel: string): SqlDialect {
         'renewLeases',
       ),
 
-    releaseLeases: ({ owner, ids }) =>
+    releaseLeases: ({ owner, ids, delaysMs }) =>
       q(
-        (p) => `UPDATE ${s}.queue
-          SET status = CASE WHEN attempts = 0 THEN 'queued' ELSE 'deferred' END,
-            due_at = now(), lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
-          WHERE id IN (SELECT id FROM ${s}.queue
+        (p) => {
+          const leased = `SELECT id FROM ${s}.queue
             WHERE id = ANY(${p([...ids])}::text[]) AND status = 'sending' AND lease_owner = ${p(owner)}
-            ORDER BY id FOR UPDATE)
-          RETURNING id`,
-        'releaseLeases',
+            ORDER BY id FOR UPDATE`
+          const release = `status = CASE WHEN q.attempts = 0 THEN 'queued' ELSE 'deferred' END,
+            lease_owner = NULL, lease_expires_at = NULL, updated_at = now()`
+          if (!delaysMs) {
+            return `UPDATE ${s}.queue q SET ${release}, due_at = now()
+              WHERE id IN (${leased}) RETURNING q.id`
+          }
+          // Each id with its delay.
+          return `UPDATE ${s}.queue q SET ${release}, due_at = now() + ${ms('d.delay')}
+            FROM unnest(${p([...ids])}::text[], ${p([...delaysMs])}::float8[]) AS d(id, delay)
+            WHERE q.id = d.id AND q.id IN (${leased}) RETURNING q.id`
+        },
+        delaysMs ? 'releaseLeasesLater' : 'releaseLeases',
       ),
 
     // One statement per batch: the attempts, the recipients and the messages. An outcome
@@ -287,9 +301,9 @@ export function createPostgresDialect(s: string, channel: string): SqlDialect {
           ORDER BY q.id FOR UPDATE OF q
         ), attempt AS (
           INSERT INTO ${s}.attempts (message_id, worker, started_at, duration_ms, outcome, error,
-            recipients)
+            recipients, upstream)
           SELECT i.id, i.worker, now() - ${ms('i."startedAgoMs"')}, i."durationMs", i.outcome,
-            i.error, i."attemptRecipients"
+            i.error, i."attemptRecipients", i.upstream
           FROM input i WHERE EXISTS (SELECT 1 FROM ${s}.messages WHERE id = i.id)
           ORDER BY i.ord
         ), rcpt AS (
@@ -355,7 +369,7 @@ export function createPostgresDialect(s: string, channel: string): SqlDialect {
       ),
     attemptRows: (id) =>
       q(
-        (p) => `SELECT worker, started_at, duration_ms, outcome, error, recipients
+        (p) => `SELECT worker, started_at, duration_ms, outcome, error, recipients, upstream
           FROM ${s}.attempts WHERE message_id = ${p(id)} ORDER BY id`,
       ),
     raw: (id) => q((p) => `SELECT raw FROM ${s}.message_bodies WHERE id = ${p(id)}`),

@@ -9,6 +9,7 @@ import type { DurabilityMode, DurabilityReport } from './durability.js'
 import { maskUrl, redisFailure } from './failure.js'
 import { completionJson, filterJson, messageJson, selectorJson } from './script-args.js'
 import { defineScripts } from './scripts.js'
+import { createShapingMethods } from './shaping.js'
 import { toActivity, toClaimed, toQueueStats, type StatsReply } from './replies.js'
 import { fromPairs, toDetail, toSummary } from './summary.js'
 import { listenForWakeUps } from './wake-listener.js'
@@ -147,10 +148,15 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Redi
         )
       }),
 
-    releaseLeases: (owner, ids) =>
+    releaseLeases: (owner, ids, delaysMs) =>
       op(async () => {
         if (ids.length === 0) return
-        const n = Number(await write(() => run('release-leases', [owner, JSON.stringify(ids)])))
+        const delays = delaysMs
+          ? JSON.stringify(ids.map((_, i) => Math.round(delaysMs[i] ?? 0)))
+          : ''
+        const n = Number(
+          await write(() => run('release-leases', [owner, JSON.stringify(ids), delays])),
+        )
         if (n > 0) notifyLocal()
       }),
 
@@ -274,6 +280,8 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Redi
         ])
         return toActivity(entries, up, bucketMs)
       }),
+
+    ...createShapingMethods({ run, op, write }),
 
     onEnqueue(listener) {
       listeners.add(listener)

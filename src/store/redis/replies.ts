@@ -30,6 +30,8 @@ export function toClaimed(rows: readonly unknown[][], local: number): ClaimedMes
       // An empty Lua table encodes as `{}`: no pending recipients.
       pendingRecipients: Array.isArray(pending) ? pending.map(String) : [],
       failedRecipients: Number(r[12]),
+      tags: JSON.parse(text(r[13])) as string[],
+      upstream: r[14] == null ? null : text(r[14]),
     }
   })
 }
@@ -61,7 +63,10 @@ export function toQueueStats(reply: StatsReply, durabilityRisk: string | null): 
   }
 }
 
-/** The attempt log's entries since a time (`seq:outcome` WITHSCORES) in buckets, and `up`. */
+/**
+ * The attempt log's entries since a time (`seq:outcome`, or `seq:outcome:upstream`,
+ * WITHSCORES) in buckets, and `up`.
+ */
 export function toActivity(
   entries: readonly string[],
   up: readonly (string | null)[],
@@ -69,7 +74,10 @@ export function toActivity(
 ): Activity {
   const counts = new Map<string, { bucket: number; outcome: string; n: number }>()
   for (let i = 0; i + 1 < entries.length; i += 2) {
-    const outcome = entries[i]!.slice(entries[i]!.indexOf(':') + 1)
+    const entry = entries[i]!
+    const start = entry.indexOf(':') + 1
+    const end = entry.indexOf(':', start)
+    const outcome = end < 0 ? entry.slice(start) : entry.slice(start, end)
     const bucket = Math.floor(Number(entries[i + 1]) / bucketMs) * bucketMs
     const key = `${bucket}:${outcome}`
     const row = counts.get(key) ?? { bucket, outcome, n: 0 }

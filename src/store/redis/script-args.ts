@@ -41,6 +41,7 @@ export function messageJson(m: NewMessage) {
     leaseMs: m.leaseTo ? Math.round(m.leaseTo.leaseMs) : null,
     eightBit: m.eightBit,
     smtpUtf8: m.smtpUtf8,
+    upstream: m.upstream ?? null,
   }
 }
 
@@ -60,6 +61,7 @@ export function completionJson(c: Completion): [string, string] {
     waitingUpstream: c.waitingForUpstream,
     reason: c.reason,
     captured: c.captured,
+    upstream: c.attempt.upstream ?? null,
   }
   const attempt = {
     worker: c.attempt.worker,
@@ -67,6 +69,7 @@ export function completionJson(c: Completion): [string, string] {
     outcome: c.attempt.outcome,
     error: c.attempt.error,
     recipients: c.attempt.recipients,
+    upstream: c.attempt.upstream ?? null,
   }
   return [JSON.stringify(completion), JSON.stringify(attempt)]
 }

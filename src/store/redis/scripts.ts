@@ -4,7 +4,8 @@ import type { Redis } from 'ioredis'
 /**
  * The Lua scripts of the Redis store, one file per operation under `scripts/`, each run
  * atomically by the server: every change of more than one key happens inside one, so nothing
- * is read, changed in Node and written back. `lib.lua` (shared helpers) goes in front of each.
+ * is read, changed in Node and written back. `lib.lua` (shared helpers) goes in front of each,
+ * and the few that need more get their own helper files too (see {@link EXTRA_LIBS}).
  * The files sit next to this module in `src/` and, copied by scripts/post-build.mjs, in `dist/`.
  */
 export const SCRIPT_NAMES = [
@@ -25,6 +26,12 @@ export const SCRIPT_NAMES = [
   'stats',
   'lease-owners',
   'expire-leases-of',
+  'take-tokens',
+  'adjust-rates',
+  'rate-buckets',
+  'report-upstreams',
+  'upstream-reports',
+  'upstream-activity',
 ] as const
 
 export type ScriptName = (typeof SCRIPT_NAMES)[number]
@@ -36,13 +43,27 @@ export type RunScript = (
   buffers?: boolean,
 ) => Promise<unknown>
 
+/**
+ * Helper files only some scripts need, put after `lib.lua`: the token bucket arithmetic stays
+ * out of the claim and complete scripts, which run per message.
+ */
+const EXTRA_LIBS: Partial<Record<ScriptName, readonly string[]>> = {
+  'take-tokens': ['rate-bucket'],
+  'adjust-rates': ['rate-bucket'],
+}
+
 let sources: Map<ScriptName, string> | null = null
 
 function loadSources(): Map<ScriptName, string> {
   const read = (name: string) =>
     readFileSync(new URL(`./scripts/${name}.lua`, import.meta.url), 'utf8')
   const lib = read('lib')
-  return new Map(SCRIPT_NAMES.map((name) => [name, `${lib}\n${read(name)}`]))
+  return new Map(
+    SCRIPT_NAMES.map((name) => {
+      const parts = [lib, ...(EXTRA_LIBS[name] ?? []).map(read), read(name)]
+      return [name, parts.join('\n')]
+    }),
+  )
 }
 
 /** The ioredis command name of a script: `outbox` and the name in camel case. */

@@ -36,6 +36,7 @@ export function toSummary(id: string, h: MessageHash): MessageSummary {
     lastError: text(h.last_error),
     captured: h.captured === '1',
     idempotencyKey: text(h.idempotency_key),
+    upstream: text(h.upstream),
     leaseOwner: text(h.lease_owner),
     leaseExpiresAt: time(h.lease_expires_at),
     finishedAt: time(h.finished_at),
@@ -55,7 +56,8 @@ export function toDetail(id: string, h: MessageHash, attempts: readonly string[]
     })),
     attemptLog: attempts.map((entry): AttemptRecord => {
       const { t, a } = JSON.parse(entry) as { t: number; a: Omit<AttemptRecord, 'startedAt'> }
-      return { ...a, startedAt: new Date(t) }
+      // Attempts logged before the upstream was recorded have none.
+      return { ...a, startedAt: new Date(t), upstream: a.upstream ?? null }
     }),
   }
 }

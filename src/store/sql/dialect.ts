@@ -2,6 +2,7 @@ import type { MessageStatus } from '../../message/types.js'
 import type { NewMessage } from '../store.js'
 import type { Query } from './driver.js'
 import type { Condition, Param } from './query.js'
+import type { ShapingSql } from './shaping-dialect.js'
 
 /**
  * What a SQL backend supplies to the queue engine (`sql-store.ts`): the text of each statement,
@@ -13,7 +14,7 @@ import type { Condition, Param } from './query.js'
  * own — `now()` in PostgreSQL, the process's clock in SQLite, whose only clock it is. The
  * engine passes durations (`leaseMs`, `delayMs`), never "now".
  */
-export interface SqlDialect {
+export interface SqlDialect extends ShapingSql {
   /** `sqlite`, `postgres`. */
   readonly kind: string
   readonly codec: RowCodec
@@ -42,7 +43,8 @@ export interface SqlDialect {
    * What a worker needs of leased messages: `id`, `message_id`, `mail_from`, `priority` (rank),
    * `attempts`, `backoff_step`, `created_ago_ms` and `expires_in_ms` (by the store's clock),
    * `raw`, `pending` (the pending recipients in order, as the codec's `list`), `failed` (count),
-   * `eight_bit` and `smtputf8` (null when not recorded).
+   * `eight_bit` and `smtputf8` (null when not recorded), `tags` (the JSON column of the message
+   * row, not a join) and `upstream`.
    */
   claimedRows(ids: readonly string[]): Query
   /**
@@ -56,8 +58,15 @@ export interface SqlDialect {
   expireLeasesOf(owners: readonly string[]): Query
   /** Extends the leases `owner` holds on `ids`; returns `id` of each. */
   renewLeases(input: { owner: string; ids: readonly string[]; leaseMs: number }): Query
-  /** Gives leased messages back, due now, with their previous status. */
-  releaseLeases(input: { owner: string; ids: readonly string[] }): Query
+  /**
+   * Gives leased messages back with their previous status: due now, or with `delaysMs` (one per
+   * id, whole ms) each that much later; returns `id` of each.
+   */
+  releaseLeases(input: {
+    owner: string
+    ids: readonly string[]
+    delaysMs: readonly number[] | null
+  }): Query
 
   // Outcomes.
   /**
@@ -78,7 +87,7 @@ export interface SqlDialect {
   messageRow(id: string): Query
   /** `address`, `status`, `code`, `reply` of a message's recipients, in order. */
   recipientRows(id: string): Query
-  /** `worker`, `started_at`, `duration_ms`, `outcome`, `error`, `recipients` of its attempts, oldest first. */
+  /** `worker`, `started_at`, `duration_ms`, `outcome`, `error`, `recipients`, `upstream` of its attempts, oldest first. */
   attemptRows(id: string): Query
   /** `raw` of a message. */
   raw(id: string): Query
@@ -164,6 +173,8 @@ export interface CompletionRow {
   outcome: string
   error: string | null
   attemptRecipients: unknown[]
+  /** The upstream the attempt used, or null. */
+  upstream: string | null
   recipients: { address: string; status: string; code: number | null; reply: string }[]
   status: 'sent' | 'failed' | 'deferred'
   /** For `deferred`: how long from now until it is due. */
@@ -186,6 +197,7 @@ export const SUMMARY_COLUMNS = [
   'tags',
   'size',
   'idempotency_key',
+  'upstream',
   'created_at',
   'due_at',
   'expires_at',

@@ -21,6 +21,7 @@ import { createBatcher } from './batcher.js'
 import type { CompletionRow, SqlDialect } from './dialect.js'
 import type { Query, Row, SqlDriver, SqlTransaction } from './driver.js'
 import { filterCondition, selectorCondition } from './filter.js'
+import { createShaping } from './shaping.js'
 
 /** Options of {@link createSqlStore}. */
 export interface SqlStoreOptions {
@@ -201,6 +202,7 @@ export function createSqlStore(options: SqlStoreOptions): Store {
       outcome: c.attempt.outcome,
       error: c.attempt.error,
       attemptRecipients: c.attempt.recipients,
+      upstream: c.attempt.upstream ?? null,
       recipients: c.recipients.map((r) => ({
         address: r.address,
         status: r.status,
@@ -240,6 +242,7 @@ export function createSqlStore(options: SqlStoreOptions): Store {
       lastError: text(row.last_error),
       captured: codec.flag(row.captured),
       idempotencyKey: text(row.idempotency_key),
+      upstream: text(row.upstream),
       leaseOwner: text(row.lease_owner),
       leaseExpiresAt: time(row.lease_expires_at),
       finishedAt: time(row.finished_at),
@@ -248,6 +251,7 @@ export function createSqlStore(options: SqlStoreOptions): Store {
 
   const store: Store = {
     kind: dialect.kind,
+    ...createShaping({ driver, dialect, op }),
 
     enqueue: (messages, enqueueOptions) =>
       op(async () => {
@@ -310,6 +314,8 @@ export function createSqlStore(options: SqlStoreOptions): Store {
           expiresAt: new Date(local + Number(row.expires_in_ms)),
           eightBit: row.eight_bit == null ? null : codec.flag(row.eight_bit),
           smtpUtf8: row.smtputf8 == null ? null : codec.flag(row.smtputf8),
+          tags: codec.json<string[]>(row.tags),
+          upstream: typeof row.upstream === 'string' ? row.upstream : null,
         }))
       }),
 
@@ -319,10 +325,14 @@ export function createSqlStore(options: SqlStoreOptions): Store {
         return ids(await driver.write(dialect.renewLeases({ owner, ids: leased, leaseMs })))
       }),
 
-    releaseLeases: (owner, leased) =>
+    releaseLeases: (owner, leased, delaysMs) =>
       op(async () => {
         if (leased.length === 0) return
-        await writeAndWake([dialect.releaseLeases({ owner, ids: leased })])
+        // Whole ms, one per id (a missing one is none); no delay at all is the plain release.
+        const delays = leased.map((_, i) => Math.max(0, Math.round(delaysMs?.[i] ?? 0)))
+        const later = delays.some((d) => d > 0) ? delays : null
+        // Woken even when due later: a worker sleeping until a later due time must wake sooner.
+        await writeAndWake([dialect.releaseLeases({ owner, ids: leased, delaysMs: later })])
       }),
 
     complete: (completion) =>
@@ -362,6 +372,7 @@ export function createSqlStore(options: SqlStoreOptions): Store {
             outcome: r.outcome as AttemptRecord['outcome'],
             error: typeof r.error === 'string' ? r.error : null,
             recipients: codec.json<RecipientOutcome[]>(r.recipients),
+            upstream: typeof r.upstream === 'string' ? r.upstream : null,
           })),
         }
       }),

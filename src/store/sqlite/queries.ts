@@ -4,6 +4,7 @@ import type { FilterSql, RowCodec, SqlDialect } from '../sql/dialect.js'
 import type { Query } from '../sql/driver.js'
 import { escapeLike } from '../sql/filter.js'
 import { queryBuilder, type Param } from '../sql/query.js'
+import { sqliteShaping } from './shaping-queries.js'
 
 /**
  * Every statement of the SQLite store. Times are milliseconds since the epoch, by this
@@ -21,8 +22,8 @@ const flag = (value: boolean | undefined) => (value === undefined ? null : value
 const CLAIMABLE = `status IN ('queued', 'deferred')`
 const SUMMARY = `m.id, m.message_id, m.status, m.priority, m.mail_from, m.recipients, m.subject,
   m.tags, m.size, m.idempotency_key, m.created_at, m.due_at, m.expires_at, m.attempts, m.reason,
-  m.last_error, m.captured, m.lease_owner, m.lease_expires_at, m.finished_at`
-/** Most messages in one insert: 15 values each, under SQLite's 32,766 per statement. */
+  m.last_error, m.captured, m.lease_owner, m.lease_expires_at, m.finished_at, m.upstream`
+/** Most messages in one insert: 19 values each, under SQLite's 32,766 per statement. */
 const INSERT_CHUNK = 1000
 
 const codec: RowCodec = {
@@ -76,6 +77,7 @@ function insertChunk(messages: readonly NewMessage[]): Query[] {
           p(leased ? t + leased.leaseMs : null),
           p(flag(m.eightBit)),
           p(flag(m.smtpUtf8)),
+          p(m.upstream ?? null),
         ].join(', ')}, ${p(t)})`
       })
       .join(',\n')
@@ -84,7 +86,7 @@ function insertChunk(messages: readonly NewMessage[]): Query[] {
       (p) => `
       INSERT INTO messages (id, message_id, status, priority, mail_from, recipients, subject, tags,
         size, idempotency_key, created_at, due_at, expires_at, lease_owner, lease_expires_at,
-        eight_bit, smtputf8, updated_at)
+        eight_bit, smtputf8, upstream, updated_at)
       VALUES ${rows(p)}
       ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING`,
     ),
@@ -117,6 +119,7 @@ export const sqliteDialect: SqlDialect = {
   kind: 'sqlite',
   codec,
   filter,
+  ...sqliteShaping,
 
   insertMessages(messages) {
     const queries: Query[] = []
@@ -169,7 +172,7 @@ export const sqliteDialect: SqlDialect = {
       const t = p(now())
       return `
         SELECT m.id, m.message_id, m.mail_from, m.priority, m.attempts, m.backoff_step,
-          m.eight_bit, m.smtputf8, ${t} - m.created_at AS created_ago_ms, m.expires_at - ${t} AS expires_in_ms, b.raw,
+          m.eight_bit, m.smtputf8, m.tags, m.upstream, ${t} - m.created_at AS created_ago_ms, m.expires_at - ${t} AS expires_in_ms, b.raw,
           (SELECT json_group_array(address) FROM (SELECT address FROM recipients r
              WHERE r.message_id = m.id AND r.status = 'pending' ORDER BY position)) AS pending,
           (SELECT count(*) FROM recipients r WHERE r.message_id = m.id AND r.status = 'failed') AS failed
@@ -197,14 +200,22 @@ export const sqliteDialect: SqlDialect = {
       'renewLeases',
     ),
 
-  releaseLeases: ({ owner, ids }) =>
+  releaseLeases: ({ owner, ids, delaysMs }) =>
     q((p) => {
       const t = p(now())
-      return `UPDATE messages
-        SET status = CASE WHEN attempts = 0 THEN 'queued' ELSE 'deferred' END,
-          due_at = ${t}, lease_owner = NULL, lease_expires_at = NULL, updated_at = ${t}
-        WHERE id IN (SELECT value FROM json_each(${p(json(ids))}))
-          AND status = 'sending' AND lease_owner = ${p(owner)}
+      const release = `SET status = CASE WHEN attempts = 0 THEN 'queued' ELSE 'deferred' END,
+          lease_owner = NULL, lease_expires_at = NULL, updated_at = ${t}`
+      if (!delaysMs) {
+        return `UPDATE messages ${release}, due_at = ${t}
+          WHERE id IN (SELECT value FROM json_each(${p(json(ids))}))
+            AND status = 'sending' AND lease_owner = ${p(owner)}
+          RETURNING id`
+      }
+      // Each id with its delay, as (id, delay) pairs.
+      const pairs = json(ids.map((id, i) => [id, delaysMs[i] ?? 0]))
+      return `UPDATE messages AS m ${release}, due_at = ${t} + d.delay
+        FROM (SELECT value ->> '$[0]' AS leased, value ->> '$[1]' AS delay FROM json_each(${p(pairs)})) AS d
+        WHERE m.id = d.leased AND m.status = 'sending' AND m.lease_owner = ${p(owner)}
         RETURNING id`
     }),
 
@@ -216,9 +227,9 @@ export const sqliteDialect: SqlDialect = {
     return batch.flatMap((c) => [
       q(
         (p) => `INSERT INTO attempts (message_id, worker, started_at, duration_ms, outcome, error,
-            recipients)
+            recipients, upstream)
           SELECT ${p(c.id)}, ${p(c.worker)}, ${p(t - c.startedAgoMs)}, ${p(c.durationMs)},
-            ${p(c.outcome)}, ${p(c.error)}, ${p(json(c.attemptRecipients))}
+            ${p(c.outcome)}, ${p(c.error)}, ${p(json(c.attemptRecipients))}, ${p(c.upstream)}
           WHERE EXISTS (SELECT 1 FROM messages WHERE id = ${p(c.id)})`,
         'completeAttempt',
       ),
@@ -291,7 +302,7 @@ export const sqliteDialect: SqlDialect = {
     ),
   attemptRows: (id) =>
     q(
-      (p) => `SELECT worker, started_at, duration_ms, outcome, error, recipients
+      (p) => `SELECT worker, started_at, duration_ms, outcome, error, recipients, upstream
         FROM attempts WHERE message_id = ${p(id)} ORDER BY id`,
     ),
   raw: (id) => q((p) => `SELECT raw FROM message_bodies WHERE id = ${p(id)}`),

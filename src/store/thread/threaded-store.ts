@@ -38,6 +38,12 @@ const METHODS = [
   'purge',
   'stats',
   'activity',
+  'takeTokens',
+  'adjustRates',
+  'rateBuckets',
+  'reportUpstreams',
+  'upstreamReports',
+  'upstreamActivity',
 ] as const satisfies readonly (keyof Store)[]
 
 /**

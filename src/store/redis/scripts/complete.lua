@@ -10,10 +10,18 @@ if redis.call('EXISTS', mkey(id)) == 0 then return 0 end
 local t = now - math.floor(c.startedAgoMs)
 redis.call('RPUSH', P .. 'a:' .. id, '{"t":' .. int(t) .. ',"a":' .. ARGV[3] .. '}')
 local seq = redis.call('INCR', P .. 'log:seq')
-redis.call('ZADD', P .. 'log', t, seq .. ':' .. c.outcome)
+local upstream = present(c.upstream) and c.upstream or nil
+redis.call('ZADD', P .. 'log', t, seq .. ':' .. c.outcome .. (upstream and ':' .. upstream or ''))
 -- The log feeds the dashboard's activity chart (up to 48 hours back); older entries go as new
 -- ones come.
-redis.call('ZREMRANGEBYSCORE', P .. 'log', '-inf', num(now - 49 * 3600000))
+redis.call('ZREMRANGEBYSCORE', P .. 'log', '-inf', num(now - LOG_HORIZON_MS))
+if upstream then
+  -- Per upstream, counted by minute: upstreamActivity adds up minutes, never reads the log
+  -- of millions of attempts (only its partial first minute). A minute goes with the log.
+  local minute = P .. 'ua:' .. int(t / 60000)
+  redis.call('HINCRBY', minute, c.outcome .. ':' .. upstream, 1)
+  redis.call('PEXPIRE', minute, LOG_HORIZON_MS)
+end
 local up = redis.call('HMGET', P .. 'up', 'problem_t', 'success_t', 'error_t')
 if c.outcome == 'upstream-down' or c.outcome == 'misconfigured' then
   if not up[1] or t >= tonumber(up[1]) then

@@ -33,6 +33,7 @@ for i, m in ipairs(list) do
       smtputf8 = m.smtpUtf8 and 1 or 0, rc = cjson.encode(rc), due_at = num(due),
     }
     if present(m.subject) then fields.subject = m.subject end
+    if present(m.upstream) then fields.upstream = m.upstream end
     if key then fields.idempotency_key = key end
     if present(m.leaseOwner) then
       fields.status = 'sending'

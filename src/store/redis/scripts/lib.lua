@@ -9,8 +9,16 @@
 --   upwait      deferred only because the upstream was down
 --   idem        idempotency key -> id                    counts  status -> number of messages
 --   fin:<sent|failed>  minute -> messages finished       up  the upstream's last problem/success
---   log         every attempt (score: start time)        wake  pub/sub channel of new work
+--   log         every attempt (score: start time), '<seq>:<outcome>[:<upstream>]'
+--   ua:<minute>  hash '<outcome>:<upstream>' -> attempts started that minute
+--   wake        pub/sub channel of new work
+--   rb, rb:<bucket>  rate limit buckets (rate-bucket.lua)
+--   ur, urep    what workers report of their upstreams (report-upstreams.lua)
 local P = ARGV[1]
+
+-- How far back the attempt log (and the per-upstream minutes) go: the activity chart's 48
+-- hours, and one to spare.
+local LOG_HORIZON_MS = 49 * 3600000
 
 -- The server's clock, in ms with microseconds as the fraction: every worker agrees on it
 -- whatever its own clock says, and messages made due one after the other keep their order.
