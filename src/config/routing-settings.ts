@@ -98,7 +98,7 @@ function addressPatterns(
     return undefined
   }
   const patterns: AddressPatterns = { addresses: [], domains: [], any: false }
-  for (const pattern of list as string[]) {
+  for (const pattern of list) {
     const text = pattern.trim()
     if (text.startsWith('@')) {
       const domain = normaliseDomain(text.slice(1))

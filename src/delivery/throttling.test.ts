@@ -20,6 +20,6 @@ describe('isThrottlingReply', () => {
     [550, '550 5.7.1 Rate limited forever'],
     [null, 'connection refused'],
   ])('%s %s is not', (code, reply) => {
-    expect(isThrottlingReply(code as number | null, reply)).toBe(false)
+    expect(isThrottlingReply(code, reply)).toBe(false)
   })
 })

@@ -133,7 +133,7 @@ export function createUpstreamSet(
   try {
     for (const [name, setting] of routing.upstreams) {
       const maxConnections = setting.maxConnections ?? options.concurrency
-      const upstream = createUpstream(setting.spec as UpstreamSpec, {
+      const upstream = createUpstream(setting.spec, {
         maxConnections,
         maxMessagesPerConnection: options.maxMessagesPerConnection,
         maxConnectionAgeMs: options.maxConnectionAgeMs,

@@ -178,6 +178,12 @@ export function createWorker(
     slotWaiters.shift()?.()
   }
 
+  /**
+   * The latest turn this worker gave a rate-limited message back for: a drain delivers what is
+   * due now, and a message only waiting for its turn is due now as far as its sender knows.
+   */
+  let turnsUntil = 0
+
   let waking: Promise<unknown> | null = null
   function wakeParked(): void {
     waking ??= deps.store
@@ -275,6 +281,7 @@ export function createWorker(
   async function giveBack(messages: ClaimedMessage[], delayMs?: number): Promise<void> {
     if (messages.length === 0) return
     for (const m of messages) leases?.untrack(m.id)
+    if (delayMs !== undefined) turnsUntil = Math.max(turnsUntil, Date.now() + delayMs)
     try {
       await deps.store.releaseLeases(
         id,
@@ -369,8 +376,13 @@ export function createWorker(
         active.size === 0 &&
         buffer.length === 0 &&
         held.size === 0
-      )
-        break
+      ) {
+        const untilTurns = turnsUntil - Date.now()
+        if (untilTurns <= 0) break
+        // Messages given back for their rate-limited turn: wait for them, then claim again.
+        await waker.sleep(Math.min(untilTurns, MAX_IDLE_MS))
+        continue
+      }
       if (claimedCount > 0 || buffer.length > 0 || slotsInUse >= concurrency) {
         // Busy: go round again as soon as a send finishes (or something is enqueued).
         if (buffer.length > 0 || slotsInUse >= concurrency || claimedCount === room) {
