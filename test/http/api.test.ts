@@ -309,7 +309,9 @@ describe('HTTP API with an admin token', () => {
     const metrics = await call(server, 'GET', '/metrics', { headers: auth })
     expect(metrics.headers.get('content-type')).toContain('text/plain')
     expect(metrics.text).toMatch(/outbox_messages_enqueued_total\{priority="normal"\} [1-9]/)
-    expect(metrics.text).toMatch(/outbox_messages_sent_total\{captured="true",upstream="default"\} [1-9]/)
+    expect(metrics.text).toMatch(
+      /outbox_messages_sent_total\{captured="true",upstream="default"\} [1-9]/,
+    )
     expect(metrics.text).toContain('outbox_queue_messages{status="held"}')
     expect(metrics.text).toContain('outbox_oldest_waiting_seconds')
     expect(metrics.text).toContain('outbox_delivery_latency_seconds_bucket')
