@@ -8,10 +8,12 @@ export async function startWorkerProcess(
   store: string,
   upstream: string,
   concurrency: number,
+  /** More `createOutbox()` options (JSON-able): upstreams, routes, limits. */
+  options?: Record<string, unknown>,
 ): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [WORKER, store, upstream, String(concurrency)], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  })
+  const args = [WORKER, store, upstream, String(concurrency)]
+  if (options) args.push(JSON.stringify(options))
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] })
   await new Promise<void>((resolve, reject) => {
     child.stdout.on('data', (chunk: Buffer) => {
       if (chunk.toString().includes('ready')) resolve()
