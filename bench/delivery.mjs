@@ -82,6 +82,8 @@ function noopStore(messages) {
           backoffStep: 0,
           createdAt: new Date(),
           expiresAt: new Date(Date.now() + 86_400_000),
+          tags: [],
+          upstream: null,
         })
       }
       return out
@@ -104,6 +106,22 @@ function noopStore(messages) {
     },
     onEnqueue() {
       return () => {}
+    },
+    // No rate limits are configured, so no tokens are asked for; the worker reports its
+    // upstreams' state every few seconds.
+    async takeTokens() {
+      return []
+    },
+    async adjustRates() {},
+    async rateBuckets() {
+      return []
+    },
+    async reportUpstreams() {},
+    async upstreamReports() {
+      return []
+    },
+    async upstreamActivity() {
+      return []
     },
     async close() {},
   }

@@ -81,69 +81,100 @@ function rateText(current, configured, text) {
 function upstreamState(u) {
   if (u.state === 'unknown') return h('span', { class: 'badge' }, 'no worker running')
   if (u.state === 'up') return h('span', { class: 'badge sent' }, 'up')
+  const seconds = u.downSince
+    ? Math.max(0, Math.round((Date.now() - new Date(u.downSince).getTime()) / 1000))
+    : null
+  return [
+    h(
+      'span',
+      { class: 'badge failed', title: dateTime(u.downSince) },
+      `${u.misconfigured ? 'misconfigured' : 'down'} — probing`,
+    ),
+    seconds === null ? null : h('div', { class: 'muted small' }, `for ${duration(seconds)}`),
+  ]
+}
+
+function connectionsText(u) {
+  return `${u.connections}${u.maxConnections !== null ? ` of ${u.maxConnections}` : ''}`
+}
+
+// The error in full on hover; on the page, clamped to two lines so a long reply cannot stretch
+// the row.
+function lastErrorCell(lastError) {
+  if (!lastError) return h('td', { class: 'muted' }, 'none')
   return h(
-    'span',
-    { class: 'badge failed', title: dateTime(u.downSince) },
-    `${u.misconfigured ? 'misconfigured' : 'down'} ${ago(u.downSince)} — probing`,
+    'td',
+    { class: 'last-error' },
+    h(
+      'div',
+      { class: 'clamp', title: lastError.error },
+      h('span', { class: 'muted', title: dateTime(lastError.at) }, ago(lastError.at)),
+      ' ',
+      h('code', {}, lastError.error),
+    ),
   )
 }
 
-// Every named upstream and limited domain, as the workers report them to the store.
+const head = (columns) =>
+  h(
+    'thead',
+    {},
+    h(
+      'tr',
+      {},
+      columns.map(([t, cls]) => h('th', { scope: 'col', class: cls }, t)),
+    ),
+  )
+
+// Every named upstream and limited domain, as the workers report them to the store. Left out
+// when it would only repeat the Upstream panel: one upstream, no limits.
 function routingPanel(routing) {
   if (!routing) return null
+  const only = routing.upstreams.length === 1 ? routing.upstreams[0] : null
+  if (
+    routing.upstreams.length === 0 ||
+    (only && only.rateLimit === null && routing.domains.length === 0)
+  )
+    return null
   return h(
     'section',
     { class: 'panel', 'aria-labelledby': 'upstreams-title' },
     h('h2', { id: 'upstreams-title' }, 'Upstreams'),
     h(
-      'table',
-      { class: 'upstreams' },
+      'div',
+      { class: 'table-wrap' },
       h(
-        'thead',
-        {},
+        'table',
+        { class: 'upstreams' },
+        head([
+          ['Upstream'],
+          ['State'],
+          ['Rate'],
+          ['Connections', 'num'],
+          ['Sent 1h', 'num'],
+          ['Deferred 1h', 'num'],
+          ['Failed 1h', 'num'],
+          ['Last error'],
+        ]),
         h(
-          'tr',
+          'tbody',
           {},
-          [
-            'Upstream',
-            'State',
-            'Rate',
-            'Connections',
-            'Sent 1h',
-            'Deferred 1h',
-            'Failed 1h',
-            'Last error',
-          ].map((t) => h('th', {}, t)),
-        ),
-      ),
-      h(
-        'tbody',
-        {},
-        routing.upstreams.map((u) =>
-          h(
-            'tr',
-            { 'data-upstream': u.name },
-            h('td', {}, u.name),
-            h('td', {}, upstreamState(u)),
-            h('td', {}, rateText(u.currentRatePerSec, u.configuredRatePerSec, u.rateLimit)),
+          routing.upstreams.map((u) =>
             h(
-              'td',
-              {},
-              `${u.connections}${u.maxConnections !== null ? ` of ${u.maxConnections}` : ''}`,
-            ),
-            h('td', {}, String(u.lastHour.sent)),
-            h('td', {}, String(u.lastHour.deferred)),
-            h('td', {}, String(u.lastHour.failed)),
-            h(
-              'td',
-              {},
-              u.lastError
-                ? [
-                    h('span', { title: dateTime(u.lastError.at) }, ago(u.lastError.at)),
-                    ': ',
-                    h('code', {}, u.lastError.error),
-                  ]
-                : 'none',
+              'tr',
+              { 'data-upstream': u.name },
+              h('td', {}, u.name),
+              h('td', {}, upstreamState(u)),
+              h(
+                'td',
+                { title: u.throttledAt ? `throttled ${dateTime(u.throttledAt)}` : null },
+                rateText(u.currentRatePerSec, u.configuredRatePerSec, u.rateLimit),
+              ),
+              h('td', { class: 'num' }, connectionsText(u)),
+              h('td', { class: 'num' }, u.lastHour.sent.toLocaleString()),
+              h('td', { class: 'num' }, u.lastHour.deferred.toLocaleString()),
+              h('td', { class: 'num' }, u.lastHour.failed.toLocaleString()),
+              lastErrorCell(u.lastError),
             ),
           ),
         ),
@@ -151,23 +182,34 @@ function routingPanel(routing) {
     ),
     routing.domains.length === 0
       ? null
-      : h(
-          'table',
-          { class: 'domain-limits' },
-          h('thead', {}, h('tr', {}, h('th', {}, 'Domain'), h('th', {}, 'Rate'))),
+      : [
+          h('h3', { id: 'domain-limits-title' }, 'Rate-limited recipient domains'),
           h(
-            'tbody',
-            {},
-            routing.domains.map((d) =>
+            'div',
+            { class: 'table-wrap' },
+            h(
+              'table',
+              { class: 'domain-limits', 'aria-labelledby': 'domain-limits-title' },
+              head([['Domain'], ['Rate']]),
               h(
-                'tr',
-                { 'data-domain': d.domain },
-                h('td', {}, d.domain),
-                h('td', {}, rateText(d.currentRatePerSec, d.configuredRatePerSec, d.rateLimit)),
+                'tbody',
+                {},
+                routing.domains.map((d) =>
+                  h(
+                    'tr',
+                    { 'data-domain': d.domain },
+                    h('td', {}, d.domain),
+                    h(
+                      'td',
+                      { title: d.throttledAt ? `throttled ${dateTime(d.throttledAt)}` : null },
+                      rateText(d.currentRatePerSec, d.configuredRatePerSec, d.rateLimit),
+                    ),
+                  ),
+                ),
               ),
             ),
           ),
-        ),
+        ],
   )
 }
 

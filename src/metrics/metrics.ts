@@ -87,14 +87,23 @@ export function createOutboxMetrics(outbox: Outbox): OutboxMetrics {
     labelNames: ['upstream'],
     registers,
   })
+  // The routing overview (every worker's reports, the shared buckets), read from the store once
+  // per scrape and shared by the gauges below.
+  let routingOfScrape: ReturnType<Outbox['admin']['upstreams']> | null = null
   new Gauge({
     name: 'outbox_upstream_up',
-    help: '1 while this process can reach the upstream, 0 while it is down and being probed.',
+    help: '0 while the upstream is down (being probed) in this process or in any worker reporting to the store, else 1.',
     labelNames: ['upstream'],
     registers,
-    collect() {
+    async collect() {
+      // This process's breakers alone are not enough: a process without a worker (the
+      // dashboard) never trips one, while the workers that do report theirs to the store.
+      const overview = await (routingOfScrape ??= outbox.admin.upstreams())
+      const downElsewhere = new Set(
+        overview.upstreams.filter((u) => u.state === 'down').map((u) => u.name),
+      )
       for (const u of outbox.upstreamHealth().upstreams)
-        this.set({ upstream: u.name }, u.down ? 0 : 1)
+        this.set({ upstream: u.name }, u.down || downElsewhere.has(u.name) ? 0 : 1)
     },
   })
   new Gauge({
@@ -113,7 +122,7 @@ export function createOutboxMetrics(outbox: Outbox): OutboxMetrics {
     labelNames: ['upstream', 'domain'],
     registers,
     async collect() {
-      const overview = await outbox.admin.upstreams()
+      const overview = await (routingOfScrape ??= outbox.admin.upstreams())
       for (const u of overview.upstreams) {
         if (u.currentRatePerSec !== null)
           this.set({ upstream: u.name, domain: '' }, u.currentRatePerSec)
@@ -174,6 +183,7 @@ export function createOutboxMetrics(outbox: Outbox): OutboxMetrics {
         return await registry.metrics()
       } finally {
         statsOfScrape = null
+        routingOfScrape = null
       }
     },
     close: unsubscribe,

@@ -59,7 +59,9 @@ export function createUpstreamReporter(
       clearInterval(timer)
       clearInterval(watch)
       await inFlight
-      await store.reportUpstreams(worker, [], REPORT_TTL_MS).catch(() => undefined)
+      await Promise.resolve()
+        .then(() => store.reportUpstreams(worker, [], REPORT_TTL_MS))
+        .catch(() => undefined)
     },
   }
 }

@@ -120,14 +120,17 @@ async function runDaemon(command: Command, kind: DaemonKind): Promise<void> {
   }
   const store = redactUrl(config.store)
   const upstream = config.upstream === 'capture' ? 'capture' : redactUrl(config.upstream)
+  const named = Object.keys(config.upstreams ?? {})
   const smtp = listener ? `SMTP on ${listener.addresses.join(' and ')}; ` : ''
   const dashboard = http ? `dashboard on ${http.url}; ` : ''
   const where =
     kind === 'smtp' || kind === 'dashboard'
       ? 'workers deliver it'
-      : upstream === 'capture'
-        ? 'no upstream configured, so mail is captured and kept, not sent (set OUTBOX_UPSTREAM=smtp://…)'
-        : `delivering to ${upstream}`
+      : named.length > 0
+        ? `delivering through ${named.length + 1} upstreams (default: ${upstream}; ${named.join(', ')}; \`outbox upstreams\` shows them)`
+        : upstream === 'capture'
+          ? 'no upstream configured, so mail is captured and kept, not sent (set OUTBOX_UPSTREAM=smtp://…)'
+          : `delivering to ${upstream}`
   logger.info(
     {
       store,
