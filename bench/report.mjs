@@ -372,6 +372,80 @@ function tables(results) {
       ],
     })
   }
+
+  if (results.shaping) {
+    const sh = results.shaping
+    const cell = (fn) => kinds.map(([k]) => (sh[k] ? fn(sh[k]) : '-'))
+    const any = sh.sqlite ?? Object.values(sh)[0]
+    const seconds = (summary) => spread(summary, 2)
+    const both = (fn) => (v) => `${fn(v.buckets.outbox)} / ${fn(v.buckets.direct)}`
+    const rows = [
+      [
+        'Outbox worker process, every message at the sinks, s',
+        ...cell((v) => seconds(v.outboxSeconds)),
+      ],
+      [
+        'direct sender (in-process token buckets, 2 × 10 connections), s',
+        ...cell((v) => seconds(v.directSeconds)),
+      ],
+      ['ratio direct time / Outbox time', ...cell((v) => spread(v.ratio))],
+      [
+        'the unlimited third of the mail all at the sink, s, Outbox / direct',
+        ...cell(
+          (v) => `${seconds(v.outboxUnlimitedSeconds)} / ${seconds(v.directUnlimitedSeconds)}`,
+        ),
+      ],
+      [
+        'Outbox, same routes without the limits (the queue alone), s',
+        ...cell((v) => seconds(v.outboxWithoutLimitsSeconds)),
+      ],
+      [
+        'the least the limits allow (past each burst, at its rate), s',
+        ...cell((v) => number(v.idealSeconds, 2)),
+      ],
+    ]
+    for (const name of Object.keys(any?.buckets.outbox ?? {})) {
+      const b = any.buckets.outbox[name]
+      const label = name === 'b' ? `upstream b (${b.ratePerSec}/s)` : `${name} (${b.ratePerSec}/s)`
+      rows.push([
+        `${label}: achieved rate past the burst, msg/s, Outbox / direct`,
+        ...cell(both((x) => spread(x[name].achievedRate, 0))),
+      ])
+      rows.push([
+        `${label}: most arrivals in any 1 s (bound ${number(b.bound, 0)}), Outbox / direct`,
+        ...cell(both((x) => spread(x[name].maxPerSecond, 0))),
+      ])
+    }
+    rows.push([
+      'limits held in every run, Outbox / direct',
+      ...cell(both((x) => (Object.values(x).every((b) => b.held) ? 'yes' : 'NO'))),
+    ])
+    const cpu = (c, keys) =>
+      c ? `${number(c.total, 0)} (${keys.map((k) => number(c[k], 0)).join(' + ')})` : '-'
+    rows.push([
+      `CPU µs per message, Outbox (worker + sinks [+ ${serverLabel(kinds)}])`,
+      ...cell((v) => {
+        const c = v.cpuUsPerMessage.outbox
+        const server = serverCpu(c)
+        return cpu(c, [
+          'worker',
+          'sink',
+          ...(server !== undefined
+            ? SERVER_CPU.filter(([k]) => c[k] !== undefined).map(([k]) => k)
+            : []),
+        ])
+      }),
+    ])
+    rows.push([
+      'CPU µs per message, direct (sender + sinks)',
+      ...cell((v) => cpu(v.cpuUsPerMessage.direct, ['client', 'sink'])),
+    ])
+    out.push({
+      title: `9. Traffic shaping: ${number(any?.messages, 0)} queued 2 KB messages, ¼ to limited.example (domain limit ${any?.buckets.outbox['limited.example']?.ratePerSec}/s), ⅜ to b.example (routed to upstream b, ${any?.buckets.outbox.b?.ratePerSec}/s), the rest unlimited; two sinks, concurrency ${any?.concurrency}; every message arrived once, at its upstream's sink`,
+      head,
+      rows,
+    })
+  }
   return out
 }
 

@@ -4,7 +4,7 @@
 //
 //   node bench/run.mjs [--quick] [--no-postgres] [--no-mariadb] [--no-redis]
 //                      [--backends sqlite,postgres,mariadb,redis]   (only these; SQLite always)
-//                      [--only enqueue,delivery,latency,smarthost,recovery,outage,scale,multi]
+//                      [--only enqueue,delivery,latency,smarthost,recovery,outage,scale,multi,shaping]
 //                      [--report FILE.json]   (print a results file again, as text and Markdown)
 //
 // Needs a fresh build (`npm run bench` builds first). All traffic stays on 127.0.0.1.
@@ -21,6 +21,7 @@ import { benchOutage } from './outage.mjs'
 import { readTableStats } from './pg-tables.mjs'
 import { benchRecovery } from './recovery.mjs'
 import { benchScale } from './scale.mjs'
+import { benchShaping, composeShapingMessages } from './shaping.mjs'
 import { benchSmarthost } from './smarthost.mjs'
 import {
   BACKEND_KINDS,
@@ -46,6 +47,7 @@ const SECTIONS = [
   'outage',
   'scale',
   'multi',
+  'shaping',
 ]
 
 const FULL = {
@@ -76,6 +78,8 @@ const FULL = {
   workerSeconds: 3,
   multiMessages: 10_000,
   workerCounts: [1, 2, 4],
+  // Two upstreams and a domain limit (¼ at 250/s, ⅜ at 400/s, the rest unlimited): ~3 s at the limits.
+  shapingMessages: 4000,
 }
 const QUICK = {
   ...FULL,
@@ -94,6 +98,7 @@ const QUICK = {
   scaleInsertBudgetMs: 30_000,
   workerSeconds: 2,
   multiMessages: 2000,
+  shapingMessages: 2000,
 }
 /** Hard bound on the whole run: past it, the bench stops, cleans up and fails. */
 // SQLite and PostgreSQL took ~11 min; MariaDB adds ~10 (estimated from a quick run), Redis as much
@@ -221,15 +226,21 @@ async function main() {
 
   const workspace = createWorkspace()
   let sink = null
+  // The shaping section's second upstream: a sink process of its own.
+  let sinkB = null
   const deadline = setTimeout(() => {
     progress(`the bench ran past ${DEADLINE_MS / 60_000} minutes: stopping`)
-    void Promise.allSettled([sink?.stop(), workspace.cleanup()]).then(() => process.exit(1))
+    void Promise.allSettled([sink?.stop(), sinkB?.stop(), workspace.cleanup()]).then(() =>
+      process.exit(1),
+    )
   }, DEADLINE_MS)
   deadline.unref()
   // Interrupted (Ctrl-C, kill): still drop this run's databases, schemas and keys.
   const onSignal = (signal) => {
     progress(`${signal}: stopping`)
-    void Promise.allSettled([sink?.stop(), workspace.cleanup()]).then(() => process.exit(130))
+    void Promise.allSettled([sink?.stop(), sinkB?.stop(), workspace.cleanup()]).then(() =>
+      process.exit(130),
+    )
   }
   process.once('SIGINT', onSignal)
   process.once('SIGTERM', onSignal)
@@ -414,12 +425,30 @@ async function main() {
         })
       } else skipped.push('multi-worker: needs PostgreSQL')
     }
+
+    if (args.only.includes('shaping')) {
+      progress(`composing ${sizes.shapingMessages} messages for the shaping section`)
+      const shaping = await composeShapingMessages(sizes.shapingMessages)
+      sinkB = await startSink()
+      results.shaping = {}
+      for (const kind of backends) {
+        results.shaping[kind] = await benchShaping({
+          kind,
+          url: urlFor(kind, 'shaping'),
+          sinks: { default: sink, b: sinkB },
+          messages: shaping,
+          repeats: sizes.repeats,
+          timeoutMs,
+        })
+      }
+    }
   } finally {
     clearTimeout(deadline)
     process.off('SIGINT', onSignal)
     process.off('SIGTERM', onSignal)
     clearInterval(loadSampler)
     await sink?.stop()
+    await sinkB?.stop()
     await workspace.cleanup()
   }
 

@@ -6,6 +6,16 @@ import { parseSize } from './size.js'
 import { redactUrl } from '../delivery/upstream.js'
 
 describe('mergeConfigSources', () => {
+  it('never prints a password from a URL inside a bad secret setting', () => {
+    const result = mergeConfigSources({
+      file: { path: 'outbox.config.json', values: { upstreams: ['smtp://u:leak1@h:25'] } },
+      env: { OUTBOX_UPSTREAMS: '{"x":"smtp://u:leak2@h:25"' },
+    })
+    expect(result.problems).toHaveLength(2)
+    expect(result.problems.join('\n')).not.toMatch(/leak/)
+    expect(result.problems.join('\n')).toContain('smtp://u:***@h:25')
+  })
+
   it('lets later sources win: defaults, file, environment, flags', () => {
     const result = mergeConfigSources({
       file: {

@@ -45,12 +45,15 @@ function leafPaths(values: unknown, prefix = ''): string[] {
   })
 }
 
-const show = (key: Key, value: unknown): string =>
-  key === 'smtpUsers'
-    ? '"***"'
-    : JSON.stringify(
-        CONFIG_KEYS[key].secret && typeof value === 'string' ? redactUrl(value) : value,
-      )
+/** A password in a URL anywhere in a text (JSON included): `scheme://user:secret@`. */
+const URL_PASSWORD = /([a-z][a-z0-9+.-]*:\/\/[^:@/?#"\s]*):[^@/?#"\s]*@/gi
+
+const show = (key: Key, value: unknown): string => {
+  if (key === 'smtpUsers') return '"***"'
+  const text = JSON.stringify(value) ?? String(value)
+  // A secret setting may hold URLs anywhere in it (the upstreams' JSON, a mistyped value).
+  return CONFIG_KEYS[key].secret ? text.replace(URL_PASSWORD, '$1:***@') : text
+}
 
 /**
  * Merges the configuration sources, later ones winning: defaults → file → environment →

@@ -68,11 +68,20 @@ const isObject = (v: unknown): v is Record<string, unknown> =>
 
 const show = (v: unknown): string => JSON.stringify(v) ?? String(v)
 
+/** As {@link show}, with a password in a URL replaced by `***` (a URL written where a name goes). */
+const showRedacted = (v: unknown): string => show(typeof v === 'string' ? redactUrl(v) : v)
+
+/** A domain name in ASCII: labels of letters, digits, `_` (as in `_dmarc`) and `-` inside. */
+const ASCII_DOMAIN = /^(?:[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?\.)*[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?$/
+
 /** A domain as compared: lower-case ASCII (an internationalised one in punycode); '' if invalid. */
 export function normaliseDomain(domain: string): string {
   const lower = domain.trim().replace(/\.$/, '').toLowerCase()
   if (lower === '' || /[\s@]/.test(lower)) return ''
-  return domainToASCII(lower)
+  // domainToASCII lets through what a host may hold but a mail domain may not (`*.example`,
+  // `a..example`): such a pattern would silently match nothing.
+  const ascii = domainToASCII(lower)
+  return ASCII_DOMAIN.test(ascii) ? ascii : ''
 }
 
 /** `user@Example.COM` → `user@example.com` (the local part is kept as written, lower-cased). */
@@ -177,6 +186,10 @@ export function resolveRoutingSettings<Spec>(
     ],
   ])
 
+  /** Every name given an upstream, valid or not: a route naming an invalid one is not unknown. */
+  const declared = new Set<string>([DEFAULT_UPSTREAM])
+  /** Names in lower case, to refuse two that differ only in case. */
+  const lowerNames = new Map<string, string>()
   if (input.upstreams !== undefined && input.upstreams !== null) {
     if (!isObject(input.upstreams)) {
       problems.push(
@@ -191,12 +204,21 @@ export function resolveRoutingSettings<Spec>(
           )
           continue
         }
-        if (name === DEFAULT_UPSTREAM) {
+        if (name.toLowerCase() === DEFAULT_UPSTREAM) {
           problems.push(
             `${path}: "default" is the upstream of the \`upstream\` setting; set that, or give this one another name`,
           )
           continue
         }
+        const sameName = lowerNames.get(name.toLowerCase())
+        if (sameName !== undefined) {
+          problems.push(
+            `${path}: differs from upstreams.${sameName} only in case; give each upstream a name of its own`,
+          )
+          continue
+        }
+        lowerNames.set(name.toLowerCase(), name)
+        declared.add(name)
         // A bare URL (or, in code, options or a transport) is an upstream with no limits.
         const entry = isObject(raw) && 'url' in raw ? raw : { url: raw }
         const known = new Set(['url', 'maxConnections', 'rateLimit'])
@@ -207,12 +229,16 @@ export function resolveRoutingSettings<Spec>(
         const urlOk = options.fromFile ? isUpstreamUrl(entry.url) : isUpstreamSpec(entry.url)
         if (!urlOk) {
           problems.push(
-            `${path}.url = ${show(typeof entry.url === 'string' ? redactUrl(entry.url) : entry.url)}: expected capture, or an smtp:// or smtps:// URL`,
+            `${path}.url = ${showRedacted(entry.url)}: expected capture, or an smtp:// or smtps:// URL`,
           )
         }
         let maxConnections: number | null = null
         if (entry.maxConnections !== undefined) {
-          const n = Number(entry.maxConnections)
+          const raw = entry.maxConnections
+          const n =
+            typeof raw === 'number' || (typeof raw === 'string' && /^\s*\d+\s*$/.test(raw))
+              ? Number(raw)
+              : NaN
           if (!Number.isInteger(n) || n < 1 || n > 1000) {
             problems.push(
               `${path}.maxConnections = ${show(entry.maxConnections)}: expected a whole number from 1 to 1000`,
@@ -248,40 +274,43 @@ export function resolveRoutingSettings<Spec>(
             problems.push(`${path}.${key}: unknown key (known: match, upstream, fallback)`)
         }
         const match = raw.match ?? {}
+        let from: AddressPatterns | undefined
+        let to: AddressPatterns | undefined
+        let tags: string[] | undefined
         if (!isObject(match)) {
+          // Reported, and the rest of the route checked all the same.
           problems.push(`${path}.match = ${show(match)}: expected { from, to, tag }`)
-          return
+        } else {
+          for (const key of Object.keys(match)) {
+            if (!['from', 'to', 'tag'].includes(key))
+              problems.push(`${path}.match.${key}: unknown key (known: from, to, tag)`)
+          }
+          from = addressPatterns(match.from, `${path}.match.from`, problems)
+          to = addressPatterns(match.to, `${path}.match.to`, problems)
+          tags = tagPatterns(match.tag, `${path}.match.tag`, problems)
         }
-        for (const key of Object.keys(match)) {
-          if (!['from', 'to', 'tag'].includes(key))
-            problems.push(`${path}.match.${key}: unknown key (known: from, to, tag)`)
-        }
-        const from = addressPatterns(match.from, `${path}.match.from`, problems)
-        const to = addressPatterns(match.to, `${path}.match.to`, problems)
-        const tags = tagPatterns(match.tag, `${path}.match.tag`, problems)
         const target = raw.upstream
         const names = [...upstreams.keys()]
-        if (typeof target !== 'string' || !upstreams.has(target)) {
+        // A name given to an upstream with problems of its own is not reported again here.
+        const unknown = (name: unknown): boolean => typeof name !== 'string' || !declared.has(name)
+        if (unknown(target)) {
           problems.push(
-            `${path}.upstream = ${show(target)}: no such upstream (known: ${names.join(', ')})`,
+            `${path}.upstream = ${showRedacted(target)}: no such upstream (known: ${names.join(', ')})`,
           )
         }
         const fallbackRaw = raw.fallback === undefined ? [] : raw.fallback
         const fallback = typeof fallbackRaw === 'string' ? [fallbackRaw] : fallbackRaw
-        let fallbackOk = Array.isArray(fallback)
-        if (!fallbackOk) {
+        if (!Array.isArray(fallback)) {
           problems.push(
             `${path}.fallback = ${show(raw.fallback)}: expected a list of upstream names`,
           )
         } else {
-          ;(fallback as unknown[]).forEach((name, j) => {
-            if (typeof name !== 'string' || !upstreams.has(name)) {
-              fallbackOk = false
+          fallback.forEach((name: unknown, j) => {
+            if (unknown(name)) {
               problems.push(
-                `${path}.fallback[${j}] = ${show(name)}: no such upstream (known: ${names.join(', ')})`,
+                `${path}.fallback[${j}] = ${showRedacted(name)}: no such upstream (known: ${names.join(', ')})`,
               )
-            } else if (name === target || (fallback as unknown[]).indexOf(name) !== j) {
-              fallbackOk = false
+            } else if (name === target || fallback.indexOf(name) !== j) {
               problems.push(
                 `${path}.fallback[${j}] = ${show(name)}: already tried earlier in this route; list each upstream once`,
               )
@@ -289,25 +318,27 @@ export function resolveRoutingSettings<Spec>(
           })
         }
         if (!from || !to || !tags) return
+        const sorted = (p: AddressPatterns) => [[...p.addresses].sort(), [...p.domains].sort()]
+        const key = JSON.stringify([sorted(from), sorted(to), [...tags].sort()])
+        const same = seen.get(key)
         if (catchAll !== null) {
           problems.push(
             `${path} matches nothing ever: routes[${catchAll}] has no match, so it takes all mail first; put it last`,
           )
-        }
-        const key = JSON.stringify([from, to, tags])
-        const same = seen.get(key)
-        if (same !== undefined) {
+        } else if (same !== undefined) {
           problems.push(
             `${path} matches nothing ever: routes[${same}] matches the same mail first; remove one`,
           )
         }
-        seen.set(key, i)
+        if (same === undefined) seen.set(key, i)
         if (from.any && to.any && tags.length === 0) catchAll ??= i
-        if (typeof target === 'string' && upstreams.has(target) && fallbackOk) {
+        const chain = [target, ...(Array.isArray(fallback) ? (fallback as unknown[]) : [null])]
+        const valid = chain.every((name) => typeof name === 'string' && upstreams.has(name))
+        if (valid && new Set(chain).size === chain.length) {
           routes.push({
             match: { from, to, tags },
-            upstream: target,
-            fallback: fallback as string[],
+            upstream: target as string,
+            fallback: chain.slice(1) as string[],
           })
         }
       })

@@ -19,16 +19,27 @@ function card(label, value, href, extra) {
 }
 
 // `problem` comes from the attempt log (any process's worker); `down` only from this process's.
-function upstreamPanel(upstream, problem) {
+// With several upstreams, the state and errors of each are in the Upstreams panel below: the
+// attempt log's newest problem names no upstream, so it is not shown here then.
+function upstreamPanel(upstream, problem, routing) {
+  const several = (routing?.upstreams.length ?? 0) > 1 ? routing.upstreams : null
+  const down = several ? several.filter((u) => u.state === 'down') : []
   const state = upstream.capture
     ? h('span', { class: 'badge captured' }, 'capture mode')
-    : problem?.kind === 'misconfigured'
-      ? h('span', { class: 'badge failed' }, 'misconfigured — fix needed')
-      : upstream.down === true
-        ? h('span', { class: 'badge failed' }, 'down — probing')
-        : upstream.down === false
-          ? h('span', { class: 'badge sent' }, 'up')
-          : h('span', { class: 'badge' }, 'state known to the workers')
+    : several
+      ? down.length > 0
+        ? h('span', { class: 'badge failed' }, `${down.length} of ${several.length} down — probing`)
+        : several.every((u) => u.state === 'unknown')
+          ? h('span', { class: 'badge' }, 'state known to the workers')
+          : h('span', { class: 'badge sent' }, 'up')
+      : problem?.kind === 'misconfigured'
+        ? h('span', { class: 'badge failed' }, 'misconfigured — fix needed')
+        : upstream.down === true
+          ? h('span', { class: 'badge failed' }, 'down — probing')
+          : upstream.down === false
+            ? h('span', { class: 'badge sent' }, 'up')
+            : h('span', { class: 'badge' }, 'state known to the workers')
+  const shownProblem = several ? null : problem
   return h(
     'section',
     { class: 'panel', 'aria-labelledby': 'upstream-title' },
@@ -37,35 +48,45 @@ function upstreamPanel(upstream, problem) {
       'dl',
       { class: 'facts' },
       h('dt', {}, 'Delivers to'),
-      h('dd', {}, upstream.capture ? 'nowhere: mail is captured and kept here' : upstream.label),
+      h(
+        'dd',
+        {},
+        upstream.capture
+          ? 'nowhere: mail is captured and kept here'
+          : several
+            ? `${several.length} upstreams, as the routes say: ${several.map((u) => u.name).join(', ')}`
+            : upstream.label,
+      ),
       h('dt', {}, 'State'),
       h('dd', {}, state),
-      problem
-        ? h('dt', {}, problem.kind === 'misconfigured' ? 'Misconfigured' : 'Unreachable')
+      shownProblem
+        ? h('dt', {}, shownProblem.kind === 'misconfigured' ? 'Misconfigured' : 'Unreachable')
         : null,
-      problem
+      shownProblem
         ? h(
             'dd',
             { role: 'alert' },
-            h('span', { title: dateTime(problem.at) }, ago(problem.at)),
+            h('span', { title: dateTime(shownProblem.at) }, ago(shownProblem.at)),
             ': ',
-            h('code', {}, problem.error),
+            h('code', {}, shownProblem.error),
           )
         : null,
       h('dt', {}, 'Last success'),
       h('dd', { title: dateTime(upstream.lastSuccessAt) }, ago(upstream.lastSuccessAt)),
-      h('dt', {}, 'Last error'),
-      h(
-        'dd',
-        {},
-        upstream.lastError
-          ? [
-              h('span', { title: dateTime(upstream.lastError.at) }, ago(upstream.lastError.at)),
-              ': ',
-              h('code', {}, upstream.lastError.error),
-            ]
-          : 'none',
-      ),
+      several ? null : h('dt', {}, 'Last error'),
+      several
+        ? null
+        : h(
+            'dd',
+            {},
+            upstream.lastError
+              ? [
+                  h('span', { title: dateTime(upstream.lastError.at) }, ago(upstream.lastError.at)),
+                  ': ',
+                  h('code', {}, upstream.lastError.error),
+                ]
+              : 'none',
+          ),
     ),
   )
 }
@@ -229,7 +250,9 @@ export async function renderOverview(main) {
       ? h(
           'p',
           { class: 'notice', role: 'alert' },
-          'Delivery is paused: the upstream is misconfigured. Messages wait without losing attempts. ',
+          (stats.routing?.upstreams.length ?? 0) > 1
+            ? 'An upstream is misconfigured: its messages wait without losing attempts (see Upstreams below). '
+            : 'Delivery is paused: the upstream is misconfigured. Messages wait without losing attempts. ',
           h('code', {}, stats.upstreamProblem.error),
         )
       : null,
@@ -270,7 +293,7 @@ export async function renderOverview(main) {
       h('section', { class: 'panel' }, activityEl),
       h('section', { class: 'panel' }, depthEl),
     ),
-    upstreamPanel(stats.upstream, stats.upstreamProblem),
+    upstreamPanel(stats.upstream, stats.upstreamProblem, stats.routing),
     routingPanel(stats.routing),
     h(
       'section',

@@ -48,15 +48,16 @@ export function routeMessage(
       matches(r.match.from, message.from) &&
       (r.match.tags.length === 0 || r.match.tags.some((t) => message.tags.includes(t))),
   )
-  const groups = new Map<RouteSetting | null, string[]>()
+  // Keyed by the upstreams tried, not by the route: two routes to the same upstreams (or a
+  // route to `default` and no route at all) go the same way, in one transaction.
+  const groups = new Map<string, RouteGroup>()
   for (const recipient of message.recipients) {
-    const route = candidates.find((r) => matches(r.match.to, recipient)) ?? null
-    const list = groups.get(route)
-    if (list) list.push(recipient)
-    else groups.set(route, [recipient])
+    const route = candidates.find((r) => matches(r.match.to, recipient))
+    const upstreams = route ? [route.upstream, ...route.fallback] : [DEFAULT_UPSTREAM]
+    const key = upstreams.join('\n')
+    const group = groups.get(key)
+    if (group) group.recipients.push(recipient)
+    else groups.set(key, { upstreams, recipients: [recipient] })
   }
-  return [...groups].map(([route, recipients]) => ({
-    upstreams: route ? [route.upstream, ...route.fallback] : [DEFAULT_UPSTREAM],
-    recipients,
-  }))
+  return [...groups.values()]
 }

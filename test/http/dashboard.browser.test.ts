@@ -100,6 +100,8 @@ describe.skipIf(!available)('dashboard in Chromium', () => {
 
   it('filters the message list by search and status', async () => {
     await page.goto(`${server.url}/#/messages`)
+    // The messages page itself (the overview has a table.messages too: its latest mail).
+    await page.locator('#search').waitFor()
     await page.locator('table.messages').waitFor()
     await page.keyboard.press('/')
     await page.keyboard.type('customer7@example.org')

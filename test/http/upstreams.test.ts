@@ -49,8 +49,8 @@ describe('GET /api/upstreams and the upstream metrics', () => {
     return {
       store,
       upstreams: {
-        primary: { url: primary.url, maxConnections: 3 },
-        bulk: { url: bulk.url, rateLimit: '50/s', maxConnections: 2 },
+        primary: { url: primary!.url, maxConnections: 3 },
+        bulk: { url: bulk!.url, rateLimit: '50/s', maxConnections: 2 },
       },
       routes: [
         { match: { to: '@bulk.example' }, upstream: 'bulk' },

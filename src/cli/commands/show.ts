@@ -56,6 +56,10 @@ export function registerShowCommand(program: Command): void {
             ['Envelope to', m.recipients.join(', ')],
             ['Message-ID', m.messageId],
             ['Tags', m.tags.join(', ') || '-'],
+            // Named in its send options: it goes through that upstream, whatever the routes say.
+            ...(m.upstream
+              ? ([['Upstream', `${m.upstream} (send option)`]] as [string, string][])
+              : []),
             ['Size', formatBytes(m.size)],
             ...(m.leaseOwner
               ? ([
@@ -89,7 +93,7 @@ export function registerShowCommand(program: Command): void {
         out.push('', m.attemptLog.length ? 'Attempts' : 'Attempts: none yet')
         m.attemptLog.forEach((a, i) => {
           out.push(
-            `  ${i + 1}. ${a.startedAt.toISOString()}  ${a.outcome}  ${a.durationMs} ms  by ${a.worker}${a.error ? `  error: ${a.error}` : ''}`,
+            `  ${i + 1}. ${a.startedAt.toISOString()}  ${a.outcome}  ${a.durationMs} ms  by ${a.worker}${a.upstream ? `  via ${a.upstream}` : ''}${a.error ? `  error: ${a.error}` : ''}`,
           )
           for (const r of a.recipients)
             out.push(`       ${r.address}: ${r.status} ${r.code ?? ''} ${r.reply}`.trimEnd())
