@@ -1,4 +1,4 @@
-// `npm run bench`: every benchmark of issues 7 and 13 in one run, for SQLite and (each when
+// `npm run bench`: every benchmark of issues 7, 13 and 15 in one run, for SQLite and (each when
 // reachable) PostgreSQL, MariaDB and Redis. Prints a table and writes the same figures to
 // bench/results/latest.json.
 //

@@ -1,5 +1,6 @@
 import { formatRateLimit } from '../config/rate-limit.js'
 import type { RoutingSettings } from '../config/routing-settings.js'
+import { FORGET_AFTER_MS } from '../delivery/learned-limit.js'
 import type { RateBucketState, Store, WorkerUpstreamReport } from '../store/store.js'
 
 /** One upstream as every worker on the store sees it: what `outbox upstreams` prints. */
@@ -15,7 +16,11 @@ export interface UpstreamOverview {
   misconfigured: boolean
   /** The configured rate (`14/s`), or null for none. */
   rateLimit: string | null
-  /** Messages per second it runs at now: below the configured rate after throttling. */
+  /**
+   * Messages per second it runs at now: below the configured rate after throttling; for one
+   * with no rate configured, the rate adaptive throttling holds it to after it asked to slow
+   * down (for ten minutes after the last time it did), else null.
+   */
   currentRatePerSec: number | null
   configuredRatePerSec: number | null
   /** Last time a "too fast" reply halved its rate. */
@@ -99,7 +104,12 @@ export async function routingOverview(
       misconfigured: down.some((r) => r.misconfigured),
       rateLimit: setting?.rateLimit ? formatRateLimit(setting.rateLimit) : null,
       configuredRatePerSec: configured,
-      currentRatePerSec: configured === null ? null : Math.min(configured, b?.rate ?? configured),
+      currentRatePerSec:
+        configured !== null
+          ? Math.min(configured, b?.rate ?? configured)
+          : b?.throttledAt && now.getTime() - b.throttledAt.getTime() <= FORGET_AFTER_MS
+            ? b.rate
+            : null,
       throttledAt: b?.throttledAt ?? null,
       maxConnections: setting?.maxConnections ?? null,
       connections: seen.reduce((n, r) => n + r.connections, 0),

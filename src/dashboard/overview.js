@@ -92,11 +92,11 @@ function upstreamPanel(upstream, problem, routing) {
 }
 
 function rateText(current, configured, text) {
+  const shown = (r) => (r >= 1 ? `${Math.round(r * 10) / 10}/s` : `${Math.round(r * 600) / 10}/m`)
+  if (configured === null && current !== null) return `${shown(current)} (throttled; no limit set)`
   if (configured === null || current === null) return 'unlimited'
   if (current >= configured - 1e-9) return text
-  const shown =
-    current >= 1 ? `${Math.round(current * 10) / 10}/s` : `${Math.round(current * 600) / 10}/m`
-  return `${shown} of ${text} (throttled)`
+  return `${shown(current)} of ${text} (throttled)`
 }
 
 function upstreamState(u) {

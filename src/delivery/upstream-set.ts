@@ -2,6 +2,7 @@ import type { RateLimit } from '../config/rate-limit.js'
 import type { RoutingSettings } from '../config/routing-settings.js'
 import type { Logger } from '../logger.js'
 import { diagnoseProbeError } from './classify-error.js'
+import { createLearnedLimit, type LearnedLimit } from './learned-limit.js'
 import { createUpstream, type Upstream, type UpstreamSpec } from './upstream.js'
 import { createUpstreamHealth, type ProbePolicy, type UpstreamHealth } from './upstream-health.js'
 
@@ -12,6 +13,10 @@ export interface UpstreamRuntime {
   readonly health: UpstreamHealth
   /** Configured rate, shared by every worker on the store (bucket `upstream:<name>`). */
   readonly rateLimit: RateLimit | null
+  /** Without a configured rate: the one learned from its "slow down" replies, while it lasts. */
+  readonly learned: LearnedLimit
+  /** The rate its sends take tokens at, per second: configured, else learned; null for none. */
+  limitPerSecond(): number | null
   /** Most sends at once through it from this process. */
   readonly maxConnections: number
   /** Sends under way now. */
@@ -60,6 +65,7 @@ function createRuntime(
   maxConnections: number,
 ): UpstreamRuntime {
   let inUse = 0
+  const learned = createLearnedLimit()
   let downSince: Date | null = null
   let lastError: string | null = null
   let lastErrorAt: Date | null = null
@@ -69,6 +75,8 @@ function createRuntime(
     upstream,
     health,
     rateLimit,
+    learned,
+    limitPerSecond: () => (rateLimit ? perSecond(rateLimit) : learned.current()),
     maxConnections,
     get inUse() {
       return inUse

@@ -95,9 +95,9 @@ export function bucketsFor(
   routing: RoutingSettings,
 ): RateBucketRef[] {
   const refs: RateBucketRef[] = []
-  if (runtime.rateLimit) {
-    refs.push({ key: `upstream:${runtime.name}`, ratePerSec: perSecond(runtime.rateLimit) })
-  }
+  const upstreamRate = runtime.limitPerSecond()
+  if (upstreamRate !== null)
+    refs.push({ key: `upstream:${runtime.name}`, ratePerSec: upstreamRate })
   const limit = domain === null ? undefined : routing.domainLimits.get(domain)
   if (limit) refs.push({ key: `domain:${domain}`, ratePerSec: perSecond(limit) })
   return refs

@@ -146,7 +146,7 @@ async function sendGroup(
     outcome.unexpected ||= unexpected
     outcome.used.push(runtime.name)
     feedHealth(runtime, message.id, report)
-    void feedRates(buckets, report, deps)
+    void feedRates(runtime, buckets, report, deps)
     if (!report.upstreamDown) {
       outcome.results.push(...report.recipients)
       return outcome
@@ -205,6 +205,7 @@ async function sendThrough(
   deps: DeliveryDeps,
 ): Promise<{ report: DeliveryReport; unexpected: boolean }> {
   await runtime.acquire()
+  runtime.learned.noteSent()
   try {
     const report = await runtime.upstream.deliver({
       id: message.id,
@@ -259,20 +260,30 @@ function throttledBy(report: DeliveryReport): boolean {
 
 /**
  * Adaptive throttling: a "too fast" reply halves the rate of every bucket the send took a
- * token from; an accepted send raises those running below their configured rate. Nothing is
- * written while every rate is at its configured value. Never rejects.
+ * token from (an upstream with no rate of its own first learns one, see learned-limit.ts); an
+ * accepted send raises those running below their ceiling. Nothing is written while every rate
+ * is at its ceiling. Never rejects.
  */
 async function feedRates(
+  runtime: UpstreamRuntime,
   buckets: SendGroup['buckets'],
   report: DeliveryReport,
   deps: DeliveryDeps,
 ): Promise<void> {
-  if (buckets.length === 0) return
   const throttled = throttledBy(report)
   const accepted = report.recipients.some((r) => r.disposition === 'accepted')
   const changes: RateChange[] = buckets
     .filter((b) => throttled || (accepted && b.rate < b.ref.ratePerSec))
     .map((b) => ({ key: b.ref.key, ratePerSec: b.ref.ratePerSec, throttled }))
+  const key = `upstream:${runtime.name}`
+  if (throttled && !buckets.some((b) => b.ref.key === key)) {
+    const ceiling = runtime.learned.learn()
+    changes.push({ key, ratePerSec: ceiling, throttled: true })
+    deps.logger.warn(
+      { upstream: runtime.name, ratePerSec: ceiling },
+      `upstream ${runtime.name} asked to slow down and has no rateLimit: limiting it from the ${ceiling.toFixed(1)}/s it was taking, for every worker; set its rateLimit to choose`,
+    )
+  }
   if (changes.length === 0) return
   if (throttled) {
     deps.logger.warn(

@@ -79,4 +79,54 @@ describe('adaptive throttling', () => {
     expect(last.currentRatePerSec!).toBeGreaterThan(lowest)
     expect(last.throttledAt).not.toBeNull()
   }, 40_000)
+
+  it('limits an upstream with no rate of its own once it asks to slow down, and still delivers everything', async () => {
+    let transactions = 0
+    sink = await createSmtpSink({
+      script: {
+        // A burst of "slow down" over its first 50 transactions, then it takes everything.
+        data: () =>
+          ++transactions % 5 === 0 && transactions <= 50
+            ? { code: 421, message: '4.7.0 Try again later, closing connection (rate)' }
+            : 'accept',
+      },
+    })
+    const total = 150
+    outbox = await createOutbox({ store: tempSqliteUrl(), upstream: sink.url })
+    await outbox.sendMany(
+      Array.from({ length: total }, (_, i) => ({
+        from: 'shop@example.com',
+        to: `r${i}@example.com`,
+        subject: `u${i}`,
+        text: 'x',
+      })),
+    )
+    await outbox.worker().start()
+    let learned: number | null = null
+    await waitUntil(
+      async () => {
+        const up = (await outbox!.admin.upstreams()).upstreams.find((u) => u.name === 'default')!
+        learned ??= up.currentRatePerSec
+        return sink!.messages.length >= total
+      },
+      30_000,
+      'every message accepted',
+    )
+    console.log(
+      `unlimited upstream throttled in its first 50 messages: held to ${learned?.toFixed(1)}/s`,
+    )
+    // A rate appeared where none was configured: the workers hold the upstream to it.
+    expect(learned).not.toBeNull()
+    const up = (await outbox.admin.upstreams()).upstreams.find((u) => u.name === 'default')!
+    expect(up.configuredRatePerSec).toBeNull()
+    expect(up.throttledAt).not.toBeNull()
+    expect(new Set(sink.messages.flatMap((m) => m.to)).size).toBe(total)
+    await waitUntil(
+      async () => (await outbox!.admin.countByStatus()).sent === total,
+      10_000,
+      'all recorded as sent',
+    )
+    // The 421s were throttling, not an outage: the upstream was never taken for down.
+    expect(outbox.upstreamHealth().down).toBe(false)
+  }, 45_000)
 })

@@ -5,6 +5,9 @@ import { age, table } from '../format.js'
 
 /** `14/s`, or `7/s of 14/s` when throttling lowered it. */
 function rate(current: number | null, configured: number | null, text: string | null): string {
+  if (configured === null && current !== null) {
+    return `${formatPerSecond(current)} (throttled; no rateLimit set)`
+  }
   if (configured === null || current === null || text === null) return 'unlimited'
   if (current >= configured - 1e-9) return text
   return `${formatPerSecond(current)} of ${text} (throttled)`
