@@ -102,21 +102,21 @@ describe('adaptive throttling', () => {
       })),
     )
     await outbox.worker().start()
-    let learned: number | null = null
+    const seen: { learned: number | null } = { learned: null }
     await waitUntil(
       async () => {
         const up = (await outbox!.admin.upstreams()).upstreams.find((u) => u.name === 'default')!
-        learned ??= up.currentRatePerSec
+        seen.learned ??= up.currentRatePerSec
         return sink!.messages.length >= total
       },
       30_000,
       'every message accepted',
     )
     console.log(
-      `unlimited upstream throttled in its first 50 messages: held to ${learned?.toFixed(1)}/s`,
+      `unlimited upstream throttled in its first 50 messages: held to ${seen.learned?.toFixed(1)}/s`,
     )
     // A rate appeared where none was configured: the workers hold the upstream to it.
-    expect(learned).not.toBeNull()
+    expect(seen.learned).not.toBeNull()
     const up = (await outbox.admin.upstreams()).upstreams.find((u) => u.name === 'default')!
     expect(up.configuredRatePerSec).toBeNull()
     expect(up.throttledAt).not.toBeNull()
