@@ -226,6 +226,7 @@ export async function renderMessage(main, id) {
           ['Finished', m.finishedAt ? dateTime(m.finishedAt) : null],
           ['Gives up at', m.finishedAt ? null : dateTime(m.expiresAt)],
           ['Attempts', m.attempts],
+          ['Upstream', m.upstream ? `${m.upstream} (send option)` : null],
           ['Reason', m.reason],
           ['Last error', m.lastError ? h('code', {}, m.lastError) : null],
         ]),
@@ -251,11 +252,12 @@ export async function renderMessage(main, id) {
       m.attemptLog.length === 0
         ? h('p', { class: 'muted' }, 'No attempt yet.')
         : table(
-            ['Started', 'Outcome', 'Took', 'Worker', 'Replies'],
+            ['Started', 'Outcome', 'Took', 'Upstream', 'Worker', 'Replies'],
             m.attemptLog.map((a) => [
               dateTime(a.startedAt),
               h('span', { class: `badge ${a.outcome}` }, a.outcome),
               `${a.durationMs} ms`,
+              a.upstream ?? '—',
               h('code', {}, a.worker),
               h(
                 'div',

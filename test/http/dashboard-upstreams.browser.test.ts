@@ -142,6 +142,19 @@ describe.skipIf(!available)('dashboard: the Upstreams panel', () => {
     ])
   })
 
+  it("shows on a message's page which upstream each attempt went through", async () => {
+    const { messages } = await outbox.admin.list({ to: 'reader1@bulk.example' }, { limit: 1 })
+    await page.goto(`${server.url}/#/messages/${messages[0]!.id}`)
+    await page.locator('table.attempts tbody tr').first().waitFor()
+    const attempt = await page.evaluate(() => {
+      const table = document.querySelector('table.attempts')!
+      const headers = Array.from(table.querySelectorAll('th')).map((th) => th.textContent?.trim())
+      const cells = Array.from(table.querySelectorAll('tbody tr')[0]!.querySelectorAll('td'))
+      return cells[headers.indexOf('Upstream')]?.textContent?.trim()
+    })
+    expect(attempt).toBe('bulk')
+  })
+
   it('says an upstream is down once the page refreshes, and keeps the layout', async () => {
     // The page shows bulk up before anything changes: what follows is a refresh, not the
     // first render.
