@@ -7,12 +7,17 @@ import {
   type RateBucketState,
   type Store,
   type TokenGrant,
+  type TokenRequest,
   type UpstreamActivity,
   type WorkerUpstreamReport,
 } from '../store.js'
+import { createBatcher } from './batcher.js'
 import type { RowCodec } from './dialect.js'
 import type { Row, SqlDriver } from './driver.js'
 import type { ShapingSql, StoredBucket } from './shaping-dialect.js'
+
+/** Most token requests answered by one transaction. */
+const MAX_TAKES_PER_BATCH = 500
 
 /** The traffic-shaping methods of {@link Store}, which the SQL engine adds to its own. */
 export type ShapingMethods = Pick<
@@ -96,32 +101,47 @@ export function createShaping(options: {
   const toLocal = (storeNow: number, local: number) => (value: unknown) =>
     value === null || value === undefined ? null : new Date(local - (storeNow - Number(value)))
 
-  return {
-    takeTokens: (requests) =>
-      op(async () => {
-        const keys = distinctKeys(requests.flatMap((r) => r.buckets.map((b) => b.key)))
-        if (keys.length === 0) return requests.map(() => ({ granted: true, waitMs: 0, rates: [] }))
-        return withLockedBuckets(keys, (rows, now) => {
-          const changed = new Map<string, BucketRow>()
-          // In order: a later request takes from what the earlier ones left. A refused one
-          // changes its buckets too (the next turn handed out), so every row is written back.
-          const grants = requests.map((request): TokenGrant => {
-            const before = request.buckets.map((b) => rows.get(b.key) ?? null)
-            const { grant, rows: after } = takeFromBuckets(
-              request.buckets,
-              before,
-              request.maxWaitMs,
-              now,
-            )
-            request.buckets.forEach((b, i) => {
-              rows.set(b.key, after[i]!)
-              changed.set(b.key, after[i]!)
-            })
-            return grant
-          })
-          return { result: grants, changed }
+  /** One transaction for every request given: in order, each taking from what the earlier left. */
+  async function takeAll(requests: readonly TokenRequest[]): Promise<TokenGrant[]> {
+    const keys = distinctKeys(requests.flatMap((r) => r.buckets.map((b) => b.key)))
+    if (keys.length === 0) return requests.map(() => ({ granted: true, waitMs: 0, rates: [] }))
+    return withLockedBuckets(keys, (rows, now) => {
+      const changed = new Map<string, BucketRow>()
+      // In order: a later request takes from what the earlier ones left. A refused one
+      // changes its buckets too (the next turn handed out), so every row is written back.
+      const grants = requests.map((request): TokenGrant => {
+        const before = request.buckets.map((b) => rows.get(b.key) ?? null)
+        const { grant, rows: after } = takeFromBuckets(
+          request.buckets,
+          before,
+          request.maxWaitMs,
+          now,
+        )
+        request.buckets.forEach((b, i) => {
+          rows.set(b.key, after[i]!)
+          changed.set(b.key, after[i]!)
         })
-      }),
+        return grant
+      })
+      return { result: grants, changed }
+    })
+  }
+
+  // The takes of every send that asks at once (a worker admitting a claim's messages, several
+  // workers of one process) share one transaction: on PostgreSQL or MariaDB a take is a lock,
+  // a clock read and a commit, and one per message would cost more than the send.
+  const takes = createBatcher<readonly TokenRequest[], TokenGrant[]>({
+    maxBatch: MAX_TAKES_PER_BATCH,
+    schedule: driver.groupsCommits ? 'microtask' : 'immediate',
+    async write(batch) {
+      const grants = await takeAll(batch.flat())
+      let at = 0
+      return batch.map((requests) => grants.slice(at, (at += requests.length)))
+    },
+  })
+
+  return {
+    takeTokens: (requests) => op(async () => (requests.length === 0 ? [] : takes.add(requests))),
 
     adjustRates: (changes) =>
       op(async () => {
