@@ -8,7 +8,6 @@
 // an in-process token bucket per limit (the same burst: one second's worth), all three groups
 // at once. Checks, for both: every message at its upstream's sink exactly once (distinct
 // Message-IDs), and no bucket over its limit plus its burst in any 1 s window.
-import { fork } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import nodemailer from 'nodemailer'
 import { composeMessage } from '../dist/message/compose.js'
@@ -16,6 +15,7 @@ import { openStore } from '../dist/store/open-store.js'
 import { bulkInsert } from './delivery.mjs'
 import { mail, now, progress, sleep, summarize, waitUntil, withTimeout } from './common.mjs'
 import { startCpuMeter } from './cpu.mjs'
+import { startWorkerProcess } from './worker-client.mjs'
 
 const WORKER = fileURLToPath(new URL('./shaping-worker.mjs', import.meta.url))
 /** The worker's concurrency, and each direct transport's connections. */
@@ -73,70 +73,8 @@ function routing(sinks, limits = true) {
 }
 
 /** Starts a shaping worker process; resolves once its Outbox is open (the worker not started). */
-async function startShapingWorker(options) {
-  const child = fork(WORKER, [JSON.stringify(options)], {
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    execArgv: (process.env.OUTBOX_BENCH_WORKER_NODE_ARGS ?? '').split(' ').filter(Boolean),
-  })
-  const pending = new Map()
-  let nextId = 1
-  child.on('message', (message) => {
-    const request = pending.get(message.id)
-    if (request) {
-      pending.delete(message.id)
-      request(message)
-    }
-  })
-  const exited = new Promise((resolve) => child.once('exit', resolve))
-  await withTimeout(
-    new Promise((resolve, reject) => {
-      child.once('message', (m) =>
-        m.type === 'ready' ? resolve(m) : reject(new Error(String(m.type))),
-      )
-      child.once('exit', (code) => reject(new Error(`the worker process exited with code ${code}`)))
-    }),
-    30_000,
-    'a shaping worker process to start',
-  ).catch((error) => {
-    child.kill('SIGKILL')
-    throw error
-  })
-  const ask = (type, timeoutMs) => {
-    const id = nextId++
-    return withTimeout(
-      new Promise((resolve) => {
-        pending.set(id, resolve)
-        child.send({ type, id })
-      }),
-      timeoutMs,
-      `the worker process to answer ${type}`,
-    ).finally(() => pending.delete(id))
-  }
-  return {
-    /** Starts the worker; resolves with `{ t, cpuMs }` (t: the moment it started, wall clock). */
-    async start() {
-      const answer = await ask('start', 30_000)
-      if (answer.type !== 'started') throw new Error(`the worker did not start: ${answer.message}`)
-      return answer
-    },
-    status: () => ask('status', 10_000),
-    async stop() {
-      try {
-        const last = await ask('stop', 40_000)
-        await withTimeout(exited, 5_000, 'the worker process to exit')
-        return last
-      } catch (error) {
-        child.kill('SIGKILL')
-        await exited
-        throw error
-      }
-    },
-    /** SIGKILL; resolves once the process is gone (or after 5 s: it never rejects). */
-    kill() {
-      child.kill('SIGKILL')
-      return withTimeout(exited, 5_000, 'the killed worker process to exit').catch(() => undefined)
-    },
-  }
+function startShapingWorker(options) {
+  return startWorkerProcess(options, { script: WORKER })
 }
 
 /** Most arrivals within any `windowMs` (a sliding window over the sorted arrival times). */

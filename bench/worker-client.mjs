@@ -6,9 +6,13 @@ import { withTimeout } from './common.mjs'
 
 const WORKER = fileURLToPath(new URL('./worker-process.mjs', import.meta.url))
 
-/** Starts a worker process; resolves once it is delivering, with its first status. */
-export async function startWorkerProcess(options) {
-  const child = fork(WORKER, [JSON.stringify(options)], {
+/**
+ * Starts a worker process; resolves once it is ready (delivering, for worker-process.mjs), with
+ * its first status. `script` is another worker program speaking the same messages (the
+ * shaping section's, which starts delivering only when told: `start()`).
+ */
+export async function startWorkerProcess(options, { script = WORKER } = {}) {
+  const child = fork(script, [JSON.stringify(options)], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     // e.g. OUTBOX_BENCH_WORKER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the
     // worker processes (Node refuses --cpu-prof in NODE_OPTIONS).
@@ -54,6 +58,12 @@ export async function startWorkerProcess(options) {
   return {
     pid: child.pid,
     ready,
+    /** For a script that waits to be told: starts delivering; resolves with `{ t, cpuMs }`. */
+    async start() {
+      const answer = await ask('start', 30_000)
+      if (answer.type !== 'started') throw new Error(`the worker did not start: ${answer.message}`)
+      return answer
+    },
     /** `{ counts, rss, heapUsed, peakRss, cpuMs, smtp }` (`smtp`: the listener's address, if any) */
     status: () => ask('status', 10_000),
     /** Stops it cleanly (SIGKILL after 40 s); resolves with its last status. */

@@ -1,5 +1,5 @@
 import { normaliseAddress, type RoutingSettings } from '../config/routing-settings.js'
-import { routeMessage } from '../delivery/routes.js'
+import { routeMessage, type RouteGroup } from '../delivery/routes.js'
 import { perSecond, type UpstreamRuntime, type UpstreamSet } from '../delivery/upstream-set.js'
 import type { ClaimedMessage, RateBucketRef, Store, TokenRequest } from '../store/store.js'
 
@@ -120,6 +120,19 @@ function byLimitedDomain(
   return [...groups].map(([domain, list]) => ({ domain, recipients: list }))
 }
 
+/** Where a claimed message's pending recipients go: its routes (routes.ts). */
+export function routesOf(message: ClaimedMessage, routing: RoutingSettings): RouteGroup[] {
+  return routeMessage(
+    {
+      from: message.from,
+      recipients: message.pendingRecipients,
+      tags: message.tags,
+      upstream: message.upstream,
+    },
+    routing.routes,
+  )
+}
+
 /**
  * Decides how a claimed message goes out now. Rejects only if the store does (taking tokens);
  * the caller gives the message back then.
@@ -128,16 +141,7 @@ export async function admit(message: ClaimedMessage, deps: AdmissionDeps): Promi
   const send: SendGroup[] = []
   const held: HeldGroup[] = []
   const asking: { group: SendGroup; request: TokenRequest }[] = []
-  const routed = routeMessage(
-    {
-      from: message.from,
-      recipients: message.pendingRecipients,
-      tags: message.tags,
-      upstream: message.upstream,
-    },
-    deps.routing.routes,
-  )
-  for (const route of routed) {
+  for (const route of routesOf(message, deps.routing)) {
     const runtime = firstUp(route.upstreams, deps.upstreams)
     if (!runtime) {
       const missing = route.upstreams.find((name) => !deps.upstreams.get(name))

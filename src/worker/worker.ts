@@ -1,10 +1,9 @@
 import { setMaxListeners } from 'node:events'
 import { attemptEvent } from '../events.js'
-import { routeMessage } from '../delivery/routes.js'
 import type { UpstreamHealth } from '../delivery/upstream-health.js'
 import { newLeaseOwner } from '../store/lease-owner.js'
 import type { ClaimedMessage, Completion, Store } from '../store/store.js'
-import { admit, firstUp, type Admission } from './admission.js'
+import { admit, firstUp, routesOf, type Admission } from './admission.js'
 import { deliverMessage, type DeliveryDeps } from './deliver-message.js'
 import { createHeldOutcomes } from './held-outcomes.js'
 import { createLeaseKeeper } from './lease-keeper.js'
@@ -148,16 +147,9 @@ export function createWorker(
 
   /** Some upstream of each of the message's routes is up now. */
   function routeIsUp(message: ClaimedMessage): boolean {
-    const routed = routeMessage(
-      {
-        from: message.from,
-        recipients: message.pendingRecipients,
-        tags: message.tags,
-        upstream: message.upstream,
-      },
-      deps.routing.routes,
+    return routesOf(message, deps.routing).some(
+      (r) => firstUp(r.upstreams, deps.upstreams) !== null,
     )
-    return routed.some((r) => firstUp(r.upstreams, deps.upstreams) !== null)
   }
 
   function takeSlot(): Promise<void> {
