@@ -168,7 +168,11 @@ export async function createOutbox(options: OutboxOptions = {}): Promise<Outbox>
         upstream: message.upstream ?? null,
       }
       const admission = await admit(claimed, deliveryDeps)
-      if (admission.send.length === 0 && admission.held.every((h) => h.reason === 'rate-limited')) {
+      if (
+        admission.send.length === 0 &&
+        admission.held.length > 0 &&
+        admission.held.every((h) => h.reason === 'rate-limited')
+      ) {
         // Over a rate limit: the workers send it at its turn.
         await store.releaseLeases(
           nowOwner,

@@ -145,7 +145,7 @@ export function createWorker(
   }
   const held = createHeldOutcomes({ store: deps.store, logger: log, settled })
 
-  /** Some upstream of each of the message's routes is up now. */
+  /** Some upstream of one of the message's routes is up now: waking it would get somewhere. */
   function routeIsUp(message: ClaimedMessage): boolean {
     return routesOf(message, deps.routing).some(
       (r) => firstUp(r.upstreams, deps.upstreams) !== null,
@@ -204,6 +204,7 @@ export function createWorker(
         }
         if (
           admission.send.length === 0 &&
+          admission.held.length > 0 &&
           admission.held.every((h) => h.reason === 'rate-limited')
         ) {
           // Nothing may go now: back to the queue, due at its turn, without an attempt.
