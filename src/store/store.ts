@@ -162,6 +162,17 @@ export interface Store {
   close(): Promise<void>
 }
 
+/** The traffic-shaping members of {@link Store}: what a backend's shaping part supplies. */
+export type ShapingMethods = Pick<
+  Store,
+  | 'takeTokens'
+  | 'adjustRates'
+  | 'rateBuckets'
+  | 'reportUpstreams'
+  | 'upstreamReports'
+  | 'upstreamActivity'
+>
+
 /** A token bucket a send needs a token from: `upstream:<name>` or `domain:<domain>`. */
 export interface RateBucketRef {
   key: string

@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { afterEach, beforeEach, describe, expect } from 'vitest'
 import { RECOVERY_SHARE, THROTTLE_WINDOW_MS } from '../../src/store/rate-bucket.js'
 import type {
   RateBucketRef,
@@ -8,7 +8,7 @@ import type {
   UpstreamReport,
 } from '../../src/store/store.js'
 import { waitUntil } from '../helpers/temp.js'
-import { completion, newMessage, type StoreContractOptions } from './contract.js'
+import { completion, contractTest, newMessage, type StoreContractOptions } from './contract.js'
 
 /**
  * The part of the Store contract that shapes traffic: rate-limit tokens shared by every worker,
@@ -17,14 +17,7 @@ import { completion, newMessage, type StoreContractOptions } from './contract.js
  * every backend.
  */
 export function runShapingContract(name: string, options: StoreContractOptions): void {
-  const skipped = new Map<string, string>()
-  for (const group of options.skip ?? [])
-    for (const test of group.tests) skipped.set(test, group.reason)
-  const test = (title: string, fn: () => Promise<void>) => {
-    const reason = skipped.get(title)
-    if (reason) it.skip(`${title} (skipped: ${reason})`, fn)
-    else it(title, fn)
-  }
+  const test = contractTest(options)
 
   describe(`Store contract, traffic shaping: ${name}`, () => {
     let store: Store

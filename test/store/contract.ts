@@ -68,19 +68,26 @@ export function completion(
   }
 }
 
+/** `it`, skipping (with its reason) each test the backend's options list as skipped. */
+export function contractTest(
+  options: StoreContractOptions,
+): (title: string, fn: () => Promise<void>) => void {
+  const skipped = new Map<string, string>()
+  for (const group of options.skip ?? [])
+    for (const test of group.tests) skipped.set(test, group.reason)
+  return (title, fn) => {
+    const reason = skipped.get(title)
+    if (reason) it.skip(`${title} (skipped: ${reason})`, fn)
+    else it(title, fn)
+  }
+}
+
 /**
  * The behaviour every Store must show. A backend's test file calls this once; a backend is
  * done when it passes all of it.
  */
 export function runStoreContract(name: string, options: StoreContractOptions): void {
-  const skipped = new Map<string, string>()
-  for (const group of options.skip ?? [])
-    for (const test of group.tests) skipped.set(test, group.reason)
-  const test = (title: string, fn: () => Promise<void>) => {
-    const reason = skipped.get(title)
-    if (reason) it.skip(`${title} (skipped: ${reason})`, fn)
-    else it(title, fn)
-  }
+  const test = contractTest(options)
 
   describe(`Store contract: ${name}`, () => {
     let store: Store

@@ -1,4 +1,4 @@
-import type { ShapingSql } from '../sql/shaping-dialect.js'
+import { bucketTuple, type ShapingSql } from '../sql/shaping-dialect.js'
 import { queryBuilder } from '../sql/query.js'
 import { NOW, json, jsonRows } from './sql-parts.js'
 
@@ -46,16 +46,7 @@ export function mariadbShaping(prefix: string): ShapingSql {
         (p) => `INSERT INTO ${B} (${BUCKET})
           SELECT j.bucket_key, j.tokens, j.updated_at, j.rate, j.throttled_at, j.scheduled_until
           FROM JSON_TABLE(${p(
-            json(
-              rows.map((r) => [
-                r.key,
-                r.tokens,
-                whole(r.updatedAt),
-                r.rate,
-                whole(r.throttledAt),
-                whole(r.scheduledUntil),
-              ]),
-            ),
+            json(rows.map(bucketTuple)),
           )}, '$[*]' COLUMNS (bucket_key VARCHAR(255) PATH '$[0]', tokens DOUBLE PATH '$[1]',
             updated_at BIGINT PATH '$[2]', rate DOUBLE PATH '$[3]', throttled_at BIGINT PATH '$[4]',
             scheduled_until BIGINT PATH '$[5]')) j

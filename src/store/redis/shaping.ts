@@ -1,4 +1,4 @@
-import type { Store } from '../store.js'
+import type { ShapingMethods } from '../store.js'
 import type { RunScript } from './scripts.js'
 import {
   RATE_CONSTANTS_JSON,
@@ -12,17 +12,6 @@ import {
   toUpstreamActivity,
   toWorkerReports,
 } from './shaping-replies.js'
-
-/** The part of the Redis store that shapes traffic: shared rate limits and upstream reports. */
-export type ShapingMethods = Pick<
-  Store,
-  | 'takeTokens'
-  | 'adjustRates'
-  | 'rateBuckets'
-  | 'reportUpstreams'
-  | 'upstreamReports'
-  | 'upstreamActivity'
->
 
 /** How the store runs a call: `op` maps failures (and refuses once closed), `write` replicates. */
 export interface ShapingContext {

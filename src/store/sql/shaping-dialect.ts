@@ -45,6 +45,22 @@ export interface StoredBucket extends BucketRow {
   rate: number
 }
 
+/**
+ * A stored bucket as the JSON array the SQLite and MariaDB statements unpack, in the column
+ * order `bucket_key, tokens, updated_at, rate, throttled_at, scheduled_until`; times in whole ms.
+ */
+export function bucketTuple(row: StoredBucket): (string | number | null)[] {
+  const whole = (ms: number | null) => (ms === null ? null : Math.round(ms))
+  return [
+    row.key,
+    row.tokens,
+    whole(row.updatedAt),
+    row.rate,
+    whole(row.throttledAt),
+    whole(row.scheduledUntil),
+  ]
+}
+
 /** One upstream report as the dialect writes it; its times as durations before now (see the clock rule). */
 export interface UpstreamReportRow {
   upstream: string

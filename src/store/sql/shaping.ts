@@ -5,7 +5,7 @@ import {
   SENT_OUTCOMES,
   type AttemptOutcome,
   type RateBucketState,
-  type Store,
+  type ShapingMethods,
   type TokenGrant,
   type TokenRequest,
   type UpstreamActivity,
@@ -18,17 +18,6 @@ import type { ShapingSql, StoredBucket } from './shaping-dialect.js'
 
 /** Most token requests answered by one transaction. */
 const MAX_TAKES_PER_BATCH = 500
-
-/** The traffic-shaping methods of {@link Store}, which the SQL engine adds to its own. */
-export type ShapingMethods = Pick<
-  Store,
-  | 'takeTokens'
-  | 'adjustRates'
-  | 'rateBuckets'
-  | 'reportUpstreams'
-  | 'upstreamReports'
-  | 'upstreamActivity'
->
 
 /**
  * Traffic shaping on a SQL store: the token buckets' arithmetic (rate-bucket.ts) run in JS on

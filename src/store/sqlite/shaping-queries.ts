@@ -1,4 +1,4 @@
-import type { ShapingSql } from '../sql/shaping-dialect.js'
+import { bucketTuple, type ShapingSql } from '../sql/shaping-dialect.js'
 import { queryBuilder } from '../sql/query.js'
 
 /**
@@ -36,18 +36,7 @@ export const sqliteShaping: ShapingSql = {
       (p) => `INSERT INTO rate_buckets (${BUCKET})
         SELECT value ->> '$[0]', value ->> '$[1]', value ->> '$[2]', value ->> '$[3]',
           value ->> '$[4]', value ->> '$[5]'
-        FROM json_each(${p(
-          json(
-            rows.map((r) => [
-              r.key,
-              r.tokens,
-              whole(r.updatedAt),
-              r.rate,
-              whole(r.throttledAt),
-              whole(r.scheduledUntil),
-            ]),
-          ),
-        )})
+        FROM json_each(${p(json(rows.map(bucketTuple)))})
         WHERE true
         ON CONFLICT (bucket_key) DO UPDATE SET tokens = excluded.tokens,
           updated_at = excluded.updated_at, rate = excluded.rate,
