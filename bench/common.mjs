@@ -61,6 +61,29 @@ export async function repeat(times, fn) {
 }
 
 /** Prints a progress line on stderr (the table goes to stdout). */
+/**
+ * Runs Outbox and its direct baseline alternately, `repeats` pairs (O D, D O, O D…), so that
+ * each ratio is taken within one pair: the machine drifts between pairs, hardly within one.
+ * `run(which)` resolves with one result (`which` is `outbox` or `direct`), `report(which,
+ * result, i)` prints it, and `afterPair(pair, i)`, if given, runs after each pair. Resolves with
+ * every result by side and the pairs in order.
+ */
+export async function alternatingPairs(repeats, { run, report, afterPair }) {
+  const runs = { outbox: [], direct: [] }
+  const pairs = []
+  for (let i = 0; i < repeats; i++) {
+    const pair = {}
+    for (const which of i % 2 === 0 ? ['outbox', 'direct'] : ['direct', 'outbox']) {
+      pair[which] = await run(which)
+      runs[which].push(pair[which])
+      report(which, pair[which], i)
+    }
+    pairs.push(pair)
+    await afterPair?.(pair, i)
+  }
+  return { runs, pairs }
+}
+
 export function progress(text) {
   process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${text}\n`)
 }

@@ -4,7 +4,15 @@
 import nodemailer from 'nodemailer'
 import { createOutbox } from '../dist/index.js'
 import { openStore } from '../dist/store/open-store.js'
-import { newMessage, now, progress, summarize, waitUntil, withTimeout } from './common.mjs'
+import {
+  alternatingPairs,
+  newMessage,
+  now,
+  progress,
+  summarize,
+  waitUntil,
+  withTimeout,
+} from './common.mjs'
 import { startCpuMeter } from './cpu.mjs'
 
 const CONCURRENCY = 10
@@ -176,23 +184,17 @@ export async function benchDelivery({
   timeoutMs,
   replyDelayMs = 0,
 }) {
-  const runs = { outbox: [], direct: [] }
-  const ratios = []
-  for (let run = 0; run < repeats; run++) {
-    const order = run % 2 === 0 ? ['outbox', 'direct'] : ['direct', 'outbox']
-    const pair = {}
-    for (const which of order) {
-      pair[which] =
-        which === 'outbox'
-          ? await outboxRun({ url: await url(), sink, messages, timeoutMs, replyDelayMs })
-          : await directRun({ sink, messages, timeoutMs, replyDelayMs })
-      runs[which].push(pair[which])
+  const { runs, pairs } = await alternatingPairs(repeats, {
+    run: async (which) =>
+      which === 'outbox'
+        ? outboxRun({ url: await url(), sink, messages, timeoutMs, replyDelayMs })
+        : directRun({ sink, messages, timeoutMs, replyDelayMs }),
+    report: (which, result, i) =>
       progress(
-        `delivery ${kind}${replyDelayMs ? ` (sink answers in ${replyDelayMs} ms)` : ''} run ${run + 1} ${which}: ${Math.round(pair[which].rate)}/s`,
-      )
-    }
-    ratios.push(pair.outbox.rate / pair.direct.rate)
-  }
+        `delivery ${kind}${replyDelayMs ? ` (sink answers in ${replyDelayMs} ms)` : ''} run ${i + 1} ${which}: ${Math.round(result.rate)}/s`,
+      ),
+  })
+  const ratios = pairs.map((pair) => pair.outbox.rate / pair.direct.rate)
   return {
     messages: messages.length,
     concurrency: CONCURRENCY,

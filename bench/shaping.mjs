@@ -13,7 +13,16 @@ import nodemailer from 'nodemailer'
 import { composeMessage } from '../dist/message/compose.js'
 import { openStore } from '../dist/store/open-store.js'
 import { bulkInsert } from './delivery.mjs'
-import { mail, now, progress, sleep, summarize, waitUntil, withTimeout } from './common.mjs'
+import {
+  alternatingPairs,
+  mail,
+  now,
+  progress,
+  sleep,
+  summarize,
+  waitUntil,
+  withTimeout,
+} from './common.mjs'
 import { startCpuMeter } from './cpu.mjs'
 import { startWorkerProcess } from './worker-client.mjs'
 
@@ -285,32 +294,29 @@ export function idealSeconds(messages) {
  * is taken within a pair. `sinks`: `{ default, b }`, one sink process per upstream.
  */
 export async function benchShaping({ kind, url, sinks, messages, repeats, timeoutMs }) {
-  const runs = { outbox: [], direct: [], unlimited: [] }
-  const ratios = []
-  for (let run = 0; run < repeats; run++) {
-    const order = run % 2 === 0 ? ['outbox', 'direct'] : ['direct', 'outbox']
-    const pair = {}
-    for (const which of order) {
-      pair[which] =
-        which === 'outbox'
-          ? await outboxRun({ url, sinks, messages, timeoutMs })
-          : await directRun({ sinks, messages, timeoutMs })
-      runs[which].push(pair[which])
-      const b = pair[which].buckets
+  const unlimited = []
+  const { runs: timed, pairs } = await alternatingPairs(repeats, {
+    run: (which) =>
+      which === 'outbox'
+        ? outboxRun({ url, sinks, messages, timeoutMs })
+        : directRun({ sinks, messages, timeoutMs }),
+    report: (which, result, i) =>
       progress(
-        `shaping ${kind} run ${run + 1} ${which}: ${pair[which].seconds.toFixed(2)} s; ` +
+        `shaping ${kind} run ${i + 1} ${which}: ${result.seconds.toFixed(2)} s; ` +
           BUCKETS.map(
             (x) =>
-              `${x.name} ${Math.round(b[x.name].achievedRate ?? NaN)}/s, at most ${b[x.name].maxPerSecond} in 1 s (bound ${b[x.name].bound})`,
+              `${x.name} ${Math.round(result.buckets[x.name].achievedRate ?? NaN)}/s, at most ${result.buckets[x.name].maxPerSecond} in 1 s (bound ${result.buckets[x.name].bound})`,
           ).join('; '),
-      )
-    }
-    ratios.push(pair.direct.seconds / pair.outbox.seconds)
+      ),
     // The same queue through the same routes with no limit: what the queue alone takes here.
-    const free = await outboxRun({ url, sinks, messages, timeoutMs, limits: false })
-    runs.unlimited.push(free)
-    progress(`shaping ${kind} run ${run + 1} outbox without limits: ${free.seconds.toFixed(2)} s`)
-  }
+    afterPair: async (_pair, i) => {
+      const free = await outboxRun({ url, sinks, messages, timeoutMs, limits: false })
+      unlimited.push(free)
+      progress(`shaping ${kind} run ${i + 1} outbox without limits: ${free.seconds.toFixed(2)} s`)
+    },
+  })
+  const runs = { ...timed, unlimited }
+  const ratios = pairs.map((pair) => pair.direct.seconds / pair.outbox.seconds)
   const count = messages.length
   const perBucket = (list) =>
     Object.fromEntries(

@@ -4,7 +4,7 @@
 // to the sink. Against the baseline of the same client sending the same bytes straight to the
 // sink. The client runs in this process, the Outbox in its own, the sink in its own.
 import nodemailer from 'nodemailer'
-import { now, progress, summarize, waitUntil, withTimeout } from './common.mjs'
+import { alternatingPairs, now, progress, summarize, waitUntil, withTimeout } from './common.mjs'
 import { startCpuMeter } from './cpu.mjs'
 import { startWorkerProcess } from './worker-client.mjs'
 
@@ -104,24 +104,18 @@ function cpuPerMessage(runs, count, server) {
 }
 
 export async function benchSmarthost({ kind, url, sink, messages, repeats, timeoutMs }) {
-  const runs = { outbox: [], direct: [] }
-  const ratios = []
-  for (let run = 0; run < repeats; run++) {
-    const order = run % 2 === 0 ? ['outbox', 'direct'] : ['direct', 'outbox']
-    const pair = {}
-    for (const which of order) {
-      pair[which] =
-        which === 'outbox'
-          ? await smarthostRun({ url, sink, messages, timeoutMs })
-          : await submitAll({ port: sink.port, sink, messages, timeoutMs })
-      runs[which].push(pair[which])
+  const { runs, pairs } = await alternatingPairs(repeats, {
+    run: (which) =>
+      which === 'outbox'
+        ? smarthostRun({ url, sink, messages, timeoutMs })
+        : submitAll({ port: sink.port, sink, messages, timeoutMs }),
+    report: (which, result, i) =>
       progress(
-        `smarthost ${kind} run ${run + 1} ${which}: ${Math.round(pair[which].rate)}/s at the sink` +
-          (which === 'outbox' ? `, ${Math.round(pair[which].submittedRate)}/s accepted` : ''),
-      )
-    }
-    ratios.push(pair.outbox.rate / pair.direct.rate)
-  }
+        `smarthost ${kind} run ${i + 1} ${which}: ${Math.round(result.rate)}/s at the sink` +
+          (which === 'outbox' ? `, ${Math.round(result.submittedRate)}/s accepted` : ''),
+      ),
+  })
+  const ratios = pairs.map((pair) => pair.outbox.rate / pair.direct.rate)
   return {
     messages: messages.length,
     clientConnections: CLIENT_CONNECTIONS,
