@@ -12,6 +12,8 @@ export interface ResolvedSendOptions {
   /** The upstream to send it through, overriding the routes; null: the routes decide. */
   upstream: string | null
   transaction: ExternalTransaction | null
+  /** Send even to recipients on the suppression list. */
+  ignoreSuppression: boolean
 }
 
 const sendOptionsSchema = z.strictObject({
@@ -37,6 +39,7 @@ const sendOptionsSchema = z.strictObject({
     .string()
     .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'must be the name of a configured upstream')
     .optional(),
+  ignoreSuppression: z.boolean().optional(),
   db: z
     .custom<ExternalTransaction>(
       (v) =>
@@ -60,13 +63,21 @@ export function resolveSendOptions(options: SendOptions | undefined): ResolvedSe
       const key = issue.keys[0] ?? ''
       throw new InvalidMessageError(
         `options.${key}`,
-        `Unknown send option \`${key}\`. Known options: priority, sendAt, idempotencyKey, tags, upstream, db.`,
+        `Unknown send option \`${key}\`. Known options: priority, sendAt, idempotencyKey, tags, upstream, ignoreSuppression, db.`,
       )
     }
     const path = ['options', ...issue.path.map(String)].join('.')
     throw new InvalidMessageError(path, `\`${path}\` is invalid: ${issue.message}.`)
   }
-  const { priority = 'normal', sendAt, idempotencyKey, tags = [], upstream, db } = parsed.data
+  const {
+    priority = 'normal',
+    sendAt,
+    idempotencyKey,
+    tags = [],
+    upstream,
+    db,
+    ignoreSuppression = false,
+  } = parsed.data
   let due: Date | null = null
   if (sendAt !== undefined) {
     due = sendAt instanceof Date ? sendAt : new Date(sendAt)
@@ -84,5 +95,6 @@ export function resolveSendOptions(options: SendOptions | undefined): ResolvedSe
     tags: [...new Set(tags)],
     upstream: upstream ?? null,
     transaction: db ?? null,
+    ignoreSuppression,
   }
 }

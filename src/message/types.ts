@@ -40,8 +40,11 @@ export const MESSAGE_STATUSES: readonly MessageStatus[] = [
   'held',
 ]
 
-/** Where one recipient of a message is: still to be tried, or settled. */
-export type RecipientStatus = 'pending' | 'sent' | 'failed'
+/**
+ * Where one recipient of a message is: still to be tried, or settled; `bounced` and
+ * `complained` are what came back after the upstream accepted it (a DSN, an ARF report).
+ */
+export type RecipientStatus = 'pending' | 'sent' | 'failed' | 'bounced' | 'complained'
 
 /** Options of one `send()`. */
 export interface SendOptions {
@@ -71,6 +74,11 @@ export interface SendOptions {
    * transaction commits. A `now` priority then waits for a worker like `high`.
    */
   db?: { query(text: string, values?: unknown[]): Promise<unknown> }
+  /**
+   * Send even to recipients on the suppression list (mail that must go, such as a password
+   * reset, by your choice).
+   */
+  ignoreSuppression?: boolean
 }
 
 /** The SMTP envelope: who the message is from and whom it goes to (Bcc included). */
@@ -102,6 +110,11 @@ export interface SendResult {
   messageId: string
   /** True when an earlier message had the same `idempotencyKey` and nothing new was stored. */
   duplicate: boolean
-  /** The message's status right after `send()`: `queued`, or the outcome of a `now` delivery. */
+  /**
+   * The message's status right after `send()`: `queued`, the outcome of a `now` delivery, or
+   * `failed` when every recipient is on the suppression list.
+   */
   status: MessageStatus
+  /** Recipients on the suppression list: failed at once (reason `suppressed`), never tried. */
+  suppressed: string[]
 }

@@ -158,6 +158,31 @@ export interface Store {
    */
   upstreamActivity(since: Date): Promise<UpstreamActivity[]>
 
+  /**
+   * Adds addresses to the suppression list, or updates their entry (reason, reply, message,
+   * time) when they are on it. Addresses are stored lower-cased. Returns how many were new.
+   */
+  suppress(entries: readonly SuppressionInput[]): Promise<number>
+
+  /** Takes addresses (any case) off the suppression list. Returns how many were on it. */
+  unsuppress(addresses: readonly string[]): Promise<number>
+
+  /**
+   * The suppression list, a page at a time in address order, optionally only the addresses
+   * containing `search` (case-insensitive); `total` counts every match.
+   */
+  listSuppressions(request: SuppressionQuery): Promise<SuppressionPage>
+
+  /** The entries of those of `addresses` (any case) that are on the suppression list. */
+  findSuppressions(addresses: readonly string[]): Promise<Suppression[]>
+
+  /**
+   * Records what came back after a delivery (a bounce, a complaint) on the message's recipient:
+   * its status becomes `bounced` or `complained`, with the remote reply. Returns how many of
+   * the items found their message and recipient; the others are ignored.
+   */
+  recordFeedback(items: readonly RecipientFeedback[]): Promise<number>
+
   /** Closes connections. Further calls reject. */
   close(): Promise<void>
 }
@@ -172,6 +197,75 @@ export type ShapingMethods = Pick<
   | 'upstreamReports'
   | 'upstreamActivity'
 >
+
+/** The deliverability members of {@link Store}: the suppression list and feedback. */
+export type DeliverabilityMethods = Pick<
+  Store,
+  'suppress' | 'unsuppress' | 'listSuppressions' | 'findSuppressions' | 'recordFeedback'
+>
+
+/**
+ * Why an address is on the suppression list: a permanent refusal saying the address does not
+ * exist (`rejected`), a bounce or complaint that came back later, or an operator's choice.
+ */
+export type SuppressionReason = 'rejected' | 'bounced' | 'complained' | 'manual'
+
+/** Every {@link SuppressionReason}. */
+export const SUPPRESSION_REASONS: readonly SuppressionReason[] = [
+  'rejected',
+  'bounced',
+  'complained',
+  'manual',
+]
+
+/** One address to put on the suppression list. */
+export interface SuppressionInput {
+  address: string
+  reason: SuppressionReason
+  /** The remote reply that caused it, or an operator's note. */
+  reply: string | null
+  /** The queue id of the message whose delivery caused it, if any. */
+  messageId: string | null
+}
+
+/** An entry of the suppression list. */
+export interface Suppression extends SuppressionInput {
+  /** Lower-cased. */
+  address: string
+  /** When it was added, or last updated. */
+  createdAt: Date
+}
+
+/** Arguments of {@link Store.listSuppressions}. */
+export interface SuppressionQuery {
+  /** Only addresses containing this text (case-insensitive). */
+  search?: string
+  limit: number
+  /** Where the previous page ended (the last address); omit for the first page. */
+  cursor?: string | null
+}
+
+/** One page of the suppression list. */
+export interface SuppressionPage {
+  entries: Suppression[]
+  /** Pass as `cursor` for the next page; null on the last one. */
+  nextCursor: string | null
+  /** Entries matching the query, over every page. */
+  total: number
+}
+
+/** See {@link Store.recordFeedback}. */
+export interface RecipientFeedback {
+  /** Queue id of the original message. */
+  id: string
+  /** The recipient (any case). */
+  address: string
+  kind: 'bounced' | 'complained'
+  /** The remote SMTP code, if the report has one (`Diagnostic-Code: smtp; 550 …`). */
+  code: number | null
+  /** The remote reply or report summary. */
+  reply: string
+}
 
 /** A token bucket a send needs a token from: `upstream:<name>` or `domain:<domain>`. */
 export interface RateBucketRef {
@@ -265,6 +359,12 @@ export interface NewMessage {
   /** The upstream named in its send options (overriding the routes), or null. */
   upstream?: string | null
   /**
+   * Recipients on the suppression list at enqueue: stored as failed at once with this reply
+   * (`suppressed: …`), never tried. When every recipient is here the message is stored as
+   * `failed` with reason `suppressed` (and is not leased).
+   */
+  suppressed?: readonly { address: string; reply: string }[]
+  /**
    * Store it already leased to this owner (status `sending`), for `now` deliveries that the
    * caller attempts at once.
    */
@@ -278,6 +378,12 @@ export interface NewMessage {
  */
 export interface ExternalTransaction {
   query(text: string, values?: unknown[]): Promise<unknown>
+}
+
+/** Whether every recipient of a new message is on the suppression list (it is stored failed). */
+export function allSuppressed(m: NewMessage): boolean {
+  const suppressed = new Set(m.suppressed?.map((r) => r.address) ?? [])
+  return suppressed.size > 0 && m.envelope.to.every((to) => suppressed.has(to))
 }
 
 /** Options of {@link Store.enqueue}. */

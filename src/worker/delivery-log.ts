@@ -10,7 +10,7 @@ const REPLY_CHARS = 300
 export interface LoggedRecipient {
   to: string
   /** `deferred`: pending, tried again later. */
-  status: 'sent' | 'deferred' | 'failed'
+  status: 'sent' | 'deferred' | 'failed' | 'bounced' | 'complained'
   code: number | null
   reply: string
 }
@@ -40,7 +40,13 @@ export interface DeliveryLogFields {
   nextAttemptAt?: string
 }
 
-const STATUS = { sent: 'sent', pending: 'deferred', failed: 'failed' } as const
+const STATUS = {
+  sent: 'sent',
+  pending: 'deferred',
+  failed: 'failed',
+  bounced: 'bounced',
+  complained: 'complained',
+} as const
 
 const clip = (text: string): string =>
   text.length > REPLY_CHARS ? `${text.slice(0, REPLY_CHARS)}…` : text

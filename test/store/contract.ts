@@ -3,6 +3,7 @@ import { createQueueId } from '../../src/message/queue-id.js'
 import type { Completion, NewMessage, Store } from '../../src/store/store.js'
 import { sleep, waitUntil } from '../helpers/temp.js'
 import { runShapingContract } from './contract-shaping.js'
+import { runSuppressionContract } from './contract-suppression.js'
 
 /** How a backend's test file plugs into the contract suite. */
 export interface StoreContractOptions {
@@ -742,4 +743,5 @@ export function runStoreContract(name: string, options: StoreContractOptions): v
     })
   })
   runShapingContract(name, options)
+  runSuppressionContract(name, options)
 }

@@ -7,6 +7,7 @@ import { completeQueries } from './complete-queries.js'
 import { insertMessages } from './insert-messages.js'
 import { mariadbTables } from './tables.js'
 import { mariadbShaping } from './shaping-queries.js'
+import { mariadbSuppressions } from './suppression-queries.js'
 import {
   NOW,
   inList,
@@ -67,6 +68,7 @@ export function createMariadbDialect(prefix: string): SqlDialect & { workMark():
     codec,
     filter,
     ...mariadbShaping(prefix),
+    ...mariadbSuppressions(prefix),
 
     insertMessages: (messages) => insertMessages(prefix, messages),
 
@@ -195,7 +197,7 @@ export function createMariadbDialect(prefix: string): SqlDialect & { workMark():
     messageRow: (id) => q((p) => `SELECT ${SUMMARY} FROM ${M} m WHERE m.id = ${p(id)}`),
     recipientRows: (id) =>
       q(
-        (p) => `SELECT address, status, code, reply FROM ${R}
+        (p) => `SELECT address, coalesce(feedback, status) AS status, code, reply FROM ${R}
           WHERE message_id = ${p(id)} ORDER BY position`,
       ),
     attemptRows: (id) =>

@@ -6,6 +6,7 @@ import { escapeLike } from '../sql/filter.js'
 import { queryBuilder, type Param } from '../sql/query.js'
 import { insertChunks } from '../sql/insert-chunks.js'
 import { postgresShaping } from './shaping-queries.js'
+import { postgresSuppressions } from './suppression-queries.js'
 
 /**
  * Every statement of the PostgreSQL store, for one schema. What a worker changes per message
@@ -208,6 +209,7 @@ export function createPostgresDialect(s: string, channel: string): SqlDialect {
     codec,
     filter,
     ...postgresShaping(s),
+    ...postgresSuppressions(s),
 
     insertMessages: (messages) => chunks(messages).map(insertChunk),
 
@@ -364,8 +366,8 @@ export function createPostgresDialect(s: string, channel: string): SqlDialect {
     messageRow: (id) => q((p) => `SELECT ${SUMMARY} FROM ${FROM} WHERE q.id = ${p(id)}`),
     recipientRows: (id) =>
       q(
-        (p) => `SELECT address, status, code, reply FROM ${s}.recipients
-          WHERE message_id = ${p(id)} ORDER BY position`,
+        (p) => `SELECT address, coalesce(feedback, status) AS status, code, reply
+          FROM ${s}.recipients WHERE message_id = ${p(id)} ORDER BY position`,
       ),
     attemptRows: (id) =>
       q(

@@ -10,6 +10,7 @@ import { maskUrl, redisFailure } from './failure.js'
 import { completionJson, filterJson, messageJson, selectorJson } from './script-args.js'
 import { defineScripts } from './scripts.js'
 import { createShapingMethods } from './shaping.js'
+import { createSuppressionMethods } from './suppressions.js'
 import { toActivity, toClaimed, toQueueStats, type StatsReply } from './replies.js'
 import { fromPairs, toDetail, toSummary } from './summary.js'
 import { listenForWakeUps } from './wake-listener.js'
@@ -282,6 +283,7 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Redi
       }),
 
     ...createShapingMethods({ run, op, write }),
+    ...createSuppressionMethods({ run, op, write }),
 
     onEnqueue(listener) {
       listeners.add(listener)

@@ -32,6 +32,11 @@ export const SCRIPT_NAMES = [
   'report-upstreams',
   'upstream-reports',
   'upstream-activity',
+  'suppress',
+  'unsuppress',
+  'find-suppressions',
+  'list-suppressions',
+  'record-feedback',
 ] as const
 
 export type ScriptName = (typeof SCRIPT_NAMES)[number]

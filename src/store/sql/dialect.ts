@@ -3,6 +3,7 @@ import type { NewMessage } from '../store.js'
 import type { Query } from './driver.js'
 import type { Condition, Param } from './query.js'
 import type { ShapingSql } from './shaping-dialect.js'
+import type { SuppressionSql } from './suppression-dialect.js'
 
 /**
  * What a SQL backend supplies to the queue engine (`sql-store.ts`): the text of each statement,
@@ -14,7 +15,7 @@ import type { ShapingSql } from './shaping-dialect.js'
  * own — `now()` in PostgreSQL, the process's clock in SQLite, whose only clock it is. The
  * engine passes durations (`leaseMs`, `delayMs`), never "now".
  */
-export interface SqlDialect extends ShapingSql {
+export interface SqlDialect extends ShapingSql, SuppressionSql {
   /** `sqlite`, `postgres`. */
   readonly kind: string
   readonly codec: RowCodec
@@ -85,7 +86,10 @@ export interface SqlDialect extends ShapingSql {
   // Reading.
   /** The summary columns (see {@link SUMMARY_COLUMNS}) of one message. */
   messageRow(id: string): Query
-  /** `address`, `status`, `code`, `reply` of a message's recipients, in order. */
+  /**
+   * `address`, `status`, `code`, `reply` of a message's recipients, in order; `status` is the
+   * feedback (`bounced`, `complained`) where some came back after delivery.
+   */
   recipientRows(id: string): Query
   /** `worker`, `started_at`, `duration_ms`, `outcome`, `error`, `recipients`, `upstream` of its attempts, oldest first. */
   attemptRows(id: string): Query

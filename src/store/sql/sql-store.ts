@@ -16,12 +16,14 @@ import {
   type NewMessage,
   type RecipientOutcome,
   type Store,
+  allSuppressed,
 } from '../store.js'
 import { createBatcher } from './batcher.js'
 import type { CompletionRow, SqlDialect } from './dialect.js'
 import type { Query, Row, SqlDriver, SqlTransaction } from './driver.js'
 import { filterCondition, selectorCondition } from './filter.js'
 import { createShaping } from './shaping.js'
+import { createSuppressions } from './suppressions.js'
 
 /** Options of {@link createSqlStore}. */
 export interface SqlStoreOptions {
@@ -164,6 +166,25 @@ export function createSqlStore(options: SqlStoreOptions): Store {
     })
   }
 
+  /**
+   * The statements that settle, after the insert, the recipients of a batch found on the
+   * suppression list; null when it has none (the common case: nothing more to run).
+   */
+  function settleSuppressed(fresh: readonly NewMessage[]) {
+    const hit = fresh.filter((m) => (m.suppressed?.length ?? 0) > 0)
+    if (hit.length === 0) return null
+    return (inserted: ReadonlySet<string>): Query[] => {
+      const mine = hit.filter((m) => inserted.has(m.id))
+      if (mine.length === 0) return []
+      return dialect.settleSuppressed({
+        recipients: mine.flatMap((m) => m.suppressed!.map((r) => ({ id: m.id, ...r }))),
+        failMessages: mine
+          .filter((m) => allSuppressed(m))
+          .map((m) => ({ id: m.id, error: m.suppressed![0]!.reply })),
+      })
+    }
+  }
+
   /** Ends the leases of this host's dead workers, so that their messages go out now. */
   async function takeOverDeadOwners(): Promise<void> {
     const now = Date.now()
@@ -252,6 +273,7 @@ export function createSqlStore(options: SqlStoreOptions): Store {
   const store: Store = {
     kind: dialect.kind,
     ...createShaping({ driver, dialect, op }),
+    ...createSuppressions({ driver, dialect, op }),
 
     enqueue: (messages, enqueueOptions) =>
       op(async () => {
@@ -259,9 +281,11 @@ export function createSqlStore(options: SqlStoreOptions): Store {
         const plan = planInsert(messages)
         const queries = dialect.insertMessages(plan.fresh)
         let stored = 0
+        const settle = settleSuppressed(plan.fresh)
         const work = async (tx: SqlTransaction) => {
           const inserted = new Set(ids(await runCollect(tx, queries)))
           stored = inserted.size
+          if (settle) await runAll(tx, settle(inserted))
           return insertResults(tx, messages, plan, inserted)
         }
         const external = enqueueOptions?.transaction
@@ -274,7 +298,7 @@ export function createSqlStore(options: SqlStoreOptions): Store {
             )
           }
           results = await driver.inExternalTransaction(external, work)
-        } else if (queries.length === 1 && !plan.keyed) {
+        } else if (queries.length === 1 && !plan.keyed && !settle) {
           // One statement is atomic on its own: no BEGIN and COMMIT around it.
           results = await work({ query: (q) => driver.write(q) })
         } else {

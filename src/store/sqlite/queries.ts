@@ -5,6 +5,7 @@ import type { Query } from '../sql/driver.js'
 import { escapeLike } from '../sql/filter.js'
 import { queryBuilder, type Param } from '../sql/query.js'
 import { sqliteShaping } from './shaping-queries.js'
+import { sqliteSuppressions } from './suppression-queries.js'
 
 /**
  * Every statement of the SQLite store. Times are milliseconds since the epoch, by this
@@ -120,6 +121,7 @@ export const sqliteDialect: SqlDialect = {
   codec,
   filter,
   ...sqliteShaping,
+  ...sqliteSuppressions,
 
   insertMessages(messages) {
     const queries: Query[] = []
@@ -297,7 +299,7 @@ export const sqliteDialect: SqlDialect = {
   messageRow: (id) => q((p) => `SELECT ${SUMMARY} FROM messages m WHERE m.id = ${p(id)}`),
   recipientRows: (id) =>
     q(
-      (p) => `SELECT address, status, code, reply FROM recipients
+      (p) => `SELECT address, coalesce(feedback, status) AS status, code, reply FROM recipients
         WHERE message_id = ${p(id)} ORDER BY position`,
     ),
   attemptRows: (id) =>

@@ -44,6 +44,11 @@ const METHODS = [
   'reportUpstreams',
   'upstreamReports',
   'upstreamActivity',
+  'suppress',
+  'unsuppress',
+  'listSuppressions',
+  'findSuppressions',
+  'recordFeedback',
 ] as const satisfies readonly (keyof Store)[]
 
 /**

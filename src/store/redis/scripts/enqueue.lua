@@ -24,7 +24,19 @@ for i, m in ipairs(list) do
   else
     local due = present(m.sendAt) and m.sendAt or now
     local rc = {}
-    for j, address in ipairs(m.to) do rc[j] = { address, 'pending', cjson.null, cjson.null } end
+    local suppressed = present(m.suppressed) and m.suppressed or {}
+    local pending, first_reply = 0, nil
+    for j, address in ipairs(m.to) do
+      local reply = suppressed[address]
+      if reply then
+        -- On the suppression list: failed at once, never tried.
+        rc[j] = { address, 'failed', cjson.null, reply }
+        first_reply = first_reply or reply
+      else
+        rc[j] = { address, 'pending', cjson.null, cjson.null }
+        pending = pending + 1
+      end
+    end
     local fields = {
       message_id = m.messageId, status = 'queued', priority = m.priority, mail_from = m.from,
       recipients = m.toJson, tags = m.tagsJson, size = m.size, created_at = int(now),
@@ -35,7 +47,13 @@ for i, m in ipairs(list) do
     if present(m.subject) then fields.subject = m.subject end
     if present(m.upstream) then fields.upstream = m.upstream end
     if key then fields.idempotency_key = key end
-    if present(m.leaseOwner) then
+    if pending == 0 then
+      fields.status = 'failed'
+      fields.reason = 'suppressed'
+      fields.last_error = first_reply
+      fields.finished_at = int(now)
+      fields.due_at = nil
+    elseif present(m.leaseOwner) then
       fields.status = 'sending'
       fields.lease_owner = m.leaseOwner
       fields.lease_expires_at = int(now + m.leaseMs)
