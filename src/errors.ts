@@ -54,6 +54,36 @@ export class InvalidMessageError extends OutboxError {
   }
 }
 
+/** One bad line of a suppression-list import. */
+export interface ImportProblem {
+  /** 1-based line of the file where the bad record starts. */
+  line: number
+  message: string
+}
+
+/**
+ * A suppression-list import has bad lines; nothing was stored. `field` names the first bad
+ * line (`line 5001`), `problems` lists the first hundred of them.
+ */
+export class InvalidImportError extends InvalidMessageError {
+  readonly problems: readonly ImportProblem[]
+
+  constructor(problems: readonly ImportProblem[], total: number) {
+    const shown = problems
+      .slice(0, 5)
+      .map((p) => `line ${p.line}: ${p.message}`)
+      .join('; ')
+    super(
+      `line ${problems[0]?.line ?? 0}`,
+      `${total} bad line${total === 1 ? '' : 's'} in the import, nothing was stored: ${shown}` +
+        `${total > 5 ? `; and ${total - 5} more` : ''}. Fix ${total === 1 ? 'it' : 'them'}, or ` +
+        'import with skip-invalid (`--skip-invalid`, `"skipInvalid": true`) to store only the good lines.',
+    )
+    this.name = 'InvalidImportError'
+    this.problems = problems.slice(0, 100)
+  }
+}
+
 /** An option passed to `createOutbox()` (or read from the configuration) is invalid. */
 export class ConfigError extends OutboxError {
   /** The option that is wrong, e.g. `upstream` or `retry.maxDelay`. */

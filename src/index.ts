@@ -18,6 +18,14 @@ export type {
 export type { RawMessageInput } from './message/compose-raw.js'
 export type { Worker, WorkerOptions, WorkerCounts } from './worker/worker.js'
 export type { Admin, ActionResult, PurgeStatus } from './admin/admin.js'
+export type {
+  SuppressionAdmin,
+  SuppressAddResult,
+  SuppressRemoveResult,
+  SuppressImportResult,
+  SuppressImportOptions,
+  SuppressExportFormat,
+} from './admin/suppressions.js'
 export type { UpstreamSpec } from './delivery/upstream.js'
 export type { RetryPolicy } from './delivery/retry-schedule.js'
 export type { Logger } from './logger.js'
@@ -53,6 +61,7 @@ export {
   StoreUnavailableError,
   MessageNotFoundError,
   AccessDeniedError,
+  InvalidImportError,
   ErrorCodes,
 } from './errors.js'
-export type { ErrorCode } from './errors.js'
+export type { ErrorCode, ImportProblem } from './errors.js'

@@ -2,6 +2,7 @@ import { describeValue, InvalidMessageError, MessageNotFoundError } from '../err
 import { MESSAGE_STATUSES, type MessageStatus } from '../message/types.js'
 import { decodeCursor } from '../store/cursor.js'
 import type { RoutingSettings } from '../config/routing-settings.js'
+import { createSuppressionAdmin, type SuppressionAdmin } from './suppressions.js'
 import { routingOverview, type RoutingOverview } from './upstream-overview.js'
 import type {
   Activity,
@@ -62,6 +63,8 @@ export interface Admin {
    * the last hour's attempts, last error) and every rate-limited domain.
    */
   upstreams(): Promise<RoutingOverview>
+  /** The suppression list: list, count, add, remove, import, export. */
+  readonly suppressions: SuppressionAdmin
 }
 
 function checkSelector(selector: MessageSelector): void {
@@ -162,5 +165,6 @@ export function createAdmin(
       })
     },
     upstreams: () => routingOverview(store, options.routing),
+    suppressions: createSuppressionAdmin(store),
   }
 }

@@ -13,6 +13,7 @@ import { registerSendCommand } from './commands/send.js'
 import { registerSendmailCommand } from './commands/sendmail.js'
 import { registerShowCommand } from './commands/show.js'
 import { registerStatsCommand } from './commands/stats.js'
+import { registerSuppressCommand } from './commands/suppress.js'
 import { registerUpstreamsCommand } from './commands/upstreams.js'
 import { describeFailure, EXIT } from './context.js'
 import { printError } from './terminal.js'
@@ -49,6 +50,7 @@ function buildProgram(): Command {
   registerPurgeCommand(program)
   registerStatsCommand(program)
   registerUpstreamsCommand(program)
+  registerSuppressCommand(program)
   registerMigrateCommand(program)
   registerConfigCommand(program)
   registerSendmailCommand(program)

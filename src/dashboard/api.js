@@ -49,4 +49,7 @@ export const api = {
       ? call('DELETE', `/api/messages/${encodeURIComponent(id)}`)
       : call('POST', `/api/messages/${encodeURIComponent(id)}/${action}`),
   bulk: (action, selector) => call('POST', `/api/bulk/${action}`, selector),
+  suppressions: (params) => call('GET', `/api/suppressions?${toQuery(params)}`),
+  suppress: (body) => call('POST', '/api/suppressions', body),
+  unsuppress: (address) => call('DELETE', `/api/suppressions/${encodeURIComponent(address)}`),
 }

@@ -1,10 +1,12 @@
-// The dashboard's entry: sign-in, the hash router (#/, #/messages?…, #/messages/ID) and live
-// refresh (server-sent events from this process, and a timer for other processes' work).
+// The dashboard's entry: sign-in, the hash router (#/, #/messages?…, #/messages/ID,
+// #/suppressions?…) and live refresh (server-sent events from this process, and a timer for
+// other processes' work).
 import { api } from './api.js'
 import { h, clear, toast } from './dom.js'
 import { renderMessage } from './message.js'
 import { renderMessages } from './messages.js'
 import { renderOverview } from './overview.js'
+import { renderSuppressions } from './suppressions.js'
 
 const main = document.getElementById('main')
 const REFRESH_MS = 10_000
@@ -26,6 +28,12 @@ function route() {
     return {
       name: 'messages',
       render: () => renderMessage(main, decodeURIComponent(parts[1])),
+      live: false,
+    }
+  if (parts[0] === 'suppressions' && parts.length === 1)
+    return {
+      name: 'suppressions',
+      render: () => renderSuppressions(main, params),
       live: false,
     }
   return {

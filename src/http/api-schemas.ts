@@ -1,7 +1,12 @@
 import { z } from 'zod'
 import { InvalidMessageError } from '../errors.js'
 import { MESSAGE_STATUSES, PRIORITIES, type MessageStatus } from '../message/types.js'
-import type { MessageFilter, MessageSelector } from '../store/store.js'
+import {
+  SUPPRESSION_REASONS,
+  type MessageFilter,
+  type MessageSelector,
+  type SuppressionReason,
+} from '../store/store.js'
 
 /**
  * The request shapes of the HTTP API, in one place: handlers parse with them, and the OpenAPI
@@ -73,6 +78,53 @@ export const enqueueSchema = z
       .optional(),
   })
   .strict()
+
+const suppressionReason = z
+  .enum(SUPPRESSION_REASONS as [SuppressionReason, ...SuppressionReason[]])
+  .describe('Why the address is suppressed (default manual)')
+const suppressionNote = z
+  .string()
+  .max(1000)
+  .nullable()
+  .describe('A note for the next operator, stored as the reply')
+const addressList = z.array(z.string().max(1000)).min(1).max(1000)
+
+export const suppressionListQuerySchema = z
+  .object({
+    search: z.string().max(320).optional().describe('Only addresses containing this text'),
+    limit: z
+      .union([z.string().regex(/^\d+$/), z.number()])
+      .optional()
+      .describe('Entries per page, 1 to 1000 (default 50)'),
+    cursor: z.string().max(400).optional().describe('`nextCursor` of the previous page'),
+  })
+  .strict()
+
+export const suppressionAddSchema = z
+  .object({
+    addresses: addressList.optional().describe('Addresses to suppress (at most 1000)'),
+    csv: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        'Instead of `addresses`: a file to import, one address per line or a CSV with a header naming ' +
+          'an `address` (or `email`) column and optionally `reason` and `reply`',
+      ),
+    reason: suppressionReason.optional(),
+    reply: suppressionNote.optional(),
+    skipInvalid: z
+      .boolean()
+      .optional()
+      .describe('With `csv`: store the good lines and report the bad ones, instead of nothing'),
+  })
+  .strict()
+
+export const suppressionRemoveSchema = z
+  .object({ addresses: addressList.describe('Addresses to take off the list (at most 1000)') })
+  .strict()
+
+export const suppressionParamsSchema = z.object({ address: z.string().min(1).max(1000) })
 
 export const sessionSchema = z.object({ token: z.string() }).strict()
 

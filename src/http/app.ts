@@ -15,6 +15,7 @@ import { registerLiveEvents } from './routes/live-events.js'
 import { registerMessageRoutes } from './routes/messages.js'
 import { registerOverviewRoutes, type UpstreamInfo } from './routes/overview.js'
 import { registerSessionRoutes } from './routes/session.js'
+import { registerSuppressionRoutes } from './routes/suppressions.js'
 import { installRouteAccess, registerPublic, type RouteEntry } from './route-access.js'
 
 /** What the HTTP app is built from. */
@@ -75,6 +76,7 @@ export async function buildHttpApp(
     depth: () => depth.samples(),
     workerInProcess: () => options.workerInProcess,
   })
+  registerSuppressionRoutes(app, outbox)
   registerLiveEvents(app, outbox)
 
   app.get('/metrics', async (_request, reply) => {

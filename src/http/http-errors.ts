@@ -3,16 +3,24 @@ import {
   AccessDeniedError,
   ConfigError,
   ErrorCodes,
+  InvalidImportError,
   InvalidMessageError,
   MessageNotFoundError,
   OutboxError,
   StoreUnavailableError,
 } from '../errors.js'
+import type { ImportProblem } from '../errors.js'
 import type { Logger } from '../logger.js'
 
 /** The body of every error response. */
 export interface ErrorBody {
-  error: { code: string; message: string; field?: string }
+  error: {
+    code: string
+    message: string
+    field?: string
+    /** Of a suppression-list import: each bad line (the first hundred). */
+    problems?: readonly ImportProblem[]
+  }
 }
 
 /** An HTTP status for an Outbox error. */
@@ -38,6 +46,7 @@ export function createErrorHandler(logger: Logger) {
       status = statusOf(error)
       body = { error: { code: error.code, message: error.message } }
       if (error instanceof InvalidMessageError) body.error.field = error.field
+      if (error instanceof InvalidImportError) body.error.problems = error.problems
       if (error instanceof ConfigError) body.error.field = error.key
     } else if (
       typeof (error as FastifyError).statusCode === 'number' &&

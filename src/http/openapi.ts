@@ -6,6 +6,9 @@ import {
   purgeSchema,
   selectorSchema,
   sessionSchema,
+  suppressionAddSchema,
+  suppressionListQuerySchema,
+  suppressionRemoveSchema,
 } from './api-schemas.js'
 import { statsQuerySchema } from './routes/overview.js'
 
@@ -94,6 +97,14 @@ export function openApiDocument(): JsonSchema {
                 field: {
                   type: 'string',
                   description: 'The offending input field, when there is one',
+                },
+                problems: {
+                  type: 'array',
+                  description: 'Of a suppression-list import: each bad line',
+                  items: {
+                    type: 'object',
+                    properties: { line: { type: 'integer' }, message: { type: 'string' } },
+                  },
                 },
               },
             },
@@ -203,6 +214,49 @@ export function openApiDocument(): JsonSchema {
           summary:
             'Every upstream as the running workers see it (state, current and configured rate, connections, last hour, last error) and every rate-limited domain',
           responses: { 200: json('`{ upstreams, domains }`'), ...errors },
+        },
+      },
+      '/api/suppressions': {
+        get: {
+          summary:
+            'The suppression list in address order, a page at a time (`search`: addresses containing it)',
+          parameters: queryParameters(suppressionListQuerySchema),
+          responses: {
+            200: json(
+              '`{ entries: [{ address, reason, reply, messageId, createdAt }], nextCursor, total }`',
+            ),
+            ...errors,
+          },
+        },
+        post: {
+          summary:
+            'Suppress addresses (`{ addresses, reason, reply }`), or import a file (`{ csv, reason, reply, skipInvalid }`); entries already on the list are kept as they are',
+          requestBody: body(suppressionAddSchema),
+          responses: {
+            ...errors,
+            200: json(
+              '`{ added, existing }` for addresses; `{ records, added, existing, duplicates, skipped }` for csv',
+            ),
+            400: errorResponse(
+              'A bad address or line; nothing stored. For csv, `problems` lists each bad line: `[{ line, message }]`',
+            ),
+          },
+        },
+        delete: {
+          summary: 'Take addresses off the suppression list',
+          requestBody: body(suppressionRemoveSchema),
+          responses: { 200: json('`{ removed, notFound }`'), ...errors },
+        },
+      },
+      '/api/suppressions/{address}': {
+        delete: {
+          summary: 'Take one address off the suppression list',
+          parameters: [{ name: 'address', in: 'path', required: true, schema: { type: 'string' } }],
+          responses: {
+            200: json('`{ removed, notFound }`'),
+            404: errorResponse('The address is not on the list'),
+            ...errors,
+          },
         },
       },
       '/api/session': {
