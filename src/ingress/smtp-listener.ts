@@ -8,6 +8,7 @@ import type { RawMessageInput } from '../message/compose-raw.js'
 import { rfc5322Date } from '../message/rfc5322-date.js'
 import type { SendResult } from '../message/types.js'
 import { isValidAddress } from '../message/validate-mail.js'
+import type { BounceIntake } from './bounce-intake.js'
 import { createClientSlots } from './client-slots.js'
 import { createConnectionGuard } from './connection-guard.js'
 import { verifyPassword } from './password-hash.js'
@@ -65,6 +66,11 @@ export interface SmtpListenerOptions {
 /** What the listener needs from the Outbox. */
 export interface SmtpTarget {
   sendRaw(message: RawMessageInput): Promise<SendResult>
+  /**
+   * Takes reports for the bounce domain, when bounce tracking is on: mail to that domain is
+   * accepted from any network (and only it: the listener stays closed to relaying).
+   */
+  readonly bounces?: BounceIntake | null
 }
 
 /** A running SMTP listener. */
@@ -115,6 +121,7 @@ export async function startSmtpListener(
   options: SmtpListenerOptions,
 ): Promise<SmtpListener> {
   const log = options.logger
+  const intake = target.bounces ?? null
   const allowed = createNetworkMatcher(options.allowNetworks ?? ['127.0.0.0/8', '::1/128'])
   const users = new Map((options.users ?? []).map((u) => [u.username, u.passwordHash]))
   const name = options.hostname ?? osHostname()
@@ -209,7 +216,8 @@ export async function startSmtpListener(
     },
 
     onMailFrom(address, session, callback) {
-      if (!session.user && !allowed(session.remoteAddress)) {
+      // With bounce tracking, anyone may send reports to the bounce domain: RCPT decides.
+      if (!session.user && !allowed(session.remoteAddress) && !intake) {
         return callback(
           smtpError(530, 'Authentication required: this client may not relay without AUTH'),
         )
@@ -230,7 +238,34 @@ export async function startSmtpListener(
       if (isNonAscii(address.address) && !session.envelope.smtpUtf8) {
         return refuseWithCode(callback, 553, '5.6.7', SMTPUTF8_REQUIRED)
       }
-      callback()
+      const report = intake?.isBounceAddress(address.address) ?? false
+      if (!report && !session.user && !allowed(session.remoteAddress)) {
+        return callback(
+          smtpError(530, 'Authentication required: this client may not relay without AUTH'),
+        )
+      }
+      // Reports are recorded, the rest queued: one kind per transaction, the other kind's
+      // recipients are asked for again in the next one (a 452 keeps them queued at the client).
+      const first = session.envelope.rcptTo[0]
+      if (first && (intake?.isBounceAddress(first.address) ?? false) !== report) {
+        return refuseWithCode(
+          callback,
+          452,
+          '4.5.3',
+          'Bounce reports and other mail go in separate transactions; try again',
+        )
+      }
+      if (!report) return callback()
+      intake!.checkRecipient(address.address).then(
+        (check) =>
+          check === 'unknown'
+            ? refuseWithCode(callback, 550, '5.1.1', 'No such bounce address')
+            : callback(),
+        (error: unknown) => {
+          log.error({ err: (error as Error).message }, 'could not check a bounce address')
+          callback(smtpError(451, 'Temporary failure checking the address; try again later'))
+        },
+      )
     },
 
     onData(stream, session, reply) {
@@ -249,9 +284,12 @@ export async function startSmtpListener(
       stream.on('error', () => {})
       stream.on('end', () => {
         if (stream.sizeExceeded) return callback(smtpError(552, 'Message too big for this system'))
-        const raw = Buffer.concat([Buffer.from(receivedHeader(session, name)), ...chunks])
         const from = session.envelope.mailFrom ? session.envelope.mailFrom.address : ''
         const to = session.envelope.rcptTo.map((r) => r.address)
+        if (intake && to.length > 0 && intake.isBounceAddress(to[0]!)) {
+          return takeReport(intake, session, to, Buffer.concat(chunks), callback)
+        }
+        const raw = Buffer.concat([Buffer.from(receivedHeader(session, name)), ...chunks])
         target.sendRaw({ from, to, raw }).then(
           (result) => {
             log.info(
@@ -285,6 +323,35 @@ export async function startSmtpListener(
         )
       })
     },
+  }
+
+  /** Records a report sent to the bounce domain; 250 only once it is recorded (or ignored). */
+  function takeReport(
+    bounces: BounceIntake,
+    session: SMTPServerSession,
+    to: string[],
+    raw: Buffer,
+    callback: (error: Error | null) => void,
+  ): void {
+    bounces.receive(to, raw).then(
+      (result) => {
+        log.info(
+          { client: session.remoteAddress, recorded: result.recorded, ignored: result.ignored },
+          'SMTP report for the bounce domain taken',
+        )
+        // Accepted either way: an auto-reply or an unknown report is dropped, never bounced back.
+        callback(
+          smtpError(
+            250,
+            result.ignored ? `Ok: nothing recorded (${result.ignored})` : 'Ok: report recorded',
+          ),
+        )
+      },
+      (error: unknown) => {
+        log.error({ err: (error as Error).message }, 'could not record a bounce report')
+        callback(smtpError(451, 'Temporary failure recording the report; try again later'))
+      },
+    )
   }
 
   const addresses: string[] = []

@@ -1,3 +1,4 @@
+import type { BounceAddressSettings } from '../config/outbox-options.js'
 import type { RoutingSettings } from '../config/routing-settings.js'
 import { describeDeliveryError } from '../delivery/classify-error.js'
 import type { RetryPolicy } from '../delivery/retry-schedule.js'
@@ -16,6 +17,7 @@ import {
   type HeldGroup,
   type SendGroup,
 } from './admission.js'
+import { deliverWithBounceAddresses } from './bounce-senders.js'
 import { decideOutcome } from './decide-outcome.js'
 import { deliveryLogLine } from './delivery-log.js'
 
@@ -29,6 +31,8 @@ export interface DeliveryDeps {
   logger: Logger
   /** Told of every recorded attempt. */
   events: EventHub
+  /** Bounce tracking (VERP envelope senders), or null when off. */
+  bounces: BounceAddressSettings | null
 }
 
 /**
@@ -207,7 +211,7 @@ async function sendThrough(
   await runtime.acquire()
   runtime.learned.noteSent()
   try {
-    const report = await runtime.upstream.deliver({
+    const outgoing = {
       id: message.id,
       messageId: message.messageId,
       from: message.from,
@@ -215,7 +219,10 @@ async function sendThrough(
       raw: message.raw!,
       eightBit: message.eightBit,
       smtpUtf8: message.smtpUtf8,
-    })
+    }
+    const report = deps.bounces
+      ? await deliverWithBounceAddresses(runtime.upstream, outgoing, deps.bounces)
+      : await runtime.upstream.deliver(outgoing)
     return { report, unexpected: false }
   } catch (error) {
     // deliver() reports SMTP failures itself; landing here means a transport threw.

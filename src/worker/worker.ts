@@ -4,6 +4,7 @@ import type { UpstreamHealth } from '../delivery/upstream-health.js'
 import { newLeaseOwner } from '../store/lease-owner.js'
 import type { ClaimedMessage, Completion, Store } from '../store/store.js'
 import { admit, firstUp, routesOf, type Admission } from './admission.js'
+import { suppressRejected } from './suppress-rejected.js'
 import { deliverMessage, type DeliveryDeps } from './deliver-message.js'
 import { createHeldOutcomes } from './held-outcomes.js'
 import { createLeaseKeeper } from './lease-keeper.js'
@@ -139,6 +140,7 @@ export function createWorker(
     // recorded after a probe found it back): nothing would wake it before its park time ends.
     if (completion.waitingForUpstream && routeIsUp(message)) wakeParked()
     deps.events.emit(attemptEvent(completion, message.createdAt))
+    void suppressRejected(completion, deps)
     if (completion.status === 'sent') counts.sent++
     else if (completion.status === 'failed') counts.failed++
     else counts.deferred++
