@@ -25,6 +25,8 @@ export const ErrorCodes = {
   UNAUTHORIZED: 'OUTBOX_UNAUTHORIZED',
   FORBIDDEN: 'OUTBOX_FORBIDDEN',
   NOT_FOUND: 'OUTBOX_NOT_FOUND',
+  /** A DKIM key checked at start could not sign a message (not expected); nothing was stored. */
+  DKIM_SIGNING_FAILED: 'OUTBOX_DKIM_SIGNING_FAILED',
 } as const
 
 /** One of the {@link ErrorCodes} values. */

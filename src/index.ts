@@ -6,6 +6,7 @@
 export { createOutbox } from './outbox.js'
 export type { Outbox, BatchItem } from './outbox.js'
 export type { OutboxOptions, Duration } from './config/outbox-options.js'
+export type { DkimKeyInput, DkimAlgorithm } from './config/dkim-settings.js'
 export type {
   MailInput,
   SendOptions,

@@ -7,6 +7,7 @@ import { ErrorCodes, InvalidMessageError, OutboxError } from './errors.js'
 import { createNodemailerTransport } from './ingress/nodemailer-transport.js'
 import { composeMessage } from './message/compose.js'
 import { composeRaw, type RawMessageInput } from './message/compose-raw.js'
+import { createDkimSigner } from './message/dkim-sign.js'
 import { createQueueId } from './message/queue-id.js'
 import { resolveSendOptions, type ResolvedSendOptions } from './message/send-options.js'
 import type {
@@ -220,12 +221,15 @@ export async function createOutbox(options: OutboxOptions = {}): Promise<Outbox>
         )
       }
     })
+    // DKIM signing here, once: the stored bytes are the bytes sent, a retry never signs again.
+    const dkim = createDkimSigner(config.dkim)
+    const raws = await Promise.all(items.map(({ composed }) => dkim.sign(composed.raw)))
     const now = Date.now()
-    const messages: NewMessage[] = items.map(({ composed, opts }) => ({
+    const messages: NewMessage[] = items.map(({ composed, opts }, i) => ({
       id: createQueueId(now),
       messageId: composed.messageId,
       envelope: composed.envelope,
-      raw: composed.raw,
+      raw: raws[i]!,
       subject: composed.subject,
       priority: opts.priority,
       sendAt: opts.sendAt,

@@ -130,6 +130,7 @@ function outboxOptions(
     ...(config.domainLimits
       ? { domainLimits: config.domainLimits as OutboxOptions['domainLimits'] }
       : {}),
+    ...(config.dkim ? { dkim: config.dkim as OutboxOptions['dkim'] } : {}),
     ...(logger ? { logger } : {}),
   }
 }

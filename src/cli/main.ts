@@ -5,6 +5,7 @@ import { packageVersion } from '../version.js'
 import { registerActionCommands } from './commands/actions.js'
 import { registerConfigCommand } from './commands/config.js'
 import { registerDaemonCommands } from './commands/daemon.js'
+import { registerDkimCommand } from './commands/dkim.js'
 import { registerHashPasswordCommand } from './commands/hash-password.js'
 import { registerListCommand } from './commands/list.js'
 import { registerMigrateCommand } from './commands/migrate.js'
@@ -55,6 +56,7 @@ function buildProgram(): Command {
   registerConfigCommand(program)
   registerSendmailCommand(program)
   registerHashPasswordCommand(program)
+  registerDkimCommand(program)
   program.commands.forEach((c) =>
     c.exitOverride().showHelpAfterError('(run with --help for usage)'),
   )

@@ -39,6 +39,8 @@ export interface OutboxConfig {
   routes: unknown[] | null
   /** Most messages per period to a recipient domain, by every worker together, as written. */
   domainLimits: Record<string, unknown> | null
+  /** DKIM signing keys, one per domain, as written (validated, and the keys read, at start). */
+  dkim: unknown[] | null
   /** Address the SMTP listener binds (`host:port`). */
   smtpListen: string
   /** Address for implicit TLS (SMTPS), or null for none. */
@@ -237,6 +239,15 @@ export const CONFIG_KEYS: Record<keyof OutboxConfig, ConfigKey> = {
     expected: 'an object of domain → rate (JSON in the environment), such as {"gmail.com":"100/m"}',
     parse: json(z.record(z.string(), z.unknown())),
   },
+  dkim: {
+    file: 'dkim',
+    env: 'OUTBOX_DKIM',
+    flag: '--dkim',
+    expected:
+      'a list of signing keys (JSON in the environment), such as [{"domain":"example.com","selector":"s1","privateKey":"file:/etc/outbox/s1.pem"}]',
+    parse: json(z.array(z.unknown())),
+    secret: true,
+  },
   smtpListen: {
     file: 'smtp.listen',
     env: 'OUTBOX_SMTP_LISTEN',
@@ -405,6 +416,7 @@ export const CONFIG_DEFAULTS: Readonly<OutboxConfig> = Object.freeze({
   upstreams: null,
   routes: null,
   domainLimits: null,
+  dkim: null,
   smtpListen: '127.0.0.1:2525',
   smtpTlsListen: null,
   smtpTlsKey: null,

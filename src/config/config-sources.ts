@@ -50,6 +50,8 @@ const URL_PASSWORD = /([a-z][a-z0-9+.-]*:\/\/[^:@/?#"\s]*):[^@/?#"\s]*@/gi
 
 const show = (key: Key, value: unknown): string => {
   if (key === 'smtpUsers') return '"***"'
+  // A DKIM key may be written inline: its text is never shown.
+  if (key === 'dkim') return JSON.stringify(redactDkim(value)) ?? String(value)
   const text = JSON.stringify(value) ?? String(value)
   // A secret setting may hold URLs anywhere in it (the upstreams' JSON, a mistyped value).
   return CONFIG_KEYS[key].secret ? text.replace(URL_PASSWORD, '$1:***@') : text
@@ -178,7 +180,20 @@ export function redactConfig(config: OutboxConfig): OutboxConfig {
     upstream: redactUrl(config.upstream),
     upstreams: config.upstreams && redactUpstreams(config.upstreams),
     smtpUsers: config.smtpUsers.map((u) => ({ username: u.username, passwordHash: '***' })),
+    dkim: redactDkim(config.dkim) as unknown[] | null,
   }
+}
+
+/** DKIM entries with a private key written inline (PEM) shown as `***`; file: and env: kept. */
+function redactDkim(dkim: unknown): unknown {
+  if (dkim === null || dkim === undefined) return dkim
+  if (!Array.isArray(dkim)) return '***'
+  return dkim.map((entry: unknown) => {
+    if (!entry || typeof entry !== 'object' || !('privateKey' in entry)) return entry
+    const key = entry.privateKey
+    const reference = typeof key === 'string' && /^\s*(file|env):/.test(key)
+    return reference ? entry : { ...entry, privateKey: '***' }
+  })
 }
 
 /** Named upstreams with the passwords in their URLs replaced by `***`. */

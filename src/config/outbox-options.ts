@@ -10,6 +10,7 @@ import type { Store } from '../store/store.js'
 import { parseDuration } from './duration.js'
 import { parseRateLimit, type RateLimit } from './rate-limit.js'
 import { resolveRoutingSettings, type RoutingSettings } from './routing-settings.js'
+import { resolveDkimSettings, type DkimKeyInput, type DkimSettings } from './dkim-settings.js'
 
 /** A duration: milliseconds, or text with a unit (`250ms`, `30s`, `15m`, `24h`, `7d`). */
 export type Duration = number | string
@@ -87,6 +88,13 @@ export interface OutboxOptions {
    */
   domainLimits?: Record<string, string | RateLimit>
   /**
+   * DKIM signing keys, one per domain. Mail whose From domain (or a parent domain of it) has a
+   * key is signed when it is enqueued, whatever the ingress, so the stored bytes are the bytes
+   * sent. Every key is read and checked by `createOutbox()`: a bad one is a `ConfigError`.
+   * @example [{ domain: 'example.com', selector: 's1', privateKey: 'file:/etc/outbox/s1.pem' }]
+   */
+  dkim?: DkimKeyInput[]
+  /**
    * Default worker concurrency, and the most SMTP connections to the upstream (fewer if the
    * upstream refuses more: Outbox learns its limit).
    * @default 10
@@ -140,6 +148,7 @@ export interface ResolvedOptions {
   upstreamConnection: { maxMessages: number; maxAgeMs: number }
   rateLimit: RateLimit | null
   routing: RoutingSettings<UpstreamSpec>
+  dkim: DkimSettings
   logger: Logger
 }
 
@@ -203,6 +212,7 @@ const schema = z.strictObject({
   upstreams: z.unknown().optional(),
   routes: z.unknown().optional(),
   domainLimits: z.unknown().optional(),
+  dkim: z.unknown().optional(),
   logger: z
     .custom<Logger>(
       (v) =>
@@ -263,6 +273,16 @@ export function resolveOutboxOptions(options: OutboxOptions = {}): ResolvedOptio
         : `Routing options have ${routing.problems.length} problems:\n${routing.problems.map((p) => `  ${p}`).join('\n')}`,
     )
   }
+  const dkim = resolveDkimSettings(o.dkim)
+  if (dkim.problems.length > 0) {
+    const first = dkim.problems[0]!
+    throw new ConfigError(
+      /^[^\s=:]+/.exec(first)?.[0] ?? 'dkim',
+      dkim.problems.length === 1
+        ? `Option ${first}.`
+        : `DKIM options have ${dkim.problems.length} problems:\n${dkim.problems.map((p) => `  ${p}`).join('\n')}`,
+    )
+  }
   return Object.freeze({
     store: o.store ?? 'sqlite:./outbox.db',
     upstream,
@@ -281,6 +301,7 @@ export function resolveOutboxOptions(options: OutboxOptions = {}): ResolvedOptio
     }),
     rateLimit,
     routing: routing.settings,
+    dkim: dkim.settings,
     logger: o.logger ?? silentLogger,
   })
 }

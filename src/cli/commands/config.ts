@@ -9,7 +9,7 @@ import { table } from '../format.js'
 
 function display(key: keyof OutboxConfig, value: OutboxConfig[keyof OutboxConfig]): string {
   if (value === null) return 'none'
-  if (key === 'upstreams' || key === 'routes' || key === 'domainLimits')
+  if (key === 'upstreams' || key === 'routes' || key === 'domainLimits' || key === 'dkim')
     return JSON.stringify(value)
   if (Array.isArray(value)) {
     return (
