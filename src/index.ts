@@ -5,7 +5,8 @@
  */
 export { createOutbox } from './outbox.js'
 export type { Outbox, BatchItem } from './outbox.js'
-export type { OutboxOptions, Duration } from './config/outbox-options.js'
+export type { OutboxOptions, Duration, BounceAddressSettings } from './config/outbox-options.js'
+export type { BounceIntake, IntakeResult } from './ingress/bounce-intake.js'
 export type { DkimKeyInput, DkimAlgorithm } from './config/dkim-settings.js'
 export type {
   MailInput,
@@ -54,6 +55,12 @@ export type {
   Activity,
   ActivityBucket,
   ActivityRequest,
+  Suppression,
+  SuppressionInput,
+  SuppressionReason,
+  SuppressionPage,
+  SuppressionQuery,
+  RecipientFeedback,
 } from './store/store.js'
 export {
   OutboxError,

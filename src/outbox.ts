@@ -4,6 +4,7 @@ import { resolveOutboxOptions, type OutboxOptions } from './config/outbox-option
 import { createUpstreamSet } from './delivery/upstream-set.js'
 import { attemptEvent, createEventHub, type OutboxEvent } from './events.js'
 import { ErrorCodes, InvalidMessageError, OutboxError } from './errors.js'
+import { createBounceIntake, type BounceIntake } from './ingress/bounce-intake.js'
 import { createNodemailerTransport } from './ingress/nodemailer-transport.js'
 import { composeMessage } from './message/compose.js'
 import { composeRaw, type RawMessageInput } from './message/compose-raw.js'
@@ -18,10 +19,12 @@ import type {
   SendResult,
 } from './message/types.js'
 import { openStore } from './store/open-store.js'
-import type { ExternalTransaction, NewMessage } from './store/store.js'
+import { allSuppressed, type ExternalTransaction, type NewMessage } from './store/store.js'
+import { suppressionReply } from './delivery/suppression-reply.js'
 import { admit } from './worker/admission.js'
 import { deliverMessage, type DeliveryDeps } from './worker/deliver-message.js'
 import { createLeaseKeeper } from './worker/lease-keeper.js'
+import { suppressRejected } from './worker/suppress-rejected.js'
 import {
   createWorker,
   workerId,
@@ -62,6 +65,11 @@ export interface Outbox {
   drain(options?: WorkerOptions): Promise<WorkerCounts>
   /** Inspecting and steering the queue: what the CLI and the HTTP API use. */
   readonly admin: Admin
+  /**
+   * Records delivery reports and complaints that come back to the bounce domain (the SMTP
+   * listener hands it what it receives there); null unless the `bounces` option is set.
+   */
+  readonly bounces: BounceIntake | null
   /**
    * Calls `listener` for what this Outbox does (messages enqueued, delivery attempts recorded),
    * e.g. to feed your own metrics. Returns a function that unsubscribes.
@@ -127,6 +135,7 @@ export async function createOutbox(options: OutboxOptions = {}): Promise<Outbox>
     upstreamParkMs: config.probe.maxDelayMs,
     logger: log,
     events: createEventHub(log),
+    bounces: config.bounces,
   }
   const nowOwner = `${workerId()}:now`
   const nowLeases = createLeaseKeeper(store, nowOwner, config.leaseMs, log)
@@ -155,8 +164,11 @@ export async function createOutbox(options: OutboxOptions = {}): Promise<Outbox>
         id: message.id,
         messageId: message.messageId,
         from: message.envelope.from,
-        pendingRecipients: message.envelope.to,
-        failedRecipients: 0,
+        // Suppressed recipients were stored failed: only the others are tried.
+        pendingRecipients: message.envelope.to.filter(
+          (to) => !message.suppressed?.some((r) => r.address === to),
+        ),
+        failedRecipients: message.suppressed?.length ?? 0,
         raw: message.raw,
         priority: message.priority,
         attempts: 0,
@@ -194,6 +206,7 @@ export async function createOutbox(options: OutboxOptions = {}): Promise<Outbox>
       }
       if (await store.complete(completion)) {
         deliveryDeps.events.emit(attemptEvent(completion, createdAt))
+        await suppressRejected(completion, deliveryDeps)
       }
       return completion.status
     } catch (error) {
@@ -205,6 +218,30 @@ export async function createOutbox(options: OutboxOptions = {}): Promise<Outbox>
     } finally {
       nowLeases.untrack(message.id)
     }
+  }
+
+  /**
+   * For each item, its recipients on the suppression list (unless the item ignores it), with
+   * the reply they are failed with. One read of the store for the whole batch.
+   */
+  async function suppressedRecipients(
+    items: { composed: ComposedMessage; opts: ResolvedSendOptions }[],
+  ): Promise<({ address: string; reply: string }[] | undefined)[]> {
+    const checked = items.filter(({ opts }) => !opts.ignoreSuppression)
+    if (checked.length === 0) return items.map(() => undefined)
+    const found = await store.findSuppressions(
+      checked.flatMap(({ composed }) => composed.envelope.to),
+    )
+    if (found.length === 0) return items.map(() => undefined)
+    const byAddress = new Map(found.map((entry) => [entry.address, entry]))
+    return items.map(({ composed, opts }) => {
+      if (opts.ignoreSuppression) return undefined
+      const hits = composed.envelope.to.flatMap((address) => {
+        const entry = byAddress.get(address.toLowerCase())
+        return entry ? [{ address, reply: suppressionReply(entry) }] : []
+      })
+      return hits.length > 0 ? hits : undefined
+    })
   }
 
   async function enqueue(
@@ -221,6 +258,7 @@ export async function createOutbox(options: OutboxOptions = {}): Promise<Outbox>
         )
       }
     })
+    const suppressed = await suppressedRecipients(items)
     // DKIM signing here, once: the stored bytes are the bytes sent, a retry never signs again.
     const dkim = createDkimSigner(config.dkim)
     const raws = await Promise.all(items.map(({ composed }) => dkim.sign(composed.raw)))
@@ -239,12 +277,18 @@ export async function createOutbox(options: OutboxOptions = {}): Promise<Outbox>
       upstream: opts.upstream,
       eightBit: composed.eightBit,
       smtpUtf8: composed.smtpUtf8,
+      suppressed: suppressed[i],
       // Inside the caller's transaction nothing is committed yet, so nothing can be sent yet.
+      // Nor is a message whose every recipient is suppressed: it is stored failed.
       leaseTo:
-        opts.priority === 'now' && !transaction && (!opts.sendAt || opts.sendAt.getTime() <= now)
+        opts.priority === 'now' &&
+        !transaction &&
+        (!opts.sendAt || opts.sendAt.getTime() <= now) &&
+        (suppressed[i]?.length ?? 0) < composed.envelope.to.length
           ? { owner: nowOwner, leaseMs: config.leaseMs }
           : undefined,
     }))
+
     const results = await store.enqueue(messages, transaction ? { transaction } : undefined)
     results.forEach((result, i) => {
       if (!result.duplicate) {
@@ -259,12 +303,17 @@ export async function createOutbox(options: OutboxOptions = {}): Promise<Outbox>
       results.map(async (result, i): Promise<SendResult> => {
         const message = messages[i]!
         let status: MessageStatus = 'queued'
-        if (result.duplicate && !transaction) {
+        const suppressedTo = result.duplicate
+          ? []
+          : (message.suppressed ?? []).map((r) => r.address)
+        if (!result.duplicate && allSuppressed(message)) {
+          status = 'failed'
+        } else if (result.duplicate && !transaction) {
           status = (await store.getMessage(result.id))?.status ?? 'queued'
         } else if (message.leaseTo) {
           status = await deliverNow(message)
         }
-        return { ...result, status }
+        return { ...result, status, suppressed: suppressedTo }
       }),
     )
   }
@@ -363,6 +412,9 @@ export async function createOutbox(options: OutboxOptions = {}): Promise<Outbox>
     },
 
     admin,
+    bounces: config.bounces
+      ? createBounceIntake({ store, settings: config.bounces, logger: log })
+      : null,
 
     observe(listener) {
       return deliveryDeps.events.subscribe(listener)

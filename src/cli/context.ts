@@ -131,6 +131,9 @@ function outboxOptions(
       ? { domainLimits: config.domainLimits as OutboxOptions['domainLimits'] }
       : {}),
     ...(config.dkim ? { dkim: config.dkim as OutboxOptions['dkim'] } : {}),
+    ...(config.bouncesDomain || config.bouncesSecret
+      ? { bounces: { domain: config.bouncesDomain ?? '', secret: config.bouncesSecret ?? '' } }
+      : {}),
     ...(logger ? { logger } : {}),
   }
 }

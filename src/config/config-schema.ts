@@ -41,6 +41,10 @@ export interface OutboxConfig {
   domainLimits: Record<string, unknown> | null
   /** DKIM signing keys, one per domain, as written (validated, and the keys read, at start). */
   dkim: unknown[] | null
+  /** Domain bounces come back to (VERP envelope senders), or null: bounces are not tracked. */
+  bouncesDomain: string | null
+  /** Key signing the bounce addresses (at least 16 characters). */
+  bouncesSecret: string | null
   /** Address the SMTP listener binds (`host:port`). */
   smtpListen: string
   /** Address for implicit TLS (SMTPS), or null for none. */
@@ -248,6 +252,21 @@ export const CONFIG_KEYS: Record<keyof OutboxConfig, ConfigKey> = {
     parse: json(z.array(z.unknown())),
     secret: true,
   },
+  bouncesDomain: {
+    file: 'bounces.domain',
+    env: 'OUTBOX_BOUNCES_DOMAIN',
+    flag: '--bounces-domain',
+    expected: 'a domain whose MX points at this SMTP listener, such as bounces.example.com',
+    parse: z.union([text, z.null()]),
+  },
+  bouncesSecret: {
+    file: 'bounces.secret',
+    env: 'OUTBOX_BOUNCES_SECRET',
+    flag: '--bounces-secret',
+    expected: 'a random secret of at least 16 characters, the same for every process',
+    parse: z.union([text, z.null()]),
+    secret: true,
+  },
   smtpListen: {
     file: 'smtp.listen',
     env: 'OUTBOX_SMTP_LISTEN',
@@ -418,6 +437,8 @@ export const CONFIG_DEFAULTS: Readonly<OutboxConfig> = Object.freeze({
   domainLimits: null,
   dkim: null,
   smtpListen: '127.0.0.1:2525',
+  bouncesDomain: null,
+  bouncesSecret: null,
   smtpTlsListen: null,
   smtpTlsKey: null,
   smtpTlsCert: null,

@@ -95,6 +95,13 @@ export interface OutboxOptions {
    */
   dkim?: DkimKeyInput[]
   /**
+   * Track bounces that come back after the upstream accepted a message: each recipient is sent
+   * with its own envelope sender `bounces+<token>@<domain>` (VERP, signed with `secret`), and the
+   * SMTP listener takes delivery reports and complaints for `domain` from any network, recording
+   * them on the message and feeding the suppression list. Point the domain's MX at the listener.
+   */
+  bounces?: BounceAddressSettings
+  /**
    * Default worker concurrency, and the most SMTP connections to the upstream (fewer if the
    * upstream refuses more: Outbox learns its limit).
    * @default 10
@@ -114,6 +121,16 @@ export interface OutboxOptions {
   }
   /** A pino-compatible logger. Outbox is silent without one. */
   logger?: Logger
+}
+
+/** {@link OutboxOptions.bounces}. */
+export interface BounceAddressSettings {
+  /** The domain bounces come back to; its MX points at the SMTP listener. */
+  domain: string
+  /** Key signing the bounce addresses, at least 16 characters, the same for every process. */
+  secret: string
+  /** Local part before the `+`. @default 'bounces' */
+  localPart?: string
 }
 
 /** A named upstream of {@link OutboxOptions.upstreams}. */
@@ -149,6 +166,8 @@ export interface ResolvedOptions {
   rateLimit: RateLimit | null
   routing: RoutingSettings<UpstreamSpec>
   dkim: DkimSettings
+  /** Bounce tracking, or null when off. */
+  bounces: BounceAddressSettings | null
   logger: Logger
 }
 
@@ -213,6 +232,22 @@ const schema = z.strictObject({
   routes: z.unknown().optional(),
   domainLimits: z.unknown().optional(),
   dkim: z.unknown().optional(),
+  bounces: z
+    .strictObject({
+      domain: z
+        .string()
+        .regex(
+          /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/i,
+          'expected a domain name such as bounces.example.com',
+        )
+        .transform((d) => d.toLowerCase()),
+      secret: z.string().min(16, 'expected a secret of at least 16 characters'),
+      localPart: z
+        .string()
+        .regex(/^[a-z0-9][a-z0-9._-]{0,30}$/, 'expected lower-case letters, digits, . _ or -')
+        .optional(),
+    })
+    .optional(),
   logger: z
     .custom<Logger>(
       (v) =>
@@ -302,6 +337,7 @@ export function resolveOutboxOptions(options: OutboxOptions = {}): ResolvedOptio
     rateLimit,
     routing: routing.settings,
     dkim: dkim.settings,
+    bounces: o.bounces ? Object.freeze({ ...o.bounces }) : null,
     logger: o.logger ?? silentLogger,
   })
 }

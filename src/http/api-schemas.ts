@@ -73,6 +73,10 @@ export const enqueueSchema = z
         sendAt: date.optional(),
         idempotencyKey: z.string().optional(),
         tags: z.array(z.string()).optional(),
+        ignoreSuppression: z
+          .boolean()
+          .optional()
+          .describe('Send even to recipients on the suppression list'),
       })
       .strict()
       .optional(),

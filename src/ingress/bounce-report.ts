@@ -1,4 +1,4 @@
-import PostalMime, { type Attachment, type Email } from 'postal-mime'
+import type { Attachment, Email } from 'postal-mime'
 import {
   fieldValue,
   fieldValues,
@@ -68,6 +68,8 @@ export async function parseBounceReport(raw: Buffer): Promise<BounceReport | nul
   try {
     // Returned messages stay attachments: their headers name the original, and their own
     // parts must not be mistaken for the report's.
+    // Loaded at the first report: importing Outbox must not load the MIME parser.
+    const { default: PostalMime } = await import('postal-mime')
     const email = await PostalMime.parse(raw, { forceRfc822Attachments: true })
     return readReport(email)
   } catch {
