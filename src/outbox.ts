@@ -137,6 +137,7 @@ export async function createOutbox(options: OutboxOptions = {}): Promise<Outbox>
     events: createEventHub(log),
     bounces: config.bounces,
   }
+  const dkim = createDkimSigner(config.dkim)
   const nowOwner = `${workerId()}:now`
   const nowLeases = createLeaseKeeper(store, nowOwner, config.leaseMs, log)
   const workers = new Set<Worker & { done: Promise<void> }>()
@@ -260,7 +261,6 @@ export async function createOutbox(options: OutboxOptions = {}): Promise<Outbox>
     })
     const suppressed = await suppressedRecipients(items)
     // DKIM signing here, once: the stored bytes are the bytes sent, a retry never signs again.
-    const dkim = createDkimSigner(config.dkim)
     const raws = await Promise.all(items.map(({ composed }) => dkim.sign(composed.raw)))
     const now = Date.now()
     const messages: NewMessage[] = items.map(({ composed, opts }, i) => ({

@@ -44,6 +44,9 @@ export function keyForDomain(
  */
 export function createDkimSigner(settings: DkimSettings): DkimSigner {
   const byDomain = new Map(settings.keys.map((key) => [key.domain, key]))
+  // With keys, mailauth is loaded now, in the background: the first send() must not wait the
+  // half second it takes. (A failure to load shows at the first message to sign.)
+  if (byDomain.size > 0) void import('mailauth').catch(() => {})
   return {
     async sign(raw) {
       if (byDomain.size === 0) return raw
