@@ -130,6 +130,8 @@ export function createWorker(
   let leases: ReturnType<typeof createLeaseKeeper> | null = null
   let resolveDone!: () => void
   const done = new Promise<void>((resolve) => (resolveDone = resolve))
+  /** Suppression list writes under way (see suppress-rejected.ts). */
+  const suppressions = new Set<Promise<void>>()
   let loop: Promise<void> | null = null
 
   /** An outcome is recorded (or given up): count it, and stop renewing its lease. */
@@ -140,7 +142,11 @@ export function createWorker(
     // recorded after a probe found it back): nothing would wake it before its park time ends.
     if (completion.waitingForUpstream && routeIsUp(message)) wakeParked()
     deps.events.emit(attemptEvent(completion, message.createdAt))
-    void suppressRejected(completion, deps)
+    // Not awaited by the delivery (it is not on the message's path); awaited when stopping.
+    const suppressing = suppressRejected(completion, deps).finally(() =>
+      suppressions.delete(suppressing),
+    )
+    suppressions.add(suppressing)
     if (completion.status === 'sent') counts.sent++
     else if (completion.status === 'failed') counts.failed++
     else counts.deferred++
@@ -418,6 +424,7 @@ export function createWorker(
         'stopping with delivery outcomes the store did not take; these messages will be sent again once their leases expire',
       )
     }
+    await Promise.all(suppressions)
     leases?.stop()
     await reporter?.stop()
     unsubscribe?.()
