@@ -261,6 +261,21 @@ const schema = z.strictObject({
     .optional(),
 })
 
+/**
+ * Throws the problems a group of options has (one line each, each starting with the option it
+ * names) as one `ConfigError` naming the first option.
+ */
+function throwProblems(problems: readonly string[], option: string, group: string): void {
+  if (problems.length === 0) return
+  const first = problems[0]!
+  throw new ConfigError(
+    /^[^\s=:]+/.exec(first)?.[0] ?? option,
+    problems.length === 1
+      ? `Option ${first}.`
+      : `${group} options have ${problems.length} problems:\n${problems.map((p) => `  ${p}`).join('\n')}`,
+  )
+}
+
 /** Validates {@link OutboxOptions} and fills in defaults. Throws {@link ConfigError} naming the option. */
 export function resolveOutboxOptions(options: OutboxOptions = {}): ResolvedOptions {
   const parsed = schema.safeParse(options)
@@ -299,25 +314,9 @@ export function resolveOutboxOptions(options: OutboxOptions = {}): ResolvedOptio
     upstream,
     { fromFile: false, defaultRateLimit: rateLimit },
   )
-  if (routing.problems.length > 0) {
-    const first = routing.problems[0]!
-    throw new ConfigError(
-      /^[^\s=:]+/.exec(first)?.[0] ?? 'routes',
-      routing.problems.length === 1
-        ? `Option ${first}.`
-        : `Routing options have ${routing.problems.length} problems:\n${routing.problems.map((p) => `  ${p}`).join('\n')}`,
-    )
-  }
+  throwProblems(routing.problems, 'routes', 'Routing')
   const dkim = resolveDkimSettings(o.dkim)
-  if (dkim.problems.length > 0) {
-    const first = dkim.problems[0]!
-    throw new ConfigError(
-      /^[^\s=:]+/.exec(first)?.[0] ?? 'dkim',
-      dkim.problems.length === 1
-        ? `Option ${first}.`
-        : `DKIM options have ${dkim.problems.length} problems:\n${dkim.problems.map((p) => `  ${p}`).join('\n')}`,
-    )
-  }
+  throwProblems(dkim.problems, 'dkim', 'DKIM')
   return Object.freeze({
     store: o.store ?? 'sqlite:./outbox.db',
     upstream,

@@ -44,7 +44,12 @@ function route() {
   }
 }
 
+/** Renders started, and the newest one that finished: an older one must not stay on screen. */
+let navigation = 0
+let shown = 0
+
 async function show(focus) {
+  const mine = ++navigation
   current = route()
   for (const link of document.querySelectorAll('[data-nav]')) {
     if (link.dataset.nav === current.name) link.setAttribute('aria-current', 'page')
@@ -52,9 +57,16 @@ async function show(focus) {
   }
   try {
     await current.render()
+    if (mine !== navigation) {
+      // A later page was asked for while this one loaded (a click away from a slow page). If
+      // it is already shown, this render just drew over it: draw the current page again.
+      if (shown === navigation) await show(focus)
+      return
+    }
+    shown = mine
     if (focus) main.focus({ preventScroll: true })
   } catch (error) {
-    if (error.status !== 401)
+    if (error.status !== 401 && mine === navigation)
       clear(main, h('h1', {}, 'Something went wrong'), h('p', { class: 'error' }, error.message))
   }
 }

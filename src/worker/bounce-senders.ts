@@ -1,5 +1,6 @@
 import type { BounceAddressSettings } from '../config/outbox-options.js'
 import type { DeliveryReport, OutgoingMessage, Upstream } from '../delivery/upstream.js'
+import { OK_REPORT } from '../delivery/delivery-report.js'
 import { bounceAddress } from '../delivery/verp.js'
 
 /**
@@ -15,15 +16,7 @@ export async function deliverWithBounceAddresses(
   settings: BounceAddressSettings,
 ): Promise<DeliveryReport> {
   if (message.from === '') return upstream.deliver(message)
-  const merged: DeliveryReport = {
-    recipients: [],
-    upstreamDown: null,
-    misconfigured: false,
-    closing: false,
-    uncertain: false,
-    error: null,
-    captured: true,
-  }
+  const merged: DeliveryReport = { ...OK_REPORT, recipients: [], captured: true }
   for (const [i, to] of message.recipients.entries()) {
     const report = await upstream.deliver({
       ...message,

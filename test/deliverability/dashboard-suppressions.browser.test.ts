@@ -81,6 +81,8 @@ describe.skipIf(!available)('the Suppressions page in Chromium', () => {
     expect(await page.locator('table.suppressions img').count()).toBe(0)
     await gone.getByRole('link', { name: messageId }).click()
     await page.waitForURL(`**/#/messages/${messageId}`)
+    // The message page has drawn (the next test navigates away from it).
+    await page.locator('.title-row h1').waitFor()
   })
 
   it('narrows the list as one types in the search box', async () => {

@@ -1,18 +1,9 @@
+import { chunked, normalisedAddresses } from '../address-chunks.js'
 import type { DeliverabilityMethods, Suppression, SuppressionReason } from '../store.js'
 import type { ShapingContext } from './shaping.js'
 
 /** Most addresses one script call carries. */
 const CHUNK = 1000
-
-const lower = (addresses: readonly string[]) => [
-  ...new Set(addresses.map((a) => a.trim().toLowerCase())),
-]
-
-function chunked<T>(items: readonly T[]): T[][] {
-  const out: T[][] = []
-  for (let i = 0; i < items.length; i += CHUNK) out.push(items.slice(i, i + CHUNK))
-  return out
-}
 
 /** An entry as `sup` holds it: JSON of reason, reply, message id and time. */
 function toEntry(address: unknown, json: unknown): Suppression {
@@ -38,7 +29,7 @@ export function createSuppressionMethods({
       op(async () => {
         const byAddress = new Map(entries.map((e) => [e.address.trim().toLowerCase(), e] as const))
         let added = 0
-        for (const chunk of chunked([...byAddress])) {
+        for (const chunk of chunked([...byAddress], CHUNK)) {
           const rows = chunk.map(([address, e]) => [address, e.reason, e.reply, e.messageId])
           added += Number(await write(() => run('suppress', [JSON.stringify(rows)])))
         }
@@ -48,7 +39,7 @@ export function createSuppressionMethods({
     unsuppress: (addresses) =>
       op(async () => {
         let removed = 0
-        for (const chunk of chunked(lower(addresses))) {
+        for (const chunk of chunked(normalisedAddresses(addresses), CHUNK)) {
           removed += Number(await write(() => run('unsuppress', [JSON.stringify(chunk)])))
         }
         return removed
@@ -72,7 +63,7 @@ export function createSuppressionMethods({
     findSuppressions: (addresses) =>
       op(async () => {
         const out: Suppression[] = []
-        for (const chunk of chunked(lower(addresses))) {
+        for (const chunk of chunked(normalisedAddresses(addresses), CHUNK)) {
           const rows = (await run('find-suppressions', [JSON.stringify(chunk)])) as [
             string,
             string,

@@ -1,3 +1,4 @@
+import { chunked, normalisedAddresses } from '../address-chunks.js'
 import type { DeliverabilityMethods, Suppression, SuppressionReason } from '../store.js'
 import type { RowCodec } from './dialect.js'
 import type { Row, SqlDriver } from './driver.js'
@@ -5,16 +6,6 @@ import type { SuppressionSql } from './suppression-dialect.js'
 
 /** Most addresses one statement carries (imports come in chunks of this many). */
 const CHUNK = 500
-
-const lower = (addresses: readonly string[]) => [
-  ...new Set(addresses.map((a) => a.trim().toLowerCase())),
-]
-
-function chunked<T>(items: readonly T[]): T[][] {
-  const out: T[][] = []
-  for (let i = 0; i < items.length; i += CHUNK) out.push(items.slice(i, i + CHUNK))
-  return out
-}
 
 /**
  * The suppression list and delivery feedback on a SQL store: plain reads and writes of the
@@ -43,7 +34,7 @@ export function createSuppressions(options: {
         const byAddress = new Map(entries.map((e) => [e.address.trim().toLowerCase(), e] as const))
         if (byAddress.size === 0) return 0
         let added = 0
-        for (const chunk of chunked([...byAddress])) {
+        for (const chunk of chunked([...byAddress], CHUNK)) {
           added += await driver.transaction(async (tx) => {
             const known = await tx.query(dialect.findSuppressions(chunk.map(([a]) => a)))
             await tx.query(
@@ -65,7 +56,7 @@ export function createSuppressions(options: {
     unsuppress: (addresses) =>
       op(async () => {
         let removed = 0
-        for (const chunk of chunked(lower(addresses))) {
+        for (const chunk of chunked(normalisedAddresses(addresses), CHUNK)) {
           removed += await driver.transaction(async (tx) => {
             const known = await tx.query(dialect.findSuppressions(chunk))
             if (known.length > 0) await tx.query(dialect.deleteSuppressions(chunk))
@@ -95,7 +86,7 @@ export function createSuppressions(options: {
     findSuppressions: (addresses) =>
       op(async () => {
         const out: Suppression[] = []
-        for (const chunk of chunked(lower(addresses))) {
+        for (const chunk of chunked(normalisedAddresses(addresses), CHUNK)) {
           out.push(...(await driver.query(dialect.findSuppressions(chunk))).map(toEntry))
         }
         return out
