@@ -19,8 +19,7 @@ import type {
   SendResult,
 } from './message/types.js'
 import { openStore } from './store/open-store.js'
-import { allSuppressed, type ExternalTransaction, type NewMessage } from './store/store.js'
-import { suppressionReply } from './delivery/suppression-reply.js'
+import type { ExternalTransaction, NewMessage } from './store/store.js'
 import { admit } from './worker/admission.js'
 import { deliverMessage, type DeliveryDeps } from './worker/deliver-message.js'
 import { createLeaseKeeper } from './worker/lease-keeper.js'
@@ -153,7 +152,10 @@ export async function createOutbox(options: OutboxOptions = {}): Promise<Outbox>
   }
 
   /** A `now` message is stored already leased to us and delivered right here. */
-  async function deliverNow(message: NewMessage): Promise<MessageStatus> {
+  async function deliverNow(
+    message: NewMessage,
+    suppressed: ReadonlySet<string>,
+  ): Promise<MessageStatus> {
     if (health.isDown) {
       await store.releaseLeases(nowOwner, [message.id])
       return 'queued'
@@ -166,10 +168,8 @@ export async function createOutbox(options: OutboxOptions = {}): Promise<Outbox>
         messageId: message.messageId,
         from: message.envelope.from,
         // Suppressed recipients were stored failed: only the others are tried.
-        pendingRecipients: message.envelope.to.filter(
-          (to) => !message.suppressed?.some((r) => r.address === to),
-        ),
-        failedRecipients: message.suppressed?.length ?? 0,
+        pendingRecipients: message.envelope.to.filter((to) => !suppressed.has(to)),
+        failedRecipients: suppressed.size,
         raw: message.raw,
         priority: message.priority,
         attempts: 0,
@@ -221,30 +221,6 @@ export async function createOutbox(options: OutboxOptions = {}): Promise<Outbox>
     }
   }
 
-  /**
-   * For each item, its recipients on the suppression list (unless the item ignores it), with
-   * the reply they are failed with. One read of the store for the whole batch.
-   */
-  async function suppressedRecipients(
-    items: { composed: ComposedMessage; opts: ResolvedSendOptions }[],
-  ): Promise<({ address: string; reply: string }[] | undefined)[]> {
-    const checked = items.filter(({ opts }) => !opts.ignoreSuppression)
-    if (checked.length === 0) return items.map(() => undefined)
-    const found = await store.findSuppressions(
-      checked.flatMap(({ composed }) => composed.envelope.to),
-    )
-    if (found.length === 0) return items.map(() => undefined)
-    const byAddress = new Map(found.map((entry) => [entry.address, entry]))
-    return items.map(({ composed, opts }) => {
-      if (opts.ignoreSuppression) return undefined
-      const hits = composed.envelope.to.flatMap((address) => {
-        const entry = byAddress.get(address.toLowerCase())
-        return entry ? [{ address, reply: suppressionReply(entry) }] : []
-      })
-      return hits.length > 0 ? hits : undefined
-    })
-  }
-
   async function enqueue(
     items: { composed: ComposedMessage; opts: ResolvedSendOptions }[],
     transaction: ExternalTransaction | null = items[0]?.opts.transaction ?? null,
@@ -259,7 +235,6 @@ export async function createOutbox(options: OutboxOptions = {}): Promise<Outbox>
         )
       }
     })
-    const suppressed = await suppressedRecipients(items)
     // DKIM signing here, once: the stored bytes are the bytes sent, a retry never signs again.
     const raws = await Promise.all(items.map(({ composed }) => dkim.sign(composed.raw)))
     const now = Date.now()
@@ -277,14 +252,11 @@ export async function createOutbox(options: OutboxOptions = {}): Promise<Outbox>
       upstream: opts.upstream,
       eightBit: composed.eightBit,
       smtpUtf8: composed.smtpUtf8,
-      suppressed: suppressed[i],
+      // The store checks the recipients against the suppression list in the insert.
+      checkSuppression: !opts.ignoreSuppression,
       // Inside the caller's transaction nothing is committed yet, so nothing can be sent yet.
-      // Nor is a message whose every recipient is suppressed: it is stored failed.
       leaseTo:
-        opts.priority === 'now' &&
-        !transaction &&
-        (!opts.sendAt || opts.sendAt.getTime() <= now) &&
-        (suppressed[i]?.length ?? 0) < composed.envelope.to.length
+        opts.priority === 'now' && !transaction && (!opts.sendAt || opts.sendAt.getTime() <= now)
           ? { owner: nowOwner, leaseMs: config.leaseMs }
           : undefined,
     }))
@@ -303,17 +275,16 @@ export async function createOutbox(options: OutboxOptions = {}): Promise<Outbox>
       results.map(async (result, i): Promise<SendResult> => {
         const message = messages[i]!
         let status: MessageStatus = 'queued'
-        const suppressedTo = result.duplicate
-          ? []
-          : (message.suppressed ?? []).map((r) => r.address)
-        if (!result.duplicate && allSuppressed(message)) {
+        const suppressed = new Set(result.suppressed)
+        if (!result.duplicate && message.envelope.to.every((to) => suppressed.has(to))) {
+          // Every recipient is suppressed: stored failed, not leased.
           status = 'failed'
         } else if (result.duplicate && !transaction) {
           status = (await store.getMessage(result.id))?.status ?? 'queued'
         } else if (message.leaseTo) {
-          status = await deliverNow(message)
+          status = await deliverNow(message, suppressed)
         }
-        return { ...result, status, suppressed: suppressedTo }
+        return { ...result, status }
       }),
     )
   }

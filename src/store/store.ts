@@ -359,11 +359,12 @@ export interface NewMessage {
   /** The upstream named in its send options (overriding the routes), or null. */
   upstream?: string | null
   /**
-   * Recipients on the suppression list at enqueue: stored as failed at once with this reply
-   * (`suppressed: …`), never tried. When every recipient is here the message is stored as
-   * `failed` with reason `suppressed` (and is not leased).
+   * Check the recipients against the suppression list, in the insert: those on it are stored
+   * failed at once (reply `suppressed (…)`, see suppression-reply.ts), never tried; when every
+   * recipient is on it, the message is stored `failed` with reason `suppressed` (not leased,
+   * even with `leaseTo`). The result's `suppressed` lists them.
    */
-  suppressed?: readonly { address: string; reply: string }[]
+  checkSuppression?: boolean
   /**
    * Store it already leased to this owner (status `sending`), for `now` deliveries that the
    * caller attempts at once.
@@ -380,12 +381,6 @@ export interface ExternalTransaction {
   query(text: string, values?: unknown[]): Promise<unknown>
 }
 
-/** Whether every recipient of a new message is on the suppression list (it is stored failed). */
-export function allSuppressed(m: NewMessage): boolean {
-  const suppressed = new Set(m.suppressed?.map((r) => r.address) ?? [])
-  return suppressed.size > 0 && m.envelope.to.every((to) => suppressed.has(to))
-}
-
 /** Options of {@link Store.enqueue}. */
 export interface EnqueueOptions {
   /** Enqueue inside this open transaction of the caller's; the store neither commits nor rolls back. */
@@ -398,6 +393,8 @@ export interface EnqueueResult {
   messageId: string
   /** True when the idempotency key matched an earlier message and nothing was stored. */
   duplicate: boolean
+  /** Recipients found on the suppression list and stored failed (none for a duplicate). */
+  suppressed: string[]
 }
 
 /** Arguments of {@link Store.claim}. */

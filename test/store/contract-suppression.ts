@@ -96,38 +96,73 @@ export function runSuppressionContract(name: string, options: StoreContractOptio
       expect(await store.findSuppressions(many.map((m) => m.address))).toHaveLength(2500)
     })
 
-    test('recipients suppressed at enqueue are stored failed with their reply; the others stay pending', async () => {
-      const m = newMessage({ suppressed: [{ address: 'b@example.com', reply: 'suppressed (x)' }] })
-      const [result] = await store.enqueue([m])
-      expect(result!.duplicate).toBe(false)
+    test('recipients on the list at enqueue are stored failed with their reply; the others stay pending', async () => {
+      await store.suppress([entry('B@example.com', { reply: '550 5.1.1 gone' })])
+      const m = newMessage({
+        envelope: { from: 's@example.com', to: ['a@example.com', 'B@Example.com'] },
+        checkSuppression: true,
+      })
+      const unchecked = newMessage({ checkSuppression: false })
+      const [result, other] = await store.enqueue([m, unchecked])
+      expect(result).toMatchObject({ duplicate: false, suppressed: ['B@Example.com'] })
+      expect(other!.suppressed).toEqual([])
       const detail = await store.getMessage(m.id)
       expect(detail!.status).toBe('queued')
       expect(detail!.recipientStatus).toEqual([
         { address: 'a@example.com', status: 'pending', code: null, reply: null },
-        { address: 'b@example.com', status: 'failed', code: null, reply: 'suppressed (x)' },
+        {
+          address: 'B@Example.com',
+          status: 'failed',
+          code: null,
+          reply: 'suppressed (rejected: 550 5.1.1 gone)',
+        },
       ])
-      const [claimed] = await store.claim({ owner: 'w1', limit: 10, leaseMs: 60_000 })
-      expect(claimed!.pendingRecipients).toEqual(['a@example.com'])
-      expect(claimed!.failedRecipients).toBe(1)
+      expect((await store.getMessage(unchecked.id))!.recipientStatus.map((r) => r.status)).toEqual([
+        'pending',
+        'pending',
+      ])
+      const claimed = await store.claim({ owner: 'w1', limit: 10, leaseMs: 60_000 })
+      const mine = claimed.find((c) => c.id === m.id)!
+      expect(mine.pendingRecipients).toEqual(['a@example.com'])
+      expect(mine.failedRecipients).toBe(1)
+      // A duplicate (same idempotency key) reports none: nothing new was stored.
+      const keyed = newMessage({ idempotencyKey: 'k1', checkSuppression: true })
+      await store.enqueue([keyed])
+      const [again] = await store.enqueue([
+        newMessage({ idempotencyKey: 'k1', checkSuppression: true }),
+      ])
+      expect(again).toMatchObject({ id: keyed.id, duplicate: true, suppressed: [] })
     })
 
-    test('a message whose every recipient is suppressed is stored failed, and never claimed', async () => {
-      const m = newMessage({
-        suppressed: [
-          { address: 'a@example.com', reply: 'suppressed (a)' },
-          { address: 'b@example.com', reply: 'suppressed (b)' },
-        ],
+    test('a message whose every recipient is on the list is stored failed, never leased nor claimed', async () => {
+      await store.suppress([
+        entry('a@example.com', { reason: 'bounced', reply: null }),
+        entry('b@example.com'),
+      ])
+      const m = newMessage({ checkSuppression: true })
+      const leased = newMessage({
+        checkSuppression: true,
+        leaseTo: { owner: 'now-owner', leaseMs: 60_000 },
       })
       const plain = newMessage()
-      await store.enqueue([m, plain])
-      const detail = await store.getMessage(m.id)
-      expect(detail!.status).toBe('failed')
-      expect(detail!.reason).toBe('suppressed')
-      expect(detail!.dueAt).toBeNull()
-      expect(detail!.finishedAt).toBeInstanceOf(Date)
-      expect(detail!.recipientStatus.map((r) => r.status)).toEqual(['failed', 'failed'])
-      expect((await store.countByStatus()).failed).toBe(1)
-      expect((await store.stats()).failedLastHour).toBe(1)
+      const results = await store.enqueue([m, leased, plain])
+      expect(results.map((r) => r.suppressed)).toEqual([
+        ['a@example.com', 'b@example.com'],
+        ['a@example.com', 'b@example.com'],
+        [],
+      ])
+      for (const id of [m.id, leased.id]) {
+        const detail = await store.getMessage(id)
+        expect(detail!.status).toBe('failed')
+        expect(detail!.reason).toBe('suppressed')
+        expect(detail!.lastError).toBe('suppressed (bounced)')
+        expect(detail!.dueAt).toBeNull()
+        expect(detail!.leaseOwner).toBeNull()
+        expect(detail!.finishedAt).toBeInstanceOf(Date)
+        expect(detail!.recipientStatus.map((r) => r.status)).toEqual(['failed', 'failed'])
+      }
+      expect((await store.countByStatus()).failed).toBe(2)
+      expect((await store.stats()).failedLastHour).toBe(2)
       const claimed = await store.claim({ owner: 'w1', limit: 10, leaseMs: 60_000 })
       expect(claimed.map((c) => c.id)).toEqual([plain.id])
     })

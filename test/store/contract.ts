@@ -104,7 +104,7 @@ export function runStoreContract(name: string, options: StoreContractOptions): v
     test('enqueues and reads a message back', async () => {
       const m = newMessage({ tags: ['receipt'], priority: 'high' })
       const [result] = await store.enqueue([m])
-      expect(result).toEqual({ id: m.id, messageId: m.messageId, duplicate: false })
+      expect(result).toEqual({ id: m.id, messageId: m.messageId, duplicate: false, suppressed: [] })
       const detail = await store.getMessage(m.id)
       expect(detail).toMatchObject({
         id: m.id,
@@ -146,7 +146,12 @@ export function runStoreContract(name: string, options: StoreContractOptions): v
       const first = newMessage({ idempotencyKey: 'k1' })
       await store.enqueue([first])
       const [again] = await store.enqueue([newMessage({ idempotencyKey: 'k1' })])
-      expect(again).toEqual({ id: first.id, messageId: first.messageId, duplicate: true })
+      expect(again).toEqual({
+        id: first.id,
+        messageId: first.messageId,
+        duplicate: true,
+        suppressed: [],
+      })
       const [x, y] = await store.enqueue([
         newMessage({ idempotencyKey: 'k2' }),
         newMessage({ idempotencyKey: 'k2' }),

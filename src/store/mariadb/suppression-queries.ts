@@ -61,8 +61,9 @@ export function mariadbSuppressions(prefix: string): SuppressionSql {
       ...failMessages.map((m) =>
         q(
           (p) => `UPDATE ${M} SET status = 'failed', reason = 'suppressed',
-              last_error = ${p(m.error)}, due_at = NULL, finished_at = ${NOW}, updated_at = ${NOW}
-            WHERE id = ${p(m.id)} AND status = 'queued'`,
+              last_error = ${p(m.error)}, due_at = NULL, finished_at = ${NOW}, lease_owner = NULL,
+              lease_expires_at = NULL, updated_at = ${NOW}
+            WHERE id = ${p(m.id)} AND status IN ('queued', 'sending')`,
         ),
       ),
     ],

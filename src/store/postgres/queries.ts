@@ -87,6 +87,7 @@ export function createPostgresDialect(s: string, channel: string): SqlDialect {
           p(chunk.map((m) => m.eightBit ?? null)),
           p(chunk.map((m) => m.smtpUtf8 ?? null)),
           p(chunk.map((m) => m.upstream ?? null)),
+          p(chunk.map((m) => m.checkSuppression === true)),
         ]
         const types = [
           'text',
@@ -106,6 +107,7 @@ export function createPostgresDialect(s: string, channel: string): SqlDialect {
           'boolean',
           'boolean',
           'text',
+          'boolean',
         ]
         // The bytes one parameter per message (sent in binary; an array would carry them as hex).
         const bodies = chunk.map((m) => `${p(m.raw)}::bytea`).join(', ')
@@ -114,7 +116,7 @@ export function createPostgresDialect(s: string, channel: string): SqlDialect {
         SELECT * FROM unnest(${arrays.map((a, i) => `${a}::${types[i]}[]`).join(', ')}, ARRAY[${bodies}])
           AS i(id, message_id, status, priority, mail_from, recipients, subject, tags, size,
             idempotency_key, send_at, max_age_ms, lease_owner, lease_ms, eight_bit, smtputf8,
-            upstream, raw)
+            upstream, check_suppression, raw)
       ), m AS (
         -- A message whose idempotency key is already stored is not inserted (ON CONFLICT waits
         -- for the transaction holding the key).
@@ -125,22 +127,53 @@ export function createPostgresDialect(s: string, channel: string): SqlDialect {
         FROM input
         ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
         RETURNING id, created_at
+      ), x AS (
+        -- Whether the suppression list has every recipient of a message that checks it
+        -- (NewMessage.checkSuppression): such a message is stored failed, never leased.
+        SELECT i.*, i.check_suppression AND NOT EXISTS (
+            SELECT 1 FROM jsonb_array_elements_text(i.recipients) a(address)
+            WHERE NOT EXISTS (SELECT 1 FROM ${s}.suppressions x WHERE x.address = lower(a.address))
+          ) AS doomed
+        FROM input i JOIN m ON m.id = i.id
       ), qu AS (
         INSERT INTO ${s}.queue (id, status, priority, created_at, due_at, expires_at, lease_owner,
-          lease_expires_at)
-        SELECT i.id, i.status, i.priority, m.created_at,
-          CASE WHEN i.status = 'sending' THEN NULL ELSE coalesce(i.send_at, now()) END,
+          lease_expires_at, reason, last_error, finished_at)
+        SELECT i.id, CASE WHEN i.doomed THEN 'failed' ELSE i.status END, i.priority, m.created_at,
+          CASE WHEN i.doomed OR i.status = 'sending' THEN NULL ELSE coalesce(i.send_at, now()) END,
           greatest(coalesce(i.send_at, now()), now()) + ${ms('i.max_age_ms')},
-          i.lease_owner,
-          CASE WHEN i.lease_owner IS NULL THEN NULL ELSE now() + ${ms('i.lease_ms')} END
-        FROM input i JOIN m ON m.id = i.id
+          CASE WHEN NOT i.doomed THEN i.lease_owner END,
+          CASE WHEN NOT i.doomed AND i.lease_owner IS NOT NULL THEN now() + ${ms('i.lease_ms')} END,
+          CASE WHEN i.doomed THEN 'suppressed' END,
+          CASE WHEN i.doomed THEN (
+            SELECT 'suppressed (' || x.reason || coalesce(': ' || x.reply, '') || ')'
+            FROM jsonb_array_elements_text(i.recipients) WITH ORDINALITY AS a(address, n)
+              JOIN ${s}.suppressions x ON x.address = lower(a.address)
+            ORDER BY a.n LIMIT 1) END,
+          CASE WHEN i.doomed THEN now() END
+        FROM x i JOIN m ON m.id = i.id
+      ), fin AS (
+        -- Finished at insert: counted here (the counting trigger counts changes of status).
+        INSERT INTO ${s}.finished_counts AS f (status, minute, shard, n)
+        SELECT 'failed', floor(extract(epoch FROM now()) / 60)::bigint, pg_backend_pid() % 8,
+          count(*)
+        FROM x WHERE x.doomed HAVING count(*) > 0
+        ON CONFLICT (status, minute, shard) DO UPDATE SET n = f.n + excluded.n
       ), b AS (
         INSERT INTO ${s}.message_bodies (id, raw) SELECT i.id, i.raw FROM input i JOIN m ON m.id = i.id
       ), r AS (
-        INSERT INTO ${s}.recipients (message_id, position, address, status)
-        SELECT i.id, t.n - 1, t.address, 'pending'
-        FROM input i JOIN m ON m.id = i.id,
-          jsonb_array_elements_text(i.recipients) WITH ORDINALITY AS t(address, n)
+        -- A recipient on the list is stored failed, with the text of suppression-reply.ts.
+        INSERT INTO ${s}.recipients (message_id, position, address, status, reply)
+        SELECT id, position, address, CASE WHEN reply IS NULL THEN 'pending' ELSE 'failed' END,
+          reply
+        FROM (
+          SELECT i.id, t.n - 1 AS position, t.address,
+            (SELECT 'suppressed (' || x.reason || coalesce(': ' || x.reply, '') || ')'
+             FROM ${s}.suppressions x
+             WHERE i.check_suppression AND x.address = lower(t.address)) AS reply
+          FROM input i JOIN m ON m.id = i.id,
+            jsonb_array_elements_text(i.recipients) WITH ORDINALITY AS t(address, n)
+        ) x
+        RETURNING message_id, address, reply
       ), g AS (
         INSERT INTO ${s}.message_tags (tag, message_id)
         SELECT DISTINCT t.tag, i.id
@@ -149,7 +182,8 @@ export function createPostgresDialect(s: string, channel: string): SqlDialect {
         -- Workers of other processes wake at commit, if anything was stored.
         SELECT pg_notify(${p(channel)}, '') FROM (SELECT 1 FROM m LIMIT 1) one
       )
-      SELECT m.id FROM m CROSS JOIN (SELECT count(*) FROM woken) w`
+      SELECT m.id, NULL AS suppressed FROM m CROSS JOIN (SELECT count(*) FROM woken) w
+      UNION ALL SELECT message_id, address FROM r WHERE reply IS NOT NULL`
         // Its text depends only on the number of messages: the common small batches (a send()
         // is one) are prepared once per connection instead of planned each time.
       },

@@ -2,7 +2,11 @@ import { escapeLike } from '../sql/filter.js'
 import { queryBuilder } from '../sql/query.js'
 import type { SuppressionSql } from '../sql/suppression-dialect.js'
 
-/** The suppression list and feedback statements of the PostgreSQL store, for one schema. */
+/**
+ * The suppression list and feedback statements of the PostgreSQL store, for one schema. New
+ * messages are checked against the list inside the insert statement (queries.ts): one round
+ * trip, as without the check.
+ */
 
 const q = queryBuilder('$')
 const ENTRY = 'address, reason, reply, message_id, created_at'
@@ -44,27 +48,6 @@ export function postgresSuppressions(s: string): SuppressionSql {
         (p) => `SELECT count(*)::int AS n FROM ${s}.suppressions
           ${search === null ? '' : `WHERE address LIKE ${p(contains(search))}`}`,
       ),
-
-    settleSuppressed: ({ recipients, failMessages }) => [
-      q(
-        (p) => `UPDATE ${s}.recipients r SET status = 'failed', reply = x.reply, updated_at = now()
-          FROM unnest(${p(recipients.map((r) => r.id))}::text[],
-            ${p(recipients.map((r) => r.address))}::text[],
-            ${p(recipients.map((r) => r.reply))}::text[]) AS x(id, address, reply)
-          WHERE r.message_id = x.id AND r.address = x.address AND r.status = 'pending'`,
-      ),
-      ...(failMessages.length === 0
-        ? []
-        : [
-            q(
-              (p) => `UPDATE ${s}.queue q SET status = 'failed', reason = 'suppressed',
-                  last_error = x.error, due_at = NULL, finished_at = now(), updated_at = now()
-                FROM unnest(${p(failMessages.map((m) => m.id))}::text[],
-                  ${p(failMessages.map((m) => m.error))}::text[]) AS x(id, error)
-                WHERE q.id = x.id AND q.status = 'queued'`,
-            ),
-          ]),
-    ],
 
     findRecipient: (id, address) =>
       q(

@@ -119,11 +119,12 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Redi
             JSON.stringify(messages.map(messageJson)),
             ...messages.map((m) => m.raw),
           ]),
-        )) as [string, string, number][]
-        const results = rows.map(([id, messageId, duplicate]) => ({
+        )) as [string, string, number, string[]][]
+        const results = rows.map(([id, messageId, duplicate, suppressed]) => ({
           id: String(id),
           messageId: String(messageId),
           duplicate: Number(duplicate) === 1,
+          suppressed: suppressed.map(String),
         }))
         if (results.some((r) => !r.duplicate)) notifyLocal()
         return results

@@ -42,10 +42,7 @@ export function messageJson(m: NewMessage) {
     eightBit: m.eightBit,
     smtpUtf8: m.smtpUtf8,
     upstream: m.upstream ?? null,
-    // Address -> reply (an object: cjson reads an empty list as an object anyway).
-    suppressed: m.suppressed?.length
-      ? Object.fromEntries(m.suppressed.map((r) => [r.address, r.reply]))
-      : null,
+    check: m.checkSuppression === true,
   }
 }
 

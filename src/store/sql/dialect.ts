@@ -27,6 +27,9 @@ export interface SqlDialect extends ShapingSql, SuppressionSql {
    * Inserts messages (their bytes, recipients and tags), and wakes other processes' workers if it
    * stored any. The queries' rows together give `id` of each one stored; a message whose
    * idempotency key is taken (earlier, or by a transaction that committed meanwhile) is not.
+   * A dialect without `settleSuppressed` also checks the recipients of messages with
+   * `checkSuppression` against the suppression list here, as `NewMessage` says, and returns a
+   * row `id`, `suppressed` (the address as given) for each recipient it stored failed.
    */
   insertMessages(messages: readonly NewMessage[]): Query[]
   /** `id`, `message_id`, `idempotency_key` of the messages holding these keys. */

@@ -16,8 +16,10 @@ import {
   type NewMessage,
   type RecipientOutcome,
   type Store,
-  allSuppressed,
+  type SuppressionReason,
 } from '../store.js'
+import { chunked, normalisedAddresses } from '../address-chunks.js'
+import { suppressionReply } from '../suppression-reply.js'
 import { createBatcher } from './batcher.js'
 import type { CompletionRow, SqlDialect } from './dialect.js'
 import type { Query, Row, SqlDriver, SqlTransaction } from './driver.js'
@@ -32,6 +34,8 @@ export interface SqlStoreOptions {
   logger?: Logger
 }
 
+/** Most addresses looked up on the suppression list in one statement. */
+const SUPPRESSION_LOOKUP_CHUNK = 500
 /** Most outcomes written in one statement. */
 const MAX_COMPLETIONS_PER_BATCH = 200
 /** How often a claim pass looks for dead lease owners on this host. */
@@ -148,13 +152,14 @@ export function createSqlStore(options: SqlStoreOptions): Store {
           id: String(row.id),
           messageId: String(row.message_id),
           duplicate: true,
+          suppressed: [],
         })
       }
     }
     return messages.map((m): EnqueueResult => {
       const first = m.idempotencyKey === null ? m : plan.firstWithKey.get(m.idempotencyKey)!
       if (stored.has(first.id)) {
-        return { id: first.id, messageId: first.messageId, duplicate: first !== m }
+        return { id: first.id, messageId: first.messageId, duplicate: first !== m, suppressed: [] }
       }
       const earlier = m.idempotencyKey === null ? undefined : existing.get(m.idempotencyKey)
       if (!earlier) {
@@ -167,22 +172,57 @@ export function createSqlStore(options: SqlStoreOptions): Store {
   }
 
   /**
-   * The statements that settle, after the insert, the recipients of a batch found on the
-   * suppression list; null when it has none (the common case: nothing more to run).
+   * Looks up the recipients of `checking` on the suppression list, in the enqueue's
+   * transaction: per message id, those found, with the reply they are failed with.
    */
-  function settleSuppressed(fresh: readonly NewMessage[]) {
-    const hit = fresh.filter((m) => (m.suppressed?.length ?? 0) > 0)
-    if (hit.length === 0) return null
-    return (inserted: ReadonlySet<string>): Query[] => {
-      const mine = hit.filter((m) => inserted.has(m.id))
-      if (mine.length === 0) return []
-      return dialect.settleSuppressed({
-        recipients: mine.flatMap((m) => m.suppressed!.map((r) => ({ id: m.id, ...r }))),
-        failMessages: mine
-          .filter((m) => allSuppressed(m))
-          .map((m) => ({ id: m.id, error: m.suppressed![0]!.reply })),
-      })
+  async function suppressedAmong(
+    tx: SqlTransaction,
+    checking: readonly NewMessage[],
+  ): Promise<Map<string, { address: string; reply: string }[]>> {
+    const entries = new Map<string, Row>()
+    const addresses = normalisedAddresses(checking.flatMap((m) => m.envelope.to))
+    for (const chunk of chunked(addresses, SUPPRESSION_LOOKUP_CHUNK)) {
+      for (const row of await tx.query(dialect.findSuppressions(chunk))) {
+        entries.set(String(row.address), row)
+      }
     }
+    const hits = new Map<string, { address: string; reply: string }[]>()
+    if (entries.size === 0) return hits
+    for (const m of checking) {
+      const found = m.envelope.to.flatMap((address) => {
+        const row = entries.get(address.toLowerCase())
+        if (!row) return []
+        const reply = typeof row.reply === 'string' ? row.reply : null
+        return [
+          {
+            address,
+            reply: suppressionReply({ reason: String(row.reason) as SuppressionReason, reply }),
+          },
+        ]
+      })
+      if (found.length > 0) hits.set(m.id, found)
+    }
+    return hits
+  }
+
+  /** The statements that settle the suppressed recipients of the messages stored. */
+  function settleQueries(
+    settle: NonNullable<SqlDialect['settleSuppressed']>,
+    fresh: readonly NewMessage[],
+    hits: ReadonlyMap<string, { address: string; reply: string }[]>,
+    inserted: ReadonlySet<string>,
+  ): Query[] {
+    const mine = fresh.filter((m) => inserted.has(m.id) && hits.has(m.id))
+    if (mine.length === 0) return []
+    return settle({
+      recipients: mine.flatMap((m) => hits.get(m.id)!.map((r) => ({ id: m.id, ...r }))),
+      failMessages: mine
+        .filter((m) => {
+          const found = new Set(hits.get(m.id)!.map((r) => r.address))
+          return m.envelope.to.every((to) => found.has(to))
+        })
+        .map((m) => ({ id: m.id, error: hits.get(m.id)![0]!.reply })),
+    })
   }
 
   /** Ends the leases of this host's dead workers, so that their messages go out now. */
@@ -281,12 +321,35 @@ export function createSqlStore(options: SqlStoreOptions): Store {
         const plan = planInsert(messages)
         const queries = dialect.insertMessages(plan.fresh)
         let stored = 0
-        const settle = settleSuppressed(plan.fresh)
+        // The engine looks the recipients up where the dialect's insert does not.
+        const settle = dialect.settleSuppressed?.bind(dialect)
+        const checking = settle ? plan.fresh.filter((m) => m.checkSuppression) : []
         const work = async (tx: SqlTransaction) => {
-          const inserted = new Set(ids(await runCollect(tx, queries)))
+          const hits =
+            checking.length > 0
+              ? await suppressedAmong(tx, checking)
+              : new Map<string, { address: string; reply: string }[]>()
+          const rows = await runCollect(tx, queries)
+          const inserted = new Set(ids(rows))
           stored = inserted.size
-          if (settle) await runAll(tx, settle(inserted))
-          return insertResults(tx, messages, plan, inserted)
+          if (settle && hits.size > 0) {
+            await runAll(tx, settleQueries(settle, plan.fresh, hits, inserted))
+          }
+          const suppressed = new Map<string, string[]>()
+          for (const [id, found] of hits)
+            suppressed.set(
+              id,
+              found.map((r) => r.address),
+            )
+          for (const row of rows) {
+            if (row.suppressed == null) continue
+            const id = String(row.id)
+            suppressed.set(id, [...(suppressed.get(id) ?? []), String(row.suppressed)])
+          }
+          return (await insertResults(tx, messages, plan, inserted)).map((r) => ({
+            ...r,
+            suppressed: r.duplicate ? [] : (suppressed.get(r.id) ?? []),
+          }))
         }
         const external = enqueueOptions?.transaction
         let results: EnqueueResult[]
@@ -298,7 +361,7 @@ export function createSqlStore(options: SqlStoreOptions): Store {
             )
           }
           results = await driver.inExternalTransaction(external, work)
-        } else if (queries.length === 1 && !plan.keyed && !settle) {
+        } else if (queries.length === 1 && !plan.keyed && checking.length === 0) {
           // One statement is atomic on its own: no BEGIN and COMMIT around it.
           results = await work({ query: (q) => driver.write(q) })
         } else {

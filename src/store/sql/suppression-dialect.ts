@@ -27,9 +27,11 @@ export interface SuppressionSql {
   /**
    * Settles recipients found suppressed at enqueue, in the enqueue's transaction after the
    * insert: each becomes `failed` with its reply, and each message of `failMessages` (every
-   * recipient suppressed) becomes `failed` with reason `suppressed`, finished now.
+   * recipient suppressed) becomes `failed` with reason `suppressed`, finished now, unleased.
+   * A dialect without it checks the list in its insert statement instead (see
+   * `SqlDialect.insertMessages`), saving the round trip of the engine's lookup.
    */
-  settleSuppressed(input: {
+  settleSuppressed?(input: {
     recipients: readonly { id: string; address: string; reply: string }[]
     failMessages: readonly { id: string; error: string }[]
   }): Query[]

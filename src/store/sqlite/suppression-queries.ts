@@ -64,9 +64,10 @@ export const sqliteSuppressions: SuppressionSql = {
             q(
               (p) => `UPDATE messages SET status = 'failed', reason = 'suppressed',
                   last_error = j.value ->> '$[1]', due_at = NULL, finished_at = ${p(t)},
-                  updated_at = ${p(t)}
+                  lease_owner = NULL, lease_expires_at = NULL, updated_at = ${p(t)}
                 FROM json_each(${p(json(failMessages.map((m) => [m.id, m.error])))}) j
-                WHERE messages.id = j.value ->> '$[0]' AND messages.status = 'queued'`,
+                WHERE messages.id = j.value ->> '$[0]'
+                  AND messages.status IN ('queued', 'sending')`,
             ),
           ]),
     ]

@@ -1,5 +1,6 @@
 -- Stores a batch of new messages, all or nothing. ARGV: prefix, the messages as JSON, then
--- each message's bytes. Returns {id, messageId, duplicate (0/1)} per message.
+-- each message's bytes. Returns {id, messageId, duplicate (0/1), suppressed recipients} per
+-- message.
 local now = now_ms()
 local list = cjson.decode(ARGV[2])
 -- Everything is checked before anything is written: a script that fails half way through
@@ -20,17 +21,21 @@ for i, m in ipairs(list) do
     if id then earlier = { id, redis.call('HGET', mkey(id), 'message_id') } end
   end
   if earlier then
-    results[i] = { earlier[1], earlier[2], 1 }
+    results[i] = { earlier[1], earlier[2], 1, {} }
   else
     local due = present(m.sendAt) and m.sendAt or now
-    local rc = {}
-    local suppressed = present(m.suppressed) and m.suppressed or {}
+    local rc, suppressed = {}, {}
     local pending, first_reply = 0, nil
     for j, address in ipairs(m.to) do
-      local reply = suppressed[address]
-      if reply then
-        -- On the suppression list: failed at once, never tried.
+      local entry = m.check and redis.call('HGET', P .. 'sup', string.lower(address))
+      if entry then
+        -- On the suppression list: failed at once, never tried (the text of
+        -- suppression-reply.ts).
+        local e = cjson.decode(entry)
+        local reply = present(e.reply) and ('suppressed (' .. e.reason .. ': ' .. e.reply .. ')')
+          or ('suppressed (' .. e.reason .. ')')
         rc[j] = { address, 'failed', cjson.null, reply }
+        suppressed[#suppressed + 1] = address
         first_reply = first_reply or reply
       else
         rc[j] = { address, 'pending', cjson.null, cjson.null }
@@ -69,7 +74,7 @@ for i, m in ipairs(list) do
     end
     reindex(m.id, nil, now)
     stored = stored + 1
-    results[i] = { m.id, m.messageId, 0 }
+    results[i] = { m.id, m.messageId, 0, suppressed }
   end
 end
 if stored > 0 then publish_wake() end
