@@ -342,9 +342,9 @@ export function createSqlStore(options: SqlStoreOptions): Store {
               found.map((r) => r.address),
             )
           for (const row of rows) {
-            if (row.suppressed == null) continue
+            if (typeof row.suppressed !== 'string') continue
             const id = String(row.id)
-            suppressed.set(id, [...(suppressed.get(id) ?? []), String(row.suppressed)])
+            suppressed.set(id, [...(suppressed.get(id) ?? []), row.suppressed])
           }
           return (await insertResults(tx, messages, plan, inserted)).map((r) => ({
             ...r,
