@@ -64,9 +64,15 @@ describe.skipIf(!available)('batching (PostgreSQL)', () => {
       id: batch[10].id,
       messageId: batch[10].messageId,
       duplicate: false,
+      suppressed: [],
     })
     expect(results[1400]).toEqual({ ...results[10], duplicate: true })
-    expect(results[20]).toEqual({ id: stored.id, messageId: stored.messageId, duplicate: true })
+    expect(results[20]).toEqual({
+      id: stored.id,
+      messageId: stored.messageId,
+      duplicate: true,
+      suppressed: [],
+    })
     expect((await s.countByStatus()).queued).toBe(1 + 1500 - 2)
   })
 

@@ -65,7 +65,11 @@ export async function openPostgresDriver(options: PostgresDriverOptions): Promis
     // Outbox's queries are short index lookups. With statistics not yet caught up (say, right
     // after a million rows arrived) their cost estimates pass jit_above_cost, and compiling
     // them took 100 ms per claim in the benchmark instead of 0.3 ms.
-    options: '-c jit=off',
+    // The statements run per message are prepared (named); left to choose, PostgreSQL planned
+    // the insert, the claim and the outcome afresh at every run (0.3 to 0.8 ms of each), as
+    // their array parameters make the one cached plan look costlier than it is. The cached
+    // plan is as good (measured: each also ran faster) and only prepared statements use it.
+    options: '-c jit=off -c plan_cache_mode=force_generic_plan',
   })
   // An idle client losing its server (a restart) emits here; without a listener it would crash.
   pool.on('error', (error) =>
