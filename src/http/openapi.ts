@@ -124,7 +124,9 @@ export function openApiDocument(): JsonSchema {
           summary: 'Enqueue a message, as `outbox.send(mail, options)` does',
           requestBody: body(enqueueSchema),
           responses: {
-            201: json('Stored: `{ id, messageId, duplicate: false, status }`'),
+            201: json(
+              'Stored: `{ id, messageId, duplicate: false, status, suppressed }` (`suppressed`: recipients on the suppression list, failed at once)',
+            ),
             200: json('An earlier message had the same idempotency key: nothing stored'),
             413: errorResponse('Message larger than maxMessageSize'),
             ...errors,
