@@ -102,6 +102,29 @@ describe('SQLite store specifics', () => {
     expect(() => createSqliteStore({ path: `${file}/sub/queue.db` })).toThrow(`${file}/sub`)
   })
 
+  it('close() commits a write requested during the last flush, and returns', async () => {
+    // A fresh bucket makes adjustRates commit twice (create, then update): the second is
+    // requested while the suppression's flush runs, and close() must let its flush start. In a
+    // thread, so that a close() spinning there cannot stall this test's own timer.
+    const store = await openThreadedStore({ sqlite: { path: tempSqlitePath() } })
+    const adjusted = store.adjustRates([
+      { key: 'upstream:default', ratePerSec: 3, throttled: true },
+    ])
+    await store.suppress([
+      { address: 'x@example.com', reason: 'rejected', reply: null, messageId: null },
+    ])
+    let timer: NodeJS.Timeout | undefined
+    const closed = await Promise.race([
+      store.close().then(() => 'closed'),
+      new Promise(
+        (resolve) => (timer = setTimeout(() => resolve('still closing after 10 s'), 10_000)),
+      ),
+    ])
+    clearTimeout(timer)
+    expect(closed).toBe('closed')
+    await expect(adjusted).resolves.toBeUndefined()
+  })
+
   it('reports a path it cannot open as StoreUnavailableError', () => {
     // The path is a folder: SQLite cannot open it as a file.
     const dir = dirname(tempSqlitePath())

@@ -181,6 +181,10 @@ export function openSqliteDriver(options: SqliteDriverOptions): SqliteDriver {
       while (pending.length > 0 || flushing) {
         if (!flushing) await flush()
         else await flushing
+        // A write requested during that flush goes in the next one, which setImmediate starts:
+        // let it. (Awaiting the settled flush again and again would never let it run: close()
+        // spun forever when a worker's last writes overlapped, seen in `outbox send`.)
+        await new Promise((resolve) => setImmediate(resolve))
       }
       closed = true
       db.close()
