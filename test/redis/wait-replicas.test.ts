@@ -23,7 +23,9 @@ describe.skipIf(!installed)('?wait=N: acknowledged once N replicas have the writ
   it('acknowledges when a replica confirms, and refuses when none does in time', async () => {
     const primary = await startRedisServer()
     servers.push(primary)
-    outbox = await createOutbox({ store: `${primary.url}?prefix=w:&wait=1&waitTimeout=200` })
+    // Generous: the replica fsyncs every write (appendfsync always), which on a loaded machine
+    // took longer than 200 ms once in CI.
+    outbox = await createOutbox({ store: `${primary.url}?prefix=w:&wait=1&waitTimeout=2000` })
     await expect(outbox.send(mail)).rejects.toMatchObject({
       code: 'OUTBOX_STORE_UNAVAILABLE',
       message: expect.stringContaining('0 of 1 replicas') as unknown,
