@@ -183,8 +183,163 @@ export interface Store {
    */
   recordFeedback(items: readonly RecipientFeedback[]): Promise<number>
 
+  /**
+   * Events of the log, in log order, after position `after` (null: from the oldest kept). Every
+   * state change of a message wrote its event in the same transaction as the change, so the log
+   * holds no event of a change that did not commit and misses none that did; events of one
+   * message are in the order of its changes. `cursor` is where the next read goes on from: past
+   * the events returned and past those the `types` filter skipped.
+   */
+  readEvents(query: EventQuery): Promise<EventPage>
+
+  /** How many events after `after` (of `types`, if given) the log holds: a consumer's backlog. */
+  countEvents(query: Omit<EventQuery, 'limit'>): Promise<number>
+
+  /**
+   * The position just before the first event at or after `at` (a start for reading "the last
+   * hour"), or the end of the log when every event is older. Null on an empty log.
+   */
+  eventPosition(at: Date | 'end'): Promise<string | null>
+
+  /** Deletes events older than `before` (retention). Returns how many. */
+  purgeEvents(before: Date): Promise<number>
+
+  /**
+   * Leases the durable consumer `name` (a webhook endpoint) to `owner` for `leaseMs`, creating it
+   * (cursor null) on first use. Null when another owner holds an unexpired lease: one process at
+   * a time reads on for a consumer, which keeps its deliveries in order.
+   */
+  leaseConsumer(request: {
+    name: string
+    owner: string
+    leaseMs: number
+  }): Promise<EventConsumer | null>
+
+  /**
+   * Saves a leased consumer's position and state and extends its lease by `leaseMs` (0 gives it
+   * up). False, and nothing saved, when `owner` no longer holds the lease.
+   */
+  saveConsumer(update: {
+    name: string
+    owner: string
+    cursor: string | null
+    state: Record<string, unknown>
+    leaseMs: number
+  }): Promise<boolean>
+
+  /** Every consumer, by name. */
+  consumers(): Promise<EventConsumer[]>
+
+  /**
+   * Asks the consumers named (every one when null) to retry what they gave up on: increments
+   * their `retryRequests`. Returns how many consumers it found.
+   */
+  requestConsumerRetry(names: readonly string[] | null): Promise<number>
+
   /** Closes connections. Further calls reject. */
   close(): Promise<void>
+}
+
+/** The event log members of {@link Store}: what a backend's event part supplies. */
+export type EventLogMethods = Pick<
+  Store,
+  | 'readEvents'
+  | 'countEvents'
+  | 'eventPosition'
+  | 'purgeEvents'
+  | 'leaseConsumer'
+  | 'saveConsumer'
+  | 'consumers'
+  | 'requestConsumerRetry'
+>
+
+/**
+ * What an event records. Message events (`recipient` null): `queued`, `deferred` (an attempt
+ * left it for later), `held`, `released` (from held), `retried` (an operator requeued it after
+ * it failed), `deleted` (an operator removed it), `expired` (it failed for its age). Recipient
+ * events: `sent`, `failed` (for good), `suppressed` (on the suppression list at enqueue, never
+ * tried), and, after delivery, `bounced` and `complained`.
+ */
+export type EventType =
+  | 'queued'
+  | 'sent'
+  | 'deferred'
+  | 'failed'
+  | 'held'
+  | 'released'
+  | 'retried'
+  | 'deleted'
+  | 'expired'
+  | 'bounced'
+  | 'complained'
+  | 'suppressed'
+
+/** Every {@link EventType}. */
+export const EVENT_TYPES: readonly EventType[] = [
+  'queued',
+  'sent',
+  'deferred',
+  'failed',
+  'held',
+  'released',
+  'retried',
+  'deleted',
+  'expired',
+  'bounced',
+  'complained',
+  'suppressed',
+]
+
+/**
+ * One event of the log. `data` by type (times as ISO 8601 text, absent values null):
+ * - `queued`: `messageId`, `from`, `to` (list), `subject`, `tags`, `priority`, `dueAt`
+ * - `sent`: `code`, `reply`, `upstream` (the named upstream of the attempt)
+ * - `failed`, `suppressed`, `bounced`, `complained`: `code`, `reply`
+ * - `deferred`: `reason`, `error`, `dueAt` (next attempt), `attempts`
+ * - `expired`: `error`
+ * - `held`, `released`, `retried`, `deleted`: nothing
+ */
+export interface StoredEvent {
+  /** Its position in the log: opaque text, to pass as `after`. */
+  seq: string
+  type: EventType
+  /** When the change happened, by the store's clock. */
+  at: Date
+  /** Queue id of the message. */
+  id: string
+  /** The recipient of a recipient event; null for a message event. */
+  recipient: string | null
+  data: Record<string, unknown>
+}
+
+/** Arguments of {@link Store.readEvents}. */
+export interface EventQuery {
+  /** A position (`seq`, or a page's `cursor`); null reads from the oldest event kept. */
+  after: string | null
+  /** Only events of these types; all when absent. */
+  types?: readonly EventType[]
+  limit: number
+}
+
+/** What {@link Store.readEvents} returns. */
+export interface EventPage {
+  events: StoredEvent[]
+  /** Where to read on from; `after` itself when nothing new was found. */
+  cursor: string | null
+}
+
+/** A durable consumer of the log (a webhook endpoint), as stored. */
+export interface EventConsumer {
+  name: string
+  /** Position up to which it has handled the log; null before its first save. */
+  cursor: string | null
+  /** The consumer's own state (backoff, errors, what it gave up on), as it saved it. */
+  state: Record<string, unknown>
+  leaseOwner: string | null
+  leaseExpiresAt: Date | null
+  /** How many times an operator asked it to retry (see {@link Store.requestConsumerRetry}). */
+  retryRequests: number
+  updatedAt: Date
 }
 
 /** The traffic-shaping members of {@link Store}: what a backend's shaping part supplies. */

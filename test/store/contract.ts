@@ -4,6 +4,7 @@ import type { Completion, NewMessage, Store } from '../../src/store/store.js'
 import { sleep, waitUntil } from '../helpers/temp.js'
 import { runShapingContract } from './contract-shaping.js'
 import { runSuppressionContract } from './contract-suppression.js'
+import { runEventContract } from './contract-events.js'
 
 /** How a backend's test file plugs into the contract suite. */
 export interface StoreContractOptions {
@@ -749,4 +750,5 @@ export function runStoreContract(name: string, options: StoreContractOptions): v
   })
   runShapingContract(name, options)
   runSuppressionContract(name, options)
+  runEventContract(name, options)
 }

@@ -1,3 +1,4 @@
+import { eventsPending } from '../sql/events-pending.js'
 import type { FilterSql, RowCodec, SqlDialect } from '../sql/dialect.js'
 import type { Query } from '../sql/driver.js'
 import { escapeLike } from '../sql/filter.js'
@@ -68,6 +69,7 @@ export function createMariadbDialect(prefix: string): SqlDialect & { workMark():
     codec,
     filter,
     ...mariadbShaping(prefix),
+    ...eventsPending('mariadb'),
     ...mariadbSuppressions(prefix),
 
     insertMessages: (messages) => insertMessages(prefix, messages),

@@ -1,3 +1,4 @@
+import { eventsPending } from '../sql/events-pending.js'
 import { priorityRank } from '../priority-rank.js'
 import type { NewMessage } from '../store.js'
 import type { CompletionRow, FilterSql, RowCodec, SqlDialect } from '../sql/dialect.js'
@@ -243,6 +244,7 @@ export function createPostgresDialect(s: string, channel: string): SqlDialect {
     codec,
     filter,
     ...postgresShaping(s),
+    ...eventsPending('postgres'),
     ...postgresSuppressions(s),
 
     insertMessages: (messages) => chunks(messages).map(insertChunk),

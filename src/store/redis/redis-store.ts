@@ -1,3 +1,4 @@
+import type { EventLogMethods } from '../store.js'
 import { ConfigError, StoreUnavailableError } from '../../errors.js'
 import { silentLogger, type Logger } from '../../logger.js'
 import { MESSAGE_STATUSES, type MessageStatus } from '../../message/types.js'
@@ -104,6 +105,19 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Redi
   const store: RedisStore = {
     kind: 'redis',
     durability,
+    // TEMPORARY (issue 17, being written): the Redis event log.
+    ...(Object.fromEntries(
+      [
+        'readEvents',
+        'countEvents',
+        'eventPosition',
+        'purgeEvents',
+        'leaseConsumer',
+        'saveConsumer',
+        'consumers',
+        'requestConsumerRetry',
+      ].map((m) => [m, () => Promise.reject(new Error('The redis store has no event log yet.'))]),
+    ) as unknown as EventLogMethods),
 
     enqueue: (messages, enqueueOptions) =>
       op(async () => {

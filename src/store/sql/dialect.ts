@@ -4,6 +4,7 @@ import type { Query } from './driver.js'
 import type { Condition, Param } from './query.js'
 import type { ShapingSql } from './shaping-dialect.js'
 import type { SuppressionSql } from './suppression-dialect.js'
+import type { EventSql } from './event-dialect.js'
 
 /**
  * What a SQL backend supplies to the queue engine (`sql-store.ts`): the text of each statement,
@@ -15,7 +16,7 @@ import type { SuppressionSql } from './suppression-dialect.js'
  * own — `now()` in PostgreSQL, the process's clock in SQLite, whose only clock it is. The
  * engine passes durations (`leaseMs`, `delayMs`), never "now".
  */
-export interface SqlDialect extends ShapingSql, SuppressionSql {
+export interface SqlDialect extends ShapingSql, SuppressionSql, EventSql {
   /** `sqlite`, `postgres`. */
   readonly kind: string
   readonly codec: RowCodec

@@ -26,6 +26,7 @@ import type { Query, Row, SqlDriver, SqlTransaction } from './driver.js'
 import { filterCondition, selectorCondition } from './filter.js'
 import { createShaping } from './shaping.js'
 import { createSuppressions } from './suppressions.js'
+import { createEventLog } from './events.js'
 
 /** Options of {@link createSqlStore}. */
 export interface SqlStoreOptions {
@@ -314,6 +315,7 @@ export function createSqlStore(options: SqlStoreOptions): Store {
     kind: dialect.kind,
     ...createShaping({ driver, dialect, op }),
     ...createSuppressions({ driver, dialect, op }),
+    ...createEventLog({ driver, dialect, op }),
 
     enqueue: (messages, enqueueOptions) =>
       op(async () => {
@@ -528,7 +530,14 @@ export function createSqlStore(options: SqlStoreOptions): Store {
 
     remove: (selector) =>
       op(async () =>
-        ids(await write([dialect.remove(selectorCondition(dialect.filter, selector))])),
+        // The delete and its events commit together; a purge writes none (see purge).
+        driver.transaction(async (tx) => {
+          const removed = ids(
+            await tx.query(dialect.remove(selectorCondition(dialect.filter, selector))),
+          )
+          if (removed.length > 0) await tx.query(dialect.logDeleted(removed))
+          return removed
+        }),
       ),
 
     purge: ({ finishedBefore, statuses }) =>
@@ -537,8 +546,12 @@ export function createSqlStore(options: SqlStoreOptions): Store {
         let purged = 0
         // In slices, so a purge of millions never holds a lock for long.
         for (let round = 0; round < 100_000; round++) {
-          const deleted = (await driver.write(dialect.purgeSlice({ statuses, finishedBefore })))
-            .length
+          // The messages' events go with them, in the same transaction.
+          const deleted = await driver.transaction(async (tx) => {
+            const gone = ids(await tx.query(dialect.purgeSlice({ statuses, finishedBefore })))
+            if (gone.length > 0) await tx.query(dialect.deleteEventsOf(gone))
+            return gone.length
+          })
           purged += deleted
           if (deleted === 0) break
         }

@@ -6,6 +6,7 @@ import { escapeLike } from '../sql/filter.js'
 import { queryBuilder, type Param } from '../sql/query.js'
 import { sqliteShaping } from './shaping-queries.js'
 import { sqliteSuppressions } from './suppression-queries.js'
+import { sqliteEvents } from './event-queries.js'
 
 /**
  * Every statement of the SQLite store. Times are milliseconds since the epoch, by this
@@ -122,6 +123,7 @@ export const sqliteDialect: SqlDialect = {
   filter,
   ...sqliteShaping,
   ...sqliteSuppressions,
+  ...sqliteEvents,
 
   insertMessages(messages) {
     const queries: Query[] = []

@@ -49,6 +49,14 @@ const METHODS = [
   'listSuppressions',
   'findSuppressions',
   'recordFeedback',
+  'readEvents',
+  'countEvents',
+  'eventPosition',
+  'purgeEvents',
+  'leaseConsumer',
+  'saveConsumer',
+  'consumers',
+  'requestConsumerRetry',
 ] as const satisfies readonly (keyof Store)[]
 
 /**
