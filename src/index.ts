@@ -61,7 +61,17 @@ export type {
   SuppressionPage,
   SuppressionQuery,
   RecipientFeedback,
+  EventType,
+  StoredEvent,
+  EventQuery,
+  EventPage,
+  EventConsumer,
 } from './store/store.js'
+export { EVENT_TYPES } from './store/store.js'
+export type { EventStreamOptions } from './event-log/follow-events.js'
+export type { WebhookInput } from './webhooks/webhook-settings.js'
+export type { WebhookAdmin, WebhookStatus } from './admin/webhooks.js'
+export { verifyWebhook, signWebhook } from './webhooks/webhook-signature.js'
 export {
   OutboxError,
   InvalidMessageError,

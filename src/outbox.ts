@@ -19,7 +19,10 @@ import type {
   SendResult,
 } from './message/types.js'
 import { openStore } from './store/open-store.js'
-import type { ExternalTransaction, NewMessage } from './store/store.js'
+import { followEvents, type EventStreamOptions } from './event-log/follow-events.js'
+import { startEventRetention } from './event-log/event-retention.js'
+import { registerWebhooks, startWebhookDispatcher } from './webhooks/webhook-dispatcher.js'
+import type { ExternalTransaction, NewMessage, StoredEvent } from './store/store.js'
 import { admit } from './worker/admission.js'
 import { deliverMessage, type DeliveryDeps } from './worker/deliver-message.js'
 import { createLeaseKeeper } from './worker/lease-keeper.js'
@@ -74,6 +77,13 @@ export interface Outbox {
    * e.g. to feed your own metrics. Returns a function that unsubscribes.
    */
   observe(listener: (event: OutboxEvent) => void): () => void
+  /**
+   * The durable event log: every state change of every message, by any process on the store,
+   * in order (`queued`, `sent` per recipient, `deferred`, `failed`, `bounced`, …). Ends at the
+   * end of the log, or with `follow: true` keeps waiting for new events until `signal` aborts.
+   * @example for await (const e of outbox.events({ since: new Date(Date.now() - 3_600_000) })) …
+   */
+  events(options?: EventStreamOptions): AsyncGenerator<StoredEvent, void, undefined>
   /**
    * The upstreams as this process last saw them: down (probing) or not, last success, last
    * error. `down` is every upstream being down (nothing can be delivered); `upstreams` has each.
@@ -140,7 +150,15 @@ export async function createOutbox(options: OutboxOptions = {}): Promise<Outbox>
   const nowOwner = `${workerId()}:now`
   const nowLeases = createLeaseKeeper(store, nowOwner, config.leaseMs, log)
   const workers = new Set<Worker & { done: Promise<void> }>()
-  const admin = createAdmin(store, { maxAgeMs: config.maxAgeMs, routing: config.routing })
+  const admin = createAdmin(store, {
+    maxAgeMs: config.maxAgeMs,
+    routing: config.routing,
+    webhooks: config.webhooks,
+  })
+  // Each endpoint's place in the log is kept from now on, even before a worker runs.
+  await registerWebhooks(store, config.webhooks, nowOwner).catch((error: unknown) => {
+    log.warn({ err: (error as Error).message }, 'could not register the webhooks; the workers will')
+  })
   let closed = false
 
   function assertOpen(): void {
@@ -372,14 +390,56 @@ export async function createOutbox(options: OutboxOptions = {}): Promise<Outbox>
     },
 
     worker(workerOptions) {
-      return newWorker('daemon', workerOptions)
+      const worker = newWorker('daemon', workerOptions)
+      // Beside each daemon worker: webhook deliveries and the event log's retention.
+      let sidecar: { stop(): Promise<void> } | null = null
+      const start = worker.start.bind(worker)
+      const stop = worker.stop.bind(worker)
+      worker.start = async () => {
+        await start()
+        if (sidecar) return
+        const dispatcher = startWebhookDispatcher({
+          store,
+          webhooks: config.webhooks,
+          owner: worker.id,
+          logger: log,
+        })
+        const retention = startEventRetention(store, config.eventsMaxAgeMs, log)
+        sidecar = {
+          async stop() {
+            retention.stop()
+            await dispatcher.stop()
+          },
+        }
+      }
+      worker.stop = async () => {
+        await Promise.all([stop(), sidecar?.stop()])
+      }
+      return worker
     },
 
     async drain(workerOptions) {
       const worker = newWorker('drain', workerOptions)
       await worker.start()
       await worker.done
+      if (config.webhooks.length > 0) {
+        // A cron job's drain also delivers the events it caused (and any others due).
+        const dispatcher = startWebhookDispatcher({
+          store,
+          webhooks: config.webhooks,
+          owner: worker.id,
+          logger: log,
+          background: false,
+        })
+        await dispatcher.flush()
+        await dispatcher.stop()
+      }
       return { ...worker.counts }
+    },
+
+    events(options) {
+      assertOpen()
+      return followEvents(store, options)
     },
 
     admin,

@@ -3,6 +3,8 @@ import { MESSAGE_STATUSES, type MessageStatus } from '../message/types.js'
 import { decodeCursor } from '../store/cursor.js'
 import type { RoutingSettings } from '../config/routing-settings.js'
 import { createSuppressionAdmin, type SuppressionAdmin } from './suppressions.js'
+import { createWebhookAdmin, type WebhookAdmin } from './webhooks.js'
+import type { WebhookSetting } from '../webhooks/webhook-settings.js'
 import { routingOverview, type RoutingOverview } from './upstream-overview.js'
 import type {
   Activity,
@@ -65,6 +67,8 @@ export interface Admin {
   upstreams(): Promise<RoutingOverview>
   /** The suppression list: list, count, add, remove, import, export. */
   readonly suppressions: SuppressionAdmin
+  /** The webhook endpoints: state, backlog, last error; retrying what they gave up. */
+  readonly webhooks: WebhookAdmin
 }
 
 function checkSelector(selector: MessageSelector): void {
@@ -87,7 +91,7 @@ function checkSelector(selector: MessageSelector): void {
 
 export function createAdmin(
   store: Store,
-  options: { maxAgeMs: number; routing: RoutingSettings },
+  options: { maxAgeMs: number; routing: RoutingSettings; webhooks?: readonly WebhookSetting[] },
 ): Admin {
   /** Runs an action and sorts the named ids into changed / unchanged / not found. */
   async function act(
@@ -166,5 +170,6 @@ export function createAdmin(
     },
     upstreams: () => routingOverview(store, options.routing),
     suppressions: createSuppressionAdmin(store),
+    webhooks: createWebhookAdmin(store, options.webhooks ?? []),
   }
 }

@@ -10,6 +10,11 @@ import type { Store } from '../store/store.js'
 import { parseDuration } from './duration.js'
 import { parseRateLimit, type RateLimit } from './rate-limit.js'
 import { resolveRoutingSettings, type RoutingSettings } from './routing-settings.js'
+import {
+  resolveWebhookSettings,
+  type WebhookInput,
+  type WebhookSetting,
+} from '../webhooks/webhook-settings.js'
 import { resolveDkimSettings, type DkimKeyInput, type DkimSettings } from './dkim-settings.js'
 
 /** A duration: milliseconds, or text with a unit (`250ms`, `30s`, `15m`, `24h`, `7d`). */
@@ -102,6 +107,19 @@ export interface OutboxOptions {
    */
   bounces?: BounceAddressSettings
   /**
+   * HTTP endpoints that receive events of the log (`failed`, `bounced`, …), signed as the
+   * Standard Webhooks specification describes, delivered by the workers at least once, in order,
+   * in batches, retried with backoff for 24 h. Checked by `createOutbox()`: a bad one is a
+   * `ConfigError` with one line per problem.
+   * @example [{ url: 'https://hooks.example.com/outbox', events: ['failed', 'bounced'], secret: 'whsec_…' }]
+   */
+  webhooks?: WebhookInput[]
+  /** The event log every state change writes to. */
+  events?: {
+    /** Events older than this are deleted (a message's events also go when it is purged). @default '7d' */
+    maxAge?: Duration
+  }
+  /**
    * Default worker concurrency, and the most SMTP connections to the upstream (fewer if the
    * upstream refuses more: Outbox learns its limit).
    * @default 10
@@ -168,6 +186,8 @@ export interface ResolvedOptions {
   dkim: DkimSettings
   /** Bounce tracking, or null when off. */
   bounces: BounceAddressSettings | null
+  webhooks: readonly WebhookSetting[]
+  eventsMaxAgeMs: number
   logger: Logger
 }
 
@@ -248,6 +268,8 @@ const schema = z.strictObject({
         .optional(),
     })
     .optional(),
+  webhooks: z.unknown().optional(),
+  events: z.strictObject({ maxAge: duration(60_000).optional() }).optional(),
   logger: z
     .custom<Logger>(
       (v) =>
@@ -317,6 +339,8 @@ export function resolveOutboxOptions(options: OutboxOptions = {}): ResolvedOptio
   throwProblems(routing.problems, 'routes', 'Routing')
   const dkim = resolveDkimSettings(o.dkim)
   throwProblems(dkim.problems, 'dkim', 'DKIM')
+  const webhooks = resolveWebhookSettings(o.webhooks)
+  throwProblems(webhooks.problems, 'webhooks', 'Webhook')
   return Object.freeze({
     store: o.store ?? 'sqlite:./outbox.db',
     upstream,
@@ -337,6 +361,8 @@ export function resolveOutboxOptions(options: OutboxOptions = {}): ResolvedOptio
     routing: routing.settings,
     dkim: dkim.settings,
     bounces: o.bounces ? Object.freeze({ ...o.bounces }) : null,
+    webhooks: webhooks.settings,
+    eventsMaxAgeMs: o.events?.maxAge ?? 7 * 86_400_000,
     logger: o.logger ?? silentLogger,
   })
 }

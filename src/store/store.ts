@@ -840,3 +840,17 @@ export function toActivityBuckets(
   }
   return [...byStart.values()].sort((a, b) => a.at.getTime() - b.at.getTime())
 }
+
+/**
+ * Orders two event log positions: every backend writes them as integers joined by `-` (SQL
+ * stores one integer, Redis stream ids two), compared part by part.
+ */
+export function comparePositions(a: string, b: string): number {
+  const x = a.split('-').map(BigInt)
+  const y = b.split('-').map(BigInt)
+  for (let i = 0; i < Math.max(x.length, y.length); i++) {
+    const d = (x[i] ?? 0n) - (y[i] ?? 0n)
+    if (d !== 0n) return d < 0n ? -1 : 1
+  }
+  return 0
+}
