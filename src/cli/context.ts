@@ -5,8 +5,10 @@ import { CONFIG_KEYS, type OutboxConfig } from '../config/config-schema.js'
 import { MessageNotFoundError, OutboxError } from '../errors.js'
 import type { OutboxOptions } from '../config/outbox-options.js'
 import { createOutbox, type Outbox } from '../outbox.js'
+import { openLogFile } from '../logging/log-file.js'
 import { openStore } from '../store/open-store.js'
 import type { Store } from '../store/store.js'
+import { printError } from './terminal.js'
 
 /** Exit codes of the `outbox` command. */
 export const EXIT = {
@@ -54,26 +56,62 @@ export function commandConfig(command: Command): MergedConfig {
   return merged
 }
 
+/** A command's logger, and how to write out what it still holds before the process ends. */
+export interface CliLog {
+  logger: PinoLogger
+  /** Writes the lines still buffered (a log file's) and closes the file. Never rejects. */
+  close(): Promise<void>
+}
+
 /**
  * The logger of long-running commands: JSON lines, readable when stdout is a terminal.
- * One-shot commands log to stderr so their stdout stays clean for scripts.
+ * One-shot commands log to stderr so their stdout stays clean for scripts. With `log.file`,
+ * every command logs JSON lines to that file instead, rotated by size. Throws `ConfigError`
+ * (exit 2) if the file cannot be opened.
+ */
+export function openCliLog(config: OutboxConfig, destination: 'stdout' | 'stderr'): CliLog {
+  if (config.logFile !== null) {
+    const path = config.logFile
+    const file = openLogFile({
+      path,
+      maxSize: config.logMaxSize,
+      maxFiles: config.logMaxFiles,
+      key: CONFIG_KEYS.logFile.file,
+      onError: (error) =>
+        printError(`cannot write ${CONFIG_KEYS.logFile.file} ${path}: ${error.message}`),
+    })
+    return { logger: pino({ level: config.logLevel }, file.stream), close: () => file.close() }
+  }
+  const fd = destination === 'stdout' ? 1 : 2
+  const tty = destination === 'stdout' ? process.stdout.isTTY : process.stderr.isTTY
+  const logger = tty
+    ? pino({
+        level: config.logLevel,
+        transport: {
+          target: 'pino-pretty',
+          options: { destination: fd, translateTime: 'SYS:HH:MM:ss', ignore: 'pid,hostname' },
+        },
+      })
+    : pino({ level: config.logLevel }, pino.destination({ fd, sync: true }))
+  return {
+    logger,
+    close() {
+      logger.flush()
+      return Promise.resolve()
+    },
+  }
+}
+
+/**
+ * {@link openCliLog}'s logger alone, for one-shot commands: Node writes a log file's last
+ * lines before it exits by running out of work (not when an error ends the command through
+ * `process.exit()`).
  */
 export function createCliLogger(
   config: OutboxConfig,
   destination: 'stdout' | 'stderr',
 ): PinoLogger {
-  const fd = destination === 'stdout' ? 1 : 2
-  const tty = destination === 'stdout' ? process.stdout.isTTY : process.stderr.isTTY
-  if (tty) {
-    return pino({
-      level: config.logLevel,
-      transport: {
-        target: 'pino-pretty',
-        options: { destination: fd, translateTime: 'SYS:HH:MM:ss', ignore: 'pid,hostname' },
-      },
-    })
-  }
-  return pino({ level: config.logLevel }, pino.destination({ fd, sync: true }))
+  return openCliLog(config, destination).logger
 }
 
 /** Whether a command may create the queue its store URL names, or needs an existing one. */

@@ -76,6 +76,20 @@ export interface OutboxConfig {
   adminToken: string | null
   /** pino log level. */
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
+  /**
+   * The log file, rotated by size, or null: long-running commands log to stdout, one-shot
+   * commands to stderr.
+   */
+  logFile: string | null
+  /** Size in bytes past which the log file (and the failure log) is rotated. */
+  logMaxSize: number
+  /**
+   * Files kept of each log, the current one included: `outbox.log`, then `outbox.log.1` (the
+   * newest rotated) up to `outbox.log.<maxFiles - 1>`; older ones are deleted.
+   */
+  logMaxFiles: number
+  /** File of one JSON line per message that failed for good, or null for none. */
+  logFailedFile: string | null
 }
 
 /** How each key is written in the config file, the environment and on the command line. */
@@ -101,6 +115,15 @@ const duration = (min: number) =>
       return z.NEVER
     }
     return ms
+  })
+const size = (min: number) =>
+  z.union([z.number(), z.string()]).transform((v, ctx) => {
+    const bytes = parseSize(v)
+    if (bytes === undefined || bytes < min) {
+      ctx.addIssue({ code: 'custom', message: 'invalid size' })
+      return z.NEVER
+    }
+    return bytes
   })
 const wholeNumber = (min: number, max: number) =>
   z
@@ -174,14 +197,7 @@ export const CONFIG_KEYS: Record<keyof OutboxConfig, ConfigKey> = {
     env: 'OUTBOX_MAX_MESSAGE_SIZE',
     flag: '--max-message-size',
     expected: 'a size of at least 1KB, such as 512KB, 25MB or 26214400',
-    parse: z.union([z.number(), z.string()]).transform((v, ctx) => {
-      const bytes = parseSize(v)
-      if (bytes === undefined || bytes < 1024) {
-        ctx.addIssue({ code: 'custom', message: 'invalid size' })
-        return z.NEVER
-      }
-      return bytes
-    }),
+    parse: size(1024),
   },
   leaseMs: {
     file: 'leaseDuration',
@@ -417,6 +433,34 @@ export const CONFIG_KEYS: Record<keyof OutboxConfig, ConfigKey> = {
     expected: 'one of fatal, error, warn, info, debug, trace, silent',
     parse: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
   },
+  logFile: {
+    file: 'log.file',
+    env: 'OUTBOX_LOG_FILE',
+    flag: '--log-file',
+    expected: 'the path of the log file, such as /var/log/outbox/outbox.log',
+    parse: z.union([text, z.null()]),
+  },
+  logMaxSize: {
+    file: 'log.maxSize',
+    env: 'OUTBOX_LOG_MAX_SIZE',
+    flag: '--log-max-size',
+    expected: 'a size of at least 16KB, such as 64KB, 5MB or 5242880',
+    parse: size(16 * 1024),
+  },
+  logMaxFiles: {
+    file: 'log.maxFiles',
+    env: 'OUTBOX_LOG_MAX_FILES',
+    flag: '--log-max-files',
+    expected: 'a whole number from 2 to 1000 (files kept, the current one included)',
+    parse: wholeNumber(2, 1000),
+  },
+  logFailedFile: {
+    file: 'log.failedFile',
+    env: 'OUTBOX_LOG_FAILED_FILE',
+    flag: '--log-failed-file',
+    expected: 'the path of the failure log, such as /var/log/outbox/failed.log',
+    parse: z.union([text, z.null()]),
+  },
 }
 
 /** What a new user gets: SQLite next to them, mail captured, everything on loopback. */
@@ -454,4 +498,8 @@ export const CONFIG_DEFAULTS: Readonly<OutboxConfig> = Object.freeze({
   httpListen: '127.0.0.1:8025',
   adminToken: null,
   logLevel: 'info',
+  logFile: null,
+  logMaxSize: 5 * 1024 * 1024,
+  logMaxFiles: 5,
+  logFailedFile: null,
 })

@@ -2,12 +2,15 @@ import type { Command } from 'commander'
 import { ConfigError } from '../../errors.js'
 import type { HttpServer } from '../../http/http-server.js'
 import { readFileSync } from 'node:fs'
-import type { OutboxConfig } from '../../config/config-schema.js'
+import { CONFIG_KEYS, type OutboxConfig } from '../../config/config-schema.js'
 import { redactUrl } from '../../delivery/upstream.js'
 import type { SmtpListener } from '../../ingress/smtp-listener.js'
 import type { Logger } from '../../logger.js'
+import { startFailureLog, type FailureLog } from '../../logging/failure-log.js'
+import { openLogFile, type LogFile } from '../../logging/log-file.js'
 import type { Outbox } from '../../outbox.js'
-import { CliExit, commandConfig, createCliLogger, EXIT, openOutbox } from '../context.js'
+import type { Worker } from '../../worker/worker.js'
+import { CliExit, commandConfig, EXIT, openCliLog, openOutbox } from '../context.js'
 
 /** Starts the SMTP listener the configuration describes. */
 async function startListener(
@@ -99,12 +102,33 @@ type DaemonKind = 'start' | 'worker' | 'smtp' | 'dashboard'
  */
 async function runDaemon(command: Command, kind: DaemonKind): Promise<void> {
   const { config } = commandConfig(command)
-  const logger = createCliLogger(config, 'stdout')
-  const outbox = await openOutbox(config, logger)
+  const log = openCliLog(config, 'stdout')
+  const logger = log.logger
+  const delivers = kind === 'start' || kind === 'worker'
+  let failedFile: LogFile | null = null
+  let outbox: Outbox | null = null
+  let worker: Worker | null = null
+  let failureLog: FailureLog | null = null
   let listener: SmtpListener | null = null
   let http: HttpServer | null = null
   try {
-    if (kind === 'start' || kind === 'worker') await outbox.worker().start()
+    // Only a process that delivers records failures; the others need no failure log.
+    if (delivers && config.logFailedFile !== null) {
+      failedFile = openLogFile({
+        path: config.logFailedFile,
+        maxSize: config.logMaxSize,
+        maxFiles: config.logMaxFiles,
+        key: CONFIG_KEYS.logFailedFile.file,
+        onError: (error) =>
+          logger.error({ err: error.message }, `cannot write ${CONFIG_KEYS.logFailedFile.file}`),
+      })
+    }
+    outbox = await openOutbox(config, logger)
+    if (failedFile) failureLog = startFailureLog(outbox, failedFile.stream, logger)
+    if (delivers) {
+      worker = outbox.worker()
+      await worker.start()
+    }
     if (kind === 'start' || kind === 'smtp') listener = await startListener(outbox, config, logger)
     if (kind === 'start' || kind === 'dashboard') {
       http = await startHttp(outbox, config, logger, kind === 'start')
@@ -115,9 +139,15 @@ async function runDaemon(command: Command, kind: DaemonKind): Promise<void> {
   } catch (error) {
     await listener?.close()
     await http?.close()
-    await outbox.close()
+    await failureLog?.close()
+    await outbox?.close()
+    await failedFile?.close()
+    // main() ends the process with process.exit(): the log's last lines must be out first.
+    await log.close()
     throw error
   }
+  // Opened for sure past the try; the stop callbacks below cannot see that narrowing.
+  const opened = outbox
   const store = redactUrl(config.store)
   const upstream = config.upstream === 'capture' ? 'capture' : redactUrl(config.upstream)
   const named = Object.keys(config.upstreams ?? {})
@@ -149,17 +179,22 @@ async function runDaemon(command: Command, kind: DaemonKind): Promise<void> {
       if (stopping) return
       stopping = true
       logger.info({ signal }, 'stopping: finishing sends in progress, giving back the rest')
-      Promise.all([listener?.close(), http?.close()])
-        .then(() => outbox.close())
+      // Ends with closing the failure log's file, which never rejects.
+      void Promise.all([listener?.close(), http?.close()])
+        // The worker first, the store last: the failure log may read it for the last lines.
+        .then(() => worker?.stop())
+        .then(() => failureLog?.close())
+        .then(() => opened.close())
         .catch((error: unknown) =>
           logger.error({ err: (error as Error).message }, 'error while stopping'),
         )
+        .then(() => failedFile?.close())
         .finally(resolve)
     }
     process.once('SIGTERM', () => stop('SIGTERM'))
     process.once('SIGINT', () => stop('SIGINT'))
   })
-  logger.flush()
+  await log.close()
 }
 
 export function registerDaemonCommands(program: Command): void {
