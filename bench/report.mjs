@@ -200,6 +200,22 @@ function tables(results) {
     })
   }
 
+  if (results.webhooks) {
+    const d = results.webhooks
+    const cell = (fn) => kinds.map(([k]) => (d[k] ? fn(d[k]) : '-'))
+    const any = d.sqlite ?? d.postgres
+    out.push({
+      title: `2c. Delivery of ${number(any?.messages, 0)} messages with and without a webhook receiving every \`sent\` event (alternating runs)`,
+      head,
+      rows: [
+        ['with a webhook, msg/s', ...cell((v) => spread(v.withWebhook, 0))],
+        ['without, msg/s', ...cell((v) => spread(v.withoutWebhook, 0))],
+        ['ratio with / without', ...cell((v) => spread(v.ratio))],
+        ['last event after the last delivery, ms', ...cell((v) => spread(v.lastEventLagMs, 0))],
+      ],
+    })
+  }
+
   if (results.deliverySlowUpstream) {
     const d = results.deliverySlowUpstream
     const cell = (fn) => kinds.map(([k]) => (d[k] ? fn(d[k]) : '-'))

@@ -4,7 +4,7 @@
 //
 //   node bench/run.mjs [--quick] [--no-postgres] [--no-mariadb] [--no-redis]
 //                      [--backends sqlite,postgres,mariadb,redis]   (only these; SQLite always)
-//                      [--only enqueue,delivery,latency,smarthost,recovery,outage,scale,multi,shaping]
+//                      [--only enqueue,delivery,latency,smarthost,recovery,outage,scale,multi,shaping,webhooks]
 //                      [--report FILE.json]   (print a results file again, as text and Markdown)
 //
 // Needs a fresh build (`npm run bench` builds first). All traffic stays on 127.0.0.1.
@@ -13,6 +13,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg, release, totalmem, type } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import pg from 'pg'
+import { benchWebhooks } from './webhooks.mjs'
 import { benchDelivery, benchNoopStore } from './delivery.mjs'
 import { benchEnqueue } from './enqueue.mjs'
 import { benchLatency } from './latency.mjs'
@@ -48,6 +49,7 @@ const SECTIONS = [
   'scale',
   'multi',
   'shaping',
+  'webhooks',
 ]
 
 const FULL = {
@@ -321,6 +323,21 @@ async function main() {
         repeats: sizes.repeats,
         timeoutMs,
       })
+    }
+
+    if (args.only.includes('webhooks')) {
+      const all = (await composed()).slice(0, sizes.deliveryMessages)
+      results.webhooks = {}
+      for (const kind of backends) {
+        results.webhooks[kind] = await benchWebhooks({
+          kind,
+          url: urlFor(kind, 'webhooks'),
+          sink,
+          messages: all,
+          repeats: Math.max(sizes.repeats, 4),
+          timeoutMs,
+        })
+      }
     }
 
     if (args.only.includes('latency')) {

@@ -15,8 +15,8 @@ export function startEventRetention(
   logger: Logger,
 ): { stop(): void } {
   const pass = () => {
-    store
-      .purgeEvents(new Date(Date.now() - maxAgeMs))
+    Promise.resolve()
+      .then(() => store.purgeEvents(new Date(Date.now() - maxAgeMs)))
       .then((n) => {
         if (n > 0) logger.info({ events: n }, 'deleted events older than their maximum age')
       })

@@ -19,6 +19,9 @@ import {
  * endpoint's `retryFor` (24 h), then given up and recorded for `outbox webhooks retry`.
  */
 
+/** Longest a delivered batch's new position goes unsaved while events keep coming. */
+const SAVE_EVERY_MS = 500
+
 /** The consumer name of an endpoint in the store. */
 export const consumerName = (endpoint: string): string => `webhook:${endpoint}`
 
@@ -59,7 +62,12 @@ const sleep = (ms: number, signal: AbortSignal) =>
   })
 
 /** What one step of an endpoint did, for its loop. */
-type Step = 'sent' | 'idle' | 'waiting' | 'lost'
+/**
+ * What one step of an endpoint did, for its loop: `full` sent a whole batch (more may be
+ * waiting: go on at once), `sent` a smaller one (wait a poll, so that the next is a batch rather
+ * than the few events that came meanwhile).
+ */
+type Step = 'full' | 'sent' | 'idle' | 'waiting' | 'lost'
 
 /** Makes sure every configured endpoint has a consumer, starting at the end of the log now. */
 export async function registerWebhooks(
@@ -105,7 +113,7 @@ export function startWebhookDispatcher(options: WebhookDispatcherOptions): Webho
     })
     if (!saved || lease === 0) held.delete(name)
     else {
-      h.leasedAt = Date.now()
+      h.leasedAt = h.savedAt = Date.now()
       h.dirty = false
     }
     return saved
@@ -126,6 +134,7 @@ export function startWebhookDispatcher(options: WebhookDispatcherOptions): Webho
       state: readWebhookState(consumer.state),
       retryRequests: consumer.retryRequests,
       leasedAt: Date.now(),
+      savedAt: Date.now(),
       dirty: consumer.cursor === null,
     }
     held.set(name, fresh)
@@ -179,10 +188,13 @@ export function startWebhookDispatcher(options: WebhookDispatcherOptions): Webho
         limit: endpoint.batchSize,
       })
       if (page.events.length === 0) {
-        // Caught up; how far the filter skipped is saved with the next renewal.
+        // Caught up; the position (past what the filter skipped) is saved soon, not at every poll.
         if (page.cursor !== null && page.cursor !== h.cursor) {
           h.cursor = page.cursor
           h.dirty = true
+        }
+        if (h.dirty && Date.now() - h.savedAt >= SAVE_EVERY_MS && !(await save(name, h))) {
+          return 'lost'
         }
         return 'idle'
       }
@@ -198,11 +210,10 @@ export function startWebhookDispatcher(options: WebhookDispatcherOptions): Webho
       return (await save(name, h)) ? 'sent' : 'lost'
     }
 
-    // Saved before the request: a process taking the endpoint over sends the same batch.
-    if (!state.inFlight) {
-      state.inFlight = { ...range, cursorAfter }
-      if (!(await save(name, h))) return 'lost'
-    }
+    // Kept as the batch under way: a retry sends the same events with the same webhook-id. It
+    // is saved with the first failure; a process dying before that leaves the events after the
+    // saved position to the next holder, which sends them again (at least once).
+    state.inFlight ??= { ...range, cursorAfter }
     const outcome = await postBatch(endpoint, events)
     state.requests++
     logAttempt(endpoint, events.length, outcome, state.attempts + 1)
@@ -217,7 +228,12 @@ export function startWebhookDispatcher(options: WebhookDispatcherOptions): Webho
       finishRange(state, range, cursorAfter)
       if (cursorAfter !== null) h.cursor = cursorAfter
       state.inFlight = null
-      return (await save(name, h)) ? 'sent' : 'lost'
+      h.dirty = true
+      // While events stream in, the position is saved at most every SAVE_EVERY_MS (and at every
+      // renewal and stop): each save is a commit, and a lost one only means events sent again.
+      const sent = events.length >= endpoint.batchSize ? 'full' : 'sent'
+      if (Date.now() - h.savedAt < SAVE_EVERY_MS) return sent
+      return (await save(name, h)) ? sent : 'lost'
     }
     if (outcome.uncertain) state.uncertain++
     state.attempts++
@@ -319,10 +335,14 @@ export function startWebhookDispatcher(options: WebhookDispatcherOptions): Webho
         held.delete(name)
         result = 'waiting'
       }
-      if (result === 'sent') continue
+      if (result === 'full') continue
       // Another process holds it: ask again well before its lease would expire.
       const wait =
-        result === 'lost' ? Math.min(leaseMs / 3, 2000) : result === 'idle' ? pollMs : pollMs * 2
+        result === 'lost'
+          ? Math.min(leaseMs / 3, 2000)
+          : result === 'idle' || result === 'sent'
+            ? pollMs
+            : pollMs * 2
       await sleep(wait, stopping.signal)
     }
     // Hand the endpoint over at once rather than when its lease expires.
@@ -337,7 +357,8 @@ export function startWebhookDispatcher(options: WebhookDispatcherOptions): Webho
     async flush() {
       for (const endpoint of options.webhooks) {
         for (let round = 0; round < 10_000; round++) {
-          if ((await step(endpoint, true).catch(() => 'lost' as const)) !== 'sent') break
+          const result = await step(endpoint, true).catch(() => 'lost' as const)
+          if (result !== 'full' && result !== 'sent') break
         }
       }
     },
@@ -357,6 +378,8 @@ interface Held {
   retryRequests: number
   /** When its lease was last taken or extended (this process's clock). */
   leasedAt: number
+  /** When it was last saved. */
+  savedAt: number
   /** Changed since it was saved. */
   dirty: boolean
 }
