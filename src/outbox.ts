@@ -403,6 +403,8 @@ export async function createOutbox(options: OutboxOptions = {}): Promise<Outbox>
           webhooks: config.webhooks,
           owner: worker.id,
           logger: log,
+          // An endpoint whose process died is taken over as its messages are.
+          leaseMs: config.leaseMs,
         })
         const retention = startEventRetention(store, config.eventsMaxAgeMs, log)
         sidecar = {
