@@ -60,7 +60,7 @@ describe('webhooks across worker processes', () => {
       60_000,
       'every event after the takeover',
     )
-    const got = receiver!.requests.flatMap((r) => r.events)
+    const got = receiver.requests.flatMap((r) => r.events)
     expect(new Set(got.map((e) => e.id))).toEqual(new Set(ids))
     const duplicates = got.length - new Set(got.map((e) => e.seq)).size
     // At most what the dead process had sent but not yet saved: a few batches.
