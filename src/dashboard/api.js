@@ -52,4 +52,6 @@ export const api = {
   suppressions: (params) => call('GET', `/api/suppressions?${toQuery(params)}`),
   suppress: (body) => call('POST', '/api/suppressions', body),
   unsuppress: (address) => call('DELETE', `/api/suppressions/${encodeURIComponent(address)}`),
+  webhooks: () => call('GET', '/api/webhooks'),
+  retryWebhooks: (names) => call('POST', '/api/webhooks/retry', { names }),
 }

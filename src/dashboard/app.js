@@ -1,16 +1,22 @@
 // The dashboard's entry: sign-in, the hash router (#/, #/messages?…, #/messages/ID,
-// #/suppressions?…) and live refresh (server-sent events from this process, and a timer for
-// other processes' work).
+// #/suppressions?…, #/webhooks) and live refresh (server-sent events from the durable event
+// log, which every process writes to, and a slow timer as a fallback).
 import { api } from './api.js'
 import { h, clear, toast } from './dom.js'
 import { renderMessage } from './message.js'
 import { renderMessages } from './messages.js'
 import { renderOverview } from './overview.js'
 import { renderSuppressions } from './suppressions.js'
+import { renderWebhooks } from './webhooks.js'
 
 const main = document.getElementById('main')
+/** The fallback timer: this often while the live stream is down (a proxy that drops it)… */
 const REFRESH_MS = 10_000
+/** …and only this often while it is up (relative times, and anything it could not see). */
+const LIVE_REFRESH_MS = 60_000
 let current = null
+let streamUp = false
+let shownAt = 0
 
 function route() {
   const [path, query = ''] = location.hash.replace(/^#/, '').split('?')
@@ -36,6 +42,14 @@ function route() {
       render: () => renderSuppressions(main, params),
       live: false,
     }
+  if (parts[0] === 'webhooks' && parts.length === 1)
+    // An endpoint's state changes without an event in the log (a failed attempt, a give-up).
+    return {
+      name: 'webhooks',
+      render: () => renderWebhooks(main),
+      live: true,
+      refreshMs: REFRESH_MS,
+    }
   return {
     name: 'none',
     render: async () =>
@@ -57,6 +71,7 @@ async function show(focus) {
   }
   try {
     await current.render()
+    shownAt = Date.now()
     if (mine !== navigation) {
       // A later page was asked for while this one loaded (a click away from a slow page). If
       // it is already shown, this render just drew over it: draw the current page again.
@@ -126,15 +141,26 @@ async function start() {
   if (started) return
   started = true
   window.addEventListener('hashchange', () => show(true))
-  setInterval(refresh, REFRESH_MS)
+  setInterval(() => {
+    const every = streamUp ? (current?.refreshMs ?? LIVE_REFRESH_MS) : REFRESH_MS
+    // Half a tick of slack: a page drawn just after the last tick is due at this one.
+    if (Date.now() - shownAt >= every - REFRESH_MS / 2) void refresh()
+  }, REFRESH_MS)
   const live = document.getElementById('live')
   const events = new EventSource('/api/events')
   events.addEventListener('change', refresh)
+  let lost = false
   events.onopen = () => {
+    streamUp = true
     live.classList.add('on')
     live.title = 'Live updates: connected'
+    // What changed while the stream was down was not announced.
+    if (lost) void refresh()
+    lost = false
   }
   events.onerror = () => {
+    streamUp = false
+    lost = true
     live.classList.remove('on')
     live.title = 'Live updates: reconnecting'
   }

@@ -2,7 +2,9 @@ import { z } from 'zod'
 import { InvalidMessageError } from '../errors.js'
 import { MESSAGE_STATUSES, PRIORITIES, type MessageStatus } from '../message/types.js'
 import {
+  EVENT_TYPES,
   SUPPRESSION_REASONS,
+  type EventType,
   type MessageFilter,
   type MessageSelector,
   type SuppressionReason,
@@ -130,6 +132,37 @@ export const suppressionRemoveSchema = z
 
 export const suppressionParamsSchema = z.object({ address: z.string().min(1).max(1000) })
 
+export const webhookRetrySchema = z
+  .object({
+    names: z
+      .array(z.string().min(1).max(200))
+      .max(1000)
+      .optional()
+      .describe(
+        'Endpoints to retry, by name (as `GET /api/webhooks` lists them); all when absent or empty',
+      ),
+  })
+  .strict()
+
+export const eventLogQuerySchema = z
+  .object({
+    after: z
+      .string()
+      .max(100)
+      .optional()
+      .describe("`cursor` of the previous page (or an event's `seq`): only events after it"),
+    since: date.optional().describe('Without `after`: from the first event at or after this time'),
+    types: z
+      .union([z.string(), z.array(z.string())])
+      .optional()
+      .describe(`Comma-separated or repeated: ${EVENT_TYPES.join(', ')}`),
+    limit: z
+      .union([z.string().regex(/^\d+$/), z.number()])
+      .optional()
+      .describe('Events per page, 1 to 1000 (default 100)'),
+  })
+  .strict()
+
 export const sessionSchema = z.object({ token: z.string() }).strict()
 
 export const idParamsSchema = z.object({ id: z.string().min(1).max(100) })
@@ -163,7 +196,7 @@ export function parseInput<T extends z.ZodType>(
   )
 }
 
-function toDate(field: string, value: string | number): Date {
+export function toDate(field: string, value: string | number): Date {
   const date =
     typeof value === 'number' || /^\d+$/.test(value) ? new Date(Number(value)) : new Date(value)
   if (Number.isNaN(date.getTime())) {
@@ -201,6 +234,23 @@ export function toMessageFilter(input: z.output<typeof messageFilterSchema>): Me
   if (input.since !== undefined) filter.since = toDate('since', input.since)
   if (input.before !== undefined) filter.before = toDate('before', input.before)
   return filter
+}
+
+/** `types` of the event-log query (comma-separated or repeated) as event types. */
+export function toEventTypes(input: string | string[] | undefined): EventType[] {
+  const names = (Array.isArray(input) ? input : input === undefined ? [] : [input])
+    .flatMap((s) => s.split(','))
+    .map((s) => s.trim())
+    .filter(Boolean)
+  return names.map((name) => {
+    if (!(EVENT_TYPES as readonly string[]).includes(name)) {
+      throw new InvalidMessageError(
+        'types',
+        `Unknown event type ${JSON.stringify(name)}; expected one of ${EVENT_TYPES.join(', ')}.`,
+      )
+    }
+    return name as EventType
+  })
 }
 
 /** A parsed bulk-action body as a {@link MessageSelector}. */

@@ -11,11 +11,13 @@ import type { AccessPolicy } from './access.js'
 import { createDepthHistory } from './depth-history.js'
 import { createErrorHandler } from './http-errors.js'
 import { openApiDocument } from './openapi.js'
+import { registerEventLogRoutes } from './routes/event-log.js'
 import { registerLiveEvents } from './routes/live-events.js'
 import { registerMessageRoutes } from './routes/messages.js'
 import { registerOverviewRoutes, type UpstreamInfo } from './routes/overview.js'
 import { registerSessionRoutes } from './routes/session.js'
 import { registerSuppressionRoutes } from './routes/suppressions.js'
+import { registerWebhookRoutes } from './routes/webhooks.js'
 import { installRouteAccess, registerPublic, type RouteEntry } from './route-access.js'
 
 /** What the HTTP app is built from. */
@@ -77,7 +79,9 @@ export async function buildHttpApp(
     workerInProcess: () => options.workerInProcess,
   })
   registerSuppressionRoutes(app, outbox)
-  registerLiveEvents(app, outbox)
+  registerWebhookRoutes(app, outbox)
+  registerEventLogRoutes(app, outbox)
+  registerLiveEvents(app, outbox, options.logger)
 
   app.get('/metrics', async (_request, reply) => {
     return reply.type(metrics.registry.contentType).send(await metrics.render())

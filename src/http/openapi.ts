@@ -2,6 +2,7 @@ import { z } from 'zod'
 import { packageVersion } from '../version.js'
 import {
   enqueueSchema,
+  eventLogQuerySchema,
   listQuerySchema,
   purgeSchema,
   selectorSchema,
@@ -9,7 +10,9 @@ import {
   suppressionAddSchema,
   suppressionListQuerySchema,
   suppressionRemoveSchema,
+  webhookRetrySchema,
 } from './api-schemas.js'
+import { eventSchema, webhookListSchema } from './openapi-components.js'
 import { statsQuerySchema } from './routes/overview.js'
 
 type JsonSchema = Record<string, unknown>
@@ -84,6 +87,8 @@ export function openApiDocument(): JsonSchema {
     components: {
       securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
       schemas: {
+        WebhookList: webhookListSchema,
+        Event: eventSchema,
         Error: {
           type: 'object',
           required: ['error'],
@@ -261,6 +266,54 @@ export function openApiDocument(): JsonSchema {
           },
         },
       },
+      '/api/webhooks': {
+        get: {
+          summary:
+            'Every configured webhook endpoint: its state (ok, failing, gave-up, new), backlog, deliveries, last success and error, next attempt, batches given up',
+          responses: {
+            200: json('`{ webhooks }`', { $ref: '#/components/schemas/WebhookList' }),
+            ...errors,
+          },
+        },
+      },
+      '/api/webhooks/retry': {
+        post: {
+          summary:
+            'Send again what endpoints gave up on (`names`: those endpoints; all when absent), as `outbox webhooks retry` does',
+          requestBody: body(webhookRetrySchema),
+          responses: {
+            ...errors,
+            200: json('How many endpoints were asked', {
+              type: 'object',
+              required: ['asked'],
+              properties: { asked: { type: 'integer' } },
+            }),
+            400: errorResponse('A name that is not a configured webhook; nothing asked'),
+          },
+        },
+      },
+      '/api/event-log': {
+        get: {
+          summary:
+            'The durable event log in log order, a page at a time: every state change by any process (pass the `cursor` back as `after` for the next page)',
+          parameters: queryParameters(eventLogQuerySchema),
+          responses: {
+            200: json('`{ events: [{ seq, type, at, id, recipient, data }], cursor }`', {
+              type: 'object',
+              required: ['events', 'cursor'],
+              properties: {
+                events: { type: 'array', items: { $ref: '#/components/schemas/Event' } },
+                cursor: {
+                  type: ['string', 'null'],
+                  description:
+                    'Pass as `after` for the next page; null when nothing was found yet (ask again with the same query)',
+                },
+              },
+            }),
+            ...errors,
+          },
+        },
+      },
       '/api/session': {
         get: {
           summary: 'Whether a token is needed and whether this browser is signed in',
@@ -281,7 +334,8 @@ export function openApiDocument(): JsonSchema {
       },
       '/api/events': {
         get: {
-          summary: 'Server-sent events: `change` when this process enqueued or delivered something',
+          summary:
+            'Server-sent events: `change` (at most twice a second) when any process on the store enqueued, delivered or changed mail',
           responses: { 200: { description: 'text/event-stream' } },
         },
       },
