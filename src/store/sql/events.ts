@@ -112,7 +112,14 @@ export function createEventLog(options: {
           return end === null ? null : String(end)
         }
         const row = (await driver.query(dialect.eventBefore(at)))[0]
-        if (row && row.seq !== null && row.seq !== undefined) return String(row.seq)
+        if (
+          row &&
+          (typeof row.seq === 'number' ||
+            typeof row.seq === 'string' ||
+            typeof row.seq === 'bigint')
+        ) {
+          return String(row.seq)
+        }
         // Nothing older: just before the first event, or null on an empty log.
         return (await head()) === null ? null : '0'
       }),
