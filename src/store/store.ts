@@ -187,7 +187,8 @@ export interface Store {
    * Events of the log, in log order, after position `after` (null: from the oldest kept). Every
    * state change of a message wrote its event in the same transaction as the change, so the log
    * holds no event of a change that did not commit and misses none that did; events of one
-   * message are in the order of its changes. `cursor` is where the next read goes on from: past
+   * message are in the order of its changes (the events of one change, such as an attempt's
+   * recipient and message events, in any order among themselves). `cursor` is where the next read goes on from: past
    * the events returned and past those the `types` filter skipped.
    */
   readEvents(query: EventQuery): Promise<EventPage>

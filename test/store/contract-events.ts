@@ -26,6 +26,23 @@ const trail = (events: readonly StoredEvent[], id: string) =>
   events.filter((e) => e.id === id).map((e) => (e.recipient ? `${e.type}:${e.recipient}` : e.type))
 
 /**
+ * Checks a trail change by change: `groups` are the events of each change (one transaction) in
+ * order, and a backend may write one change's recipient and message events in either order.
+ */
+function expectChanges(got: readonly string[], groups: readonly (readonly string[])[]): void {
+  const chunks: string[][] = []
+  let at = 0
+  for (const group of groups) {
+    chunks.push([...got.slice(at, at + group.length)].sort())
+    at += group.length
+  }
+  expect({ chunks, rest: got.slice(at) }).toEqual({
+    chunks: groups.map((g) => [...g].sort()),
+    rest: [],
+  })
+}
+
+/**
  * The event log: every state change writes its event in the same transaction, read back in
  * order, and durable consumers (webhook endpoints) leased to one process at a time. Run by
  * {@link runStoreContract} for every backend.
@@ -119,11 +136,10 @@ export function runEventContract(name: string, options: StoreContractOptions): v
         }),
       )
       const { events } = await readAll(store)
-      expect(trail(events, m.id)).toEqual([
-        'queued',
-        'sent:a@example.com',
-        'deferred',
-        'failed:b@example.com',
+      expectChanges(trail(events, m.id), [
+        ['queued'],
+        ['sent:a@example.com', 'deferred'],
+        ['failed:b@example.com'],
       ])
       const deferred = events.find((e) => e.type === 'deferred')!
       expect(deferred.data).toMatchObject({
@@ -191,12 +207,10 @@ export function runEventContract(name: string, options: StoreContractOptions): v
         'failed:b@example.com',
         'retried',
       ])
-      expect(trail(events, expiring.id)).toEqual([
-        'queued',
-        'deferred',
-        'failed:a@example.com',
-        'failed:b@example.com',
-        'expired',
+      expectChanges(trail(events, expiring.id), [
+        ['queued'],
+        ['deferred'],
+        ['failed:a@example.com', 'failed:b@example.com', 'expired'],
       ])
       expect(events.filter((e) => e.type === 'deleted')[0]!.data).toEqual({})
     })

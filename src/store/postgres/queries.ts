@@ -1,4 +1,3 @@
-import { eventsPending } from '../sql/events-pending.js'
 import { priorityRank } from '../priority-rank.js'
 import type { NewMessage } from '../store.js'
 import type { CompletionRow, FilterSql, RowCodec, SqlDialect } from '../sql/dialect.js'
@@ -8,6 +7,7 @@ import { queryBuilder, type Param } from '../sql/query.js'
 import { insertChunks } from '../sql/insert-chunks.js'
 import { postgresShaping } from './shaping-queries.js'
 import { postgresSuppressions } from './suppression-queries.js'
+import { postgresEvents } from './event-queries.js'
 
 /**
  * Every statement of the PostgreSQL store, for one schema. What a worker changes per message
@@ -244,7 +244,7 @@ export function createPostgresDialect(s: string, channel: string): SqlDialect {
     codec,
     filter,
     ...postgresShaping(s),
-    ...eventsPending('postgres'),
+    ...postgresEvents(s),
     ...postgresSuppressions(s),
 
     insertMessages: (messages) => chunks(messages).map(insertChunk),
