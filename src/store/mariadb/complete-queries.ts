@@ -64,27 +64,10 @@ export function completeQueries({ M, R, A }: MariadbTables) {
     return out
   }
 
-  // The leases still held are locked first (in id order, so concurrent batches cannot
-  // deadlock), their outcomes applied; every attempt is logged while its message exists.
+  // Every attempt is logged while its message exists, first: the recipients' events written by
+  // the outcomes name the attempt's upstream. Then the leases still held are locked (in id
+  // order, so concurrent batches cannot deadlock) and their outcomes applied.
   return (batch: readonly CompletionRow[]): Query[] => [
-    lockedChange(
-      q(
-        (
-          p,
-        ) => `SELECT m.id FROM JSON_TABLE(${p(json(batch.map((c) => [c.id, c.owner])))}, '$[*]' COLUMNS (
-              id VARCHAR(64) PATH '$[0]', owner VARCHAR(255) PATH '$[1]')) j
-            STRAIGHT_JOIN ${M} m FORCE INDEX (PRIMARY) ON m.id = j.id AND m.lease_owner = j.owner
-            WHERE m.status = 'sending' ORDER BY m.id FOR UPDATE`,
-        'completeLock',
-      ),
-      (locked) => {
-        const held = new Set(locked)
-        const seen = new Set<string>()
-        // One outcome per message: the first of the batch.
-        const rows = batch.filter((c) => held.has(c.id) && !seen.has(c.id) && seen.add(c.id))
-        return { changes: applyOutcomes(rows) }
-      },
-    ),
     q(
       (p) => `
         INSERT INTO ${A} (message_id, worker, started_at, duration_ms, outcome, error, recipients,
@@ -110,6 +93,24 @@ export function completeQueries({ M, R, A }: MariadbTables) {
         WHERE EXISTS (SELECT 1 FROM ${M} m WHERE m.id = j.id)
         ORDER BY j.ord`,
       'completeAttempts',
+    ),
+    lockedChange(
+      q(
+        (
+          p,
+        ) => `SELECT m.id FROM JSON_TABLE(${p(json(batch.map((c) => [c.id, c.owner])))}, '$[*]' COLUMNS (
+              id VARCHAR(64) PATH '$[0]', owner VARCHAR(255) PATH '$[1]')) j
+            STRAIGHT_JOIN ${M} m FORCE INDEX (PRIMARY) ON m.id = j.id AND m.lease_owner = j.owner
+            WHERE m.status = 'sending' ORDER BY m.id FOR UPDATE`,
+        'completeLock',
+      ),
+      (locked) => {
+        const held = new Set(locked)
+        const seen = new Set<string>()
+        // One outcome per message: the first of the batch.
+        const rows = batch.filter((c) => held.has(c.id) && !seen.has(c.id) && seen.add(c.id))
+        return { changes: applyOutcomes(rows) }
+      },
     ),
   ]
 }

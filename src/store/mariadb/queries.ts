@@ -1,4 +1,3 @@
-import { eventsPending } from '../sql/events-pending.js'
 import type { FilterSql, RowCodec, SqlDialect } from '../sql/dialect.js'
 import type { Query } from '../sql/driver.js'
 import { escapeLike } from '../sql/filter.js'
@@ -9,6 +8,7 @@ import { insertMessages } from './insert-messages.js'
 import { mariadbTables } from './tables.js'
 import { mariadbShaping } from './shaping-queries.js'
 import { mariadbSuppressions } from './suppression-queries.js'
+import { mariadbEvents } from './event-queries.js'
 import {
   NOW,
   inList,
@@ -69,7 +69,7 @@ export function createMariadbDialect(prefix: string): SqlDialect & { workMark():
     codec,
     filter,
     ...mariadbShaping(prefix),
-    ...eventsPending('mariadb'),
+    ...mariadbEvents(prefix),
     ...mariadbSuppressions(prefix),
 
     insertMessages: (messages) => insertMessages(prefix, messages),
