@@ -9,6 +9,7 @@ import { openLogFile } from '../logging/log-file.js'
 import { openStore } from '../store/open-store.js'
 import type { Store } from '../store/store.js'
 import { printError } from './terminal.js'
+import { hideWebhookValue } from './webhook-redaction.js'
 
 /** Exit codes of the `outbox` command. */
 export const EXIT = {
@@ -50,7 +51,7 @@ export function commandConfig(command: Command): MergedConfig {
   if (merged.problems.length > 0) {
     throw new CliExit(
       EXIT.usage,
-      `invalid configuration:\n${merged.problems.map((p) => `  ${p}`).join('\n')}`,
+      `invalid configuration:\n${merged.problems.map((p) => `  ${hideWebhookValue(p)}`).join('\n')}`,
     )
   }
   return merged
@@ -169,6 +170,8 @@ function outboxOptions(
       ? { domainLimits: config.domainLimits as OutboxOptions['domainLimits'] }
       : {}),
     ...(config.dkim ? { dkim: config.dkim as OutboxOptions['dkim'] } : {}),
+    ...(config.webhooks ? { webhooks: config.webhooks as OutboxOptions['webhooks'] } : {}),
+    events: { maxAge: config.eventsMaxAgeMs },
     ...(config.bouncesDomain || config.bouncesSecret
       ? { bounces: { domain: config.bouncesDomain ?? '', secret: config.bouncesSecret ?? '' } }
       : {}),

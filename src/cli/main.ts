@@ -6,6 +6,7 @@ import { registerActionCommands } from './commands/actions.js'
 import { registerConfigCommand } from './commands/config.js'
 import { registerDaemonCommands } from './commands/daemon.js'
 import { registerDkimCommand } from './commands/dkim.js'
+import { registerEventsCommand } from './commands/events.js'
 import { registerHashPasswordCommand } from './commands/hash-password.js'
 import { registerListCommand } from './commands/list.js'
 import { registerMigrateCommand } from './commands/migrate.js'
@@ -16,6 +17,7 @@ import { registerShowCommand } from './commands/show.js'
 import { registerStatsCommand } from './commands/stats.js'
 import { registerSuppressCommand } from './commands/suppress.js'
 import { registerUpstreamsCommand } from './commands/upstreams.js'
+import { registerWebhooksCommand } from './commands/webhooks.js'
 import { describeFailure, EXIT } from './context.js'
 import { printError } from './terminal.js'
 
@@ -52,6 +54,8 @@ function buildProgram(): Command {
   registerStatsCommand(program)
   registerUpstreamsCommand(program)
   registerSuppressCommand(program)
+  registerEventsCommand(program)
+  registerWebhooksCommand(program)
   registerMigrateCommand(program)
   registerConfigCommand(program)
   registerSendmailCommand(program)

@@ -45,6 +45,10 @@ export interface OutboxConfig {
   bouncesDomain: string | null
   /** Key signing the bounce addresses (at least 16 characters). */
   bouncesSecret: string | null
+  /** HTTP endpoints receiving events of the log, as written (validated at start). */
+  webhooks: unknown[] | null
+  /** Events older than this are deleted from the log (ms). */
+  eventsMaxAgeMs: number
   /** Address the SMTP listener binds (`host:port`). */
   smtpListen: string
   /** Address for implicit TLS (SMTPS), or null for none. */
@@ -283,6 +287,22 @@ export const CONFIG_KEYS: Record<keyof OutboxConfig, ConfigKey> = {
     parse: z.union([text, z.null()]),
     secret: true,
   },
+  webhooks: {
+    file: 'webhooks',
+    env: 'OUTBOX_WEBHOOKS',
+    flag: '--webhooks',
+    expected:
+      'a list of endpoints (JSON in the environment), such as [{"url":"https://hooks.example.com/outbox","events":["failed","bounced"],"secret":"whsec_…"}]',
+    parse: json(z.array(z.unknown())),
+    secret: true,
+  },
+  eventsMaxAgeMs: {
+    file: 'events.maxAge',
+    env: 'OUTBOX_EVENTS_MAX_AGE',
+    flag: '--events-max-age',
+    expected: 'a duration of at least 1m, such as 7d',
+    parse: duration(60_000),
+  },
   smtpListen: {
     file: 'smtp.listen',
     env: 'OUTBOX_SMTP_LISTEN',
@@ -483,6 +503,8 @@ export const CONFIG_DEFAULTS: Readonly<OutboxConfig> = Object.freeze({
   smtpListen: '127.0.0.1:2525',
   bouncesDomain: null,
   bouncesSecret: null,
+  webhooks: null,
+  eventsMaxAgeMs: 7 * 86_400_000,
   smtpTlsListen: null,
   smtpTlsKey: null,
   smtpTlsCert: null,

@@ -6,10 +6,17 @@ import { formatRateLimit, type RateLimit } from '../../config/rate-limit.js'
 import { formatBytes } from '../../message/format-bytes.js'
 import { commandConfig } from '../context.js'
 import { table } from '../format.js'
+import { redactWebhooks } from '../webhook-redaction.js'
 
 function display(key: keyof OutboxConfig, value: OutboxConfig[keyof OutboxConfig]): string {
   if (value === null) return 'none'
-  if (key === 'upstreams' || key === 'routes' || key === 'domainLimits' || key === 'dkim')
+  if (
+    key === 'upstreams' ||
+    key === 'routes' ||
+    key === 'domainLimits' ||
+    key === 'dkim' ||
+    key === 'webhooks'
+  )
     return JSON.stringify(value)
   if (Array.isArray(value)) {
     return (
@@ -33,7 +40,7 @@ export function registerConfigCommand(program: Command): void {
     .option('--json', 'print JSON')
     .action((opts: { json?: boolean }, command: Command) => {
       const { config, sources } = commandConfig(command)
-      const shown = redactConfig(config)
+      const shown = { ...redactConfig(config), webhooks: redactWebhooks(config.webhooks) }
       if (opts.json) {
         process.stdout.write(`${JSON.stringify({ config: shown, sources }, null, 2)}\n`)
         return
