@@ -1,4 +1,3 @@
-import type { EventLogMethods } from '../store.js'
 import { ConfigError, StoreUnavailableError } from '../../errors.js'
 import { silentLogger, type Logger } from '../../logger.js'
 import { MESSAGE_STATUSES, type MessageStatus } from '../../message/types.js'
@@ -6,9 +5,11 @@ import { decodeCursor, encodeCursor } from '../cursor.js'
 import { isDeadLocalOwner } from '../lease-owner.js'
 import type { QueueStats, Store } from '../store.js'
 import { connectRedis, passwordOf } from './connection.js'
+import { createConsumerMethods } from './consumers.js'
 import type { DurabilityMode, DurabilityReport } from './durability.js'
 import { maskUrl, redisFailure } from './failure.js'
 import { completionJson, filterJson, messageJson, selectorJson } from './script-args.js'
+import { createEventMethods } from './events.js'
 import { defineScripts } from './scripts.js'
 import { createShapingMethods } from './shaping.js'
 import { createSuppressionMethods } from './suppressions.js'
@@ -105,19 +106,6 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Redi
   const store: RedisStore = {
     kind: 'redis',
     durability,
-    // TEMPORARY (issue 17, being written): the Redis event log.
-    ...(Object.fromEntries(
-      [
-        'readEvents',
-        'countEvents',
-        'eventPosition',
-        'purgeEvents',
-        'leaseConsumer',
-        'saveConsumer',
-        'consumers',
-        'requestConsumerRetry',
-      ].map((m) => [m, () => Promise.reject(new Error('The redis store has no event log yet.'))]),
-    ) as unknown as EventLogMethods),
 
     enqueue: (messages, enqueueOptions) =>
       op(async () => {
@@ -299,6 +287,8 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Redi
 
     ...createShapingMethods({ run, op, write }),
     ...createSuppressionMethods({ run, op, write }),
+    ...createEventMethods({ run, op, write, client, prefix }),
+    ...createConsumerMethods({ run, op, write, client, prefix }),
 
     onEnqueue(listener) {
       listeners.add(listener)

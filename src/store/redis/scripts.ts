@@ -37,6 +37,11 @@ export const SCRIPT_NAMES = [
   'find-suppressions',
   'list-suppressions',
   'record-feedback',
+  'read-events',
+  'count-events',
+  'lease-consumer',
+  'save-consumer',
+  'request-consumer-retry',
 ] as const
 
 export type ScriptName = (typeof SCRIPT_NAMES)[number]

@@ -35,11 +35,25 @@ if present(c.error) and (not up[3] or t >= tonumber(up[3])) then
   redis.call('HSET', P .. 'up', 'error_t', int(t), 'error', c.error)
 end
 
-local h = redis.call('HMGET', mkey(id), 'status', 'lease_owner', 'attempts', 'backoff_step')
+local h = redis.call('HMGET', mkey(id), 'status', 'lease_owner', 'attempts', 'backoff_step', 'ev')
 if h[1] ~= 'sending' or h[2] ~= c.owner then return 0 end
 local changes = {}
 for _, r in ipairs(c.recipients) do changes[r.address] = r end
-set_recipients(id, 'pending', nil, nil, changes)
+-- The events of the recipients it settled, and the message's when it was deferred or failed for
+-- its age (how any other attempt ended, its recipients' events say).
+local noted = {}
+for _, r in ipairs(set_recipients(id, 'pending', nil, nil, changes)) do
+  log_settled(noted, id, r, upstream, now)
+end
+local last_error = or_null(present(c.error) and c.error)
+if c.status == 'deferred' then
+  log_event(noted, id, 'deferred', nil, cjson.encode({
+    reason = or_null(present(c.reason) and c.reason), error = last_error,
+    dueAt = iso(now + c.delayMs), attempts = tonumber(h[3]) + 1,
+  }), now)
+elseif c.status == 'failed' and c.reason == 'expired' then
+  log_event(noted, id, 'expired', nil, cjson.encode({ error = last_error }), now)
+end
 local finished = c.status == 'sent' or c.status == 'failed'
 update(id, {
   status = c.status,
@@ -52,6 +66,7 @@ update(id, {
   last_error = present(c.error) and c.error or false,
   captured = c.captured and 1 or 0,
   finished_at = finished and int(now) or false,
+  ev = noted_field(h[5], noted),
 })
 reindex(id, 'sending', now)
 return 1

@@ -63,6 +63,20 @@ for i, m in ipairs(list) do
       fields.lease_owner = m.leaseOwner
       fields.lease_expires_at = int(now + m.leaseMs)
     end
+    -- Its events, first so that their ids go in its fields: `to` and `tags` as the caller's
+    -- JSON text (cjson would write an empty list as {}), then its recipients found on the
+    -- suppression list.
+    local noted = {}
+    log_event(noted, m.id, 'queued', nil, '{"messageId":' .. cjson.encode(m.messageId)
+      .. ',"from":' .. cjson.encode(m.from) .. ',"to":' .. m.toJson
+      .. ',"subject":' .. cjson.encode(or_null(present(m.subject) and m.subject))
+      .. ',"tags":' .. m.tagsJson
+      .. ',"priority":' .. cjson.encode(PRIORITY_NAMES[tonumber(m.priority)] or 'normal')
+      .. ',"dueAt":' .. cjson.encode(iso(due)) .. '}', now)
+    for _, r in ipairs(rc) do
+      if r[2] == 'failed' then log_settled(noted, m.id, r, nil, now) end
+    end
+    fields.ev = noted_field(nil, noted)
     update(m.id, fields)
     redis.call('SET', P .. 'b:' .. m.id, ARGV[2 + i])
     local mm = member(now, m.id)

@@ -2,8 +2,12 @@
 local now = now_ms()
 local ids = selected(cjson.decode(ARGV[2]), { 'queued', 'deferred' })
 for _, id in ipairs(ids) do
-  local old = redis.call('HGET', mkey(id), 'status')
-  update(id, { status = 'held', due_at = false, waiting_upstream = 0 })
-  reindex(id, old, now)
+  local h = redis.call('HMGET', mkey(id), 'status', 'ev')
+  local noted = {}
+  log_event(noted, id, 'held', nil, '{}', now)
+  update(id, {
+    status = 'held', due_at = false, waiting_upstream = 0, ev = noted_field(h[2], noted),
+  })
+  reindex(id, h[1], now)
 end
 return ids

@@ -2,6 +2,7 @@
 -- operation is still one script, run atomically by the server). ARGV[1] is the key prefix.
 -- Keys, after the prefix:
 --   m:<id>  hash, the message      b:<id>  its bytes      a:<id>  list, its attempt log
+--           (its field `ev`: the stream ids of its events, for its purge to delete them)
 --   all, s:<status>, t:<tag>  sorted sets of '<created ms, 15 digits>:<id>' at score 0: read
 --                             backwards by lex range they list newest first, with a keyset cursor
 --   due:<rank>  queued and deferred messages of a priority, by due time
@@ -14,6 +15,9 @@
 --   wake        pub/sub channel of new work
 --   rb, rb:<bucket>  rate limit buckets (rate-bucket.lua)
 --   ur, urep    what workers report of their upstreams (report-upstreams.lua)
+--   events      stream, the event log: entries t (type), id, at (ms), r (recipient, '' for a
+--               message event), d (data, JSON), in that order (read-events.lua reads t first)
+--   cons, cons:<name>  the event log's durable consumers (lease-consumer.lua)
 local P = ARGV[1]
 
 -- How far back the attempt log (and the per-upstream minutes) go: the activity chart's 48
@@ -101,10 +105,13 @@ end
 
 -- Changes the status of recipients whose status is `from` (every one when `only` is nil,
 -- else those whose address is a key of `only`: a table address -> {status, code, reply}).
+-- Returns the recipients it moved off `from`, as {address, status, code, reply}, in order:
+-- what their events are written from.
 local function set_recipients(id, from, to, reply, only)
   local raw = redis.call('HGET', mkey(id), 'rc')
-  if not raw then return end
+  if not raw then return {} end
   local rc = cjson.decode(raw)
+  local moved = {}
   for _, r in ipairs(rc) do
     if r[2] == from then
       if only then
@@ -116,9 +123,11 @@ local function set_recipients(id, from, to, reply, only)
         r[2] = to
         if reply then r[4] = reply end
       end
+      if r[2] ~= from then moved[#moved + 1] = r end
     end
   end
   redis.call('HSET', mkey(id), 'rc', cjson.encode(rc))
+  return moved
 end
 
 local function publish_wake()
@@ -256,4 +265,87 @@ local function delete_message(id)
   redis.call('SREM', P .. 'upwait', id)
   redis.call('DEL', mkey(id), P .. 'b:' .. id, P .. 'a:' .. id)
   return true
+end
+
+-- The event log. Each script that changes a message appends the change's events itself, so a
+-- change and its events commit together, and stream ids (positions) increase in commit order.
+-- Data as the SQL stores write it (sqlite/migrations/0009_event_log.sql): times as ISO 8601,
+-- absent values as JSON nulls.
+local PRIORITY_NAMES = { [0] = 'now', [1] = 'high', [2] = 'normal', [3] = 'low' }
+
+-- ms since the epoch as ISO 8601 in UTC, with ms (Lua in Redis has no os.date): days to a
+-- civil date, as in Howard Hinnant's `civil_from_days`.
+local function iso(ms)
+  if not ms then return cjson.null end
+  ms = math.floor(ms)
+  local s = math.floor(ms / 1000)
+  local days = math.floor(s / 86400)
+  local rem = s - days * 86400
+  local z = days + 719468
+  local era = math.floor(z / 146097)
+  local doe = z - era * 146097
+  local yoe = math.floor((doe - math.floor(doe / 1460) + math.floor(doe / 36524)
+    - math.floor(doe / 146096)) / 365)
+  local doy = doe - (365 * yoe + math.floor(yoe / 4) - math.floor(yoe / 100))
+  local mp = math.floor((5 * doy + 2) / 153)
+  local d = doy - math.floor((153 * mp + 2) / 5) + 1
+  local m = mp < 10 and mp + 3 or mp - 9
+  local y = yoe + era * 400 + (m <= 2 and 1 or 0)
+  return string.format('%04d-%02d-%02dT%02d:%02d:%02d.%03dZ', y, m, d, math.floor(rem / 3600),
+    math.floor(rem / 60) % 60, rem % 60, ms % 1000)
+end
+
+-- A value for cjson.encode: nil and false (a field Lua cannot hold) become JSON null.
+local function or_null(v)
+  if v == nil or v == false then return cjson.null end
+  return v
+end
+
+-- Appends an event (`recipient` nil for a message event, `data` JSON text) and returns its
+-- stream id. Every entry has the same fields in the same order: the stream then stores their
+-- names once per node.
+local function append_event(id, kind, recipient, data, now)
+  return redis.call('XADD', P .. 'events', '*', 't', kind, 'id', id, 'at', int(now),
+    'r', recipient or '', 'd', data)
+end
+
+-- Appends an event of a message that stays in the queue, adding its stream id to `noted` (a
+-- list): the script keeps those in the message's `ev` field (noted_field), in the write it makes
+-- anyway, so that its purge finds them without another key per message.
+local function log_event(noted, id, kind, recipient, data, now)
+  noted[#noted + 1] = append_event(id, kind, recipient, data, now)
+end
+
+-- The `ev` field of a message that held `old` (nil for none) with the ids `noted` added; nil
+-- when nothing was noted (the field stays as it is).
+local function noted_field(old, noted)
+  if #noted == 0 then return nil end
+  local ids = table.concat(noted, ' ')
+  return old and old .. ' ' .. ids or ids
+end
+
+-- The event of a recipient settled for good (an entry set_recipients returned): `sent` with the
+-- attempt's upstream, `suppressed` when its reply says it was on the suppression list at enqueue
+-- (the text of suppression-reply.ts), else `failed`.
+local function log_settled(noted, id, r, upstream, now)
+  if r[2] == 'sent' then
+    log_event(noted, id, 'sent', r[1], cjson.encode({
+      code = or_null(r[3]), reply = or_null(r[4]), upstream = or_null(upstream),
+    }), now)
+  elseif r[2] == 'failed' then
+    local suppressed = type(r[4]) == 'string' and string.sub(r[4], 1, 12) == 'suppressed ('
+    log_event(noted, id, suppressed and 'suppressed' or 'failed', r[1],
+      cjson.encode({ code = or_null(r[3]), reply = or_null(r[4]) }), now)
+  end
+end
+
+-- Deletes the events of a purged message from the log: `ev` is its `ev` field.
+local function drop_events(ev)
+  if not ev then return end
+  local ids = {}
+  for eid in string.gmatch(ev, '%S+') do ids[#ids + 1] = eid end
+  -- unpack has a limit on how many values it returns: in slices.
+  for i = 1, #ids, 500 do
+    redis.call('XDEL', P .. 'events', unpack(ids, i, math.min(i + 499, #ids)))
+  end
 end

@@ -8,7 +8,12 @@ local scan = redis.call('ZRANGEBYLEX', P .. 's:' .. status, from == '' and '-' o
 local deleted = 0
 for _, m in ipairs(scan) do
   local id = string.sub(m, 17)
-  local finished = tonumber(redis.call('HGET', mkey(id), 'finished_at'))
-  if finished and finished < before and delete_message(id) then deleted = deleted + 1 end
+  local h = redis.call('HMGET', mkey(id), 'finished_at', 'ev')
+  local finished = tonumber(h[1])
+  if finished and finished < before and delete_message(id) then
+    deleted = deleted + 1
+    -- Its events go with it, in the same script.
+    drop_events(h[2])
+  end
 end
 return { deleted, #scan == budget and scan[#scan] or '' }

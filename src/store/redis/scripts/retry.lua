@@ -5,14 +5,18 @@ local now = now_ms()
 local max_age = tonumber(ARGV[3])
 local ids = selected(cjson.decode(ARGV[2]), { 'deferred', 'failed' })
 for _, id in ipairs(ids) do
-  local old = redis.call('HGET', mkey(id), 'status')
+  local h = redis.call('HMGET', mkey(id), 'status', 'ev')
+  local old = h[1]
   if old == 'deferred' then
+    -- Only sooner: not a change of state, no event.
     update(id, { due_at = num(now), waiting_upstream = 0 })
   else
+    local noted = {}
+    log_event(noted, id, 'retried', nil, '{}', now)
     set_recipients(id, 'failed', 'pending')
     update(id, {
       status = 'queued', due_at = num(now), expires_at = int(now + max_age), backoff_step = 0,
-      waiting_upstream = 0, reason = false, finished_at = false,
+      waiting_upstream = 0, reason = false, finished_at = false, ev = noted_field(h[2], noted),
     })
   end
   reindex(id, old, now)
