@@ -59,7 +59,7 @@ describe('mergeConfigSources', () => {
       'maxAge = "forever" from cfg.json: expected a duration of at least 1s, such as 30s, 15m, 24h or 7d',
       'smtp.listen = "nowhere" from cfg.json: expected host:port, such as 127.0.0.1:2525 or [::1]:2525',
       expect.stringMatching(
-        /^colour from cfg\.json: unknown key \(known: store, upstream, .*smtp\.listen, .*logLevel\)$/,
+        /^colour from cfg\.json: unknown key \(known: store, upstream, .*smtp\.listen, .*logLevel, .*log\.failedFile\)$/,
       ),
       'OUTBOX_CONCURRENCY = "lots" from the environment: expected a whole number from 1 to 1000',
       'OUTBOX_RATE_LIMIT = "fast" from the environment: expected a rate such as 10/s, 600/m or 20000/h, or none',
