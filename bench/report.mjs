@@ -104,6 +104,12 @@ export function evaluateTargets(results) {
       'admin call, ms',
     )
   }
+  // Issue 17: delivering every event to a webhook costs delivery at most 10 %.
+  for (const [kind, name] of BACKENDS) {
+    const ratio = results.webhooks?.[kind]?.ratio.median
+    if (ratio !== undefined)
+      add(`delivery with a webhook ≥ 0.9 × without (${name})`, ratio, ratio >= 0.9)
+  }
   const e = results.enqueue?.sqlite?.small
   if (e)
     add('send() p99 < 2 ms, small messages (SQLite)', e.send.p99Ms.median, e.send.p99Ms.median < 2)

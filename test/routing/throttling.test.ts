@@ -109,7 +109,9 @@ describe('adaptive throttling', () => {
         seen.learned ??= up.currentRatePerSec
         return sink!.messages.length >= total
       },
-      30_000,
+      // The learned rate is what this process was sending at when first asked to slow down:
+      // on a loaded machine (CI runs many files at once) it is low, and so is the recovery.
+      90_000,
       'every message accepted',
     )
     console.log(
@@ -128,5 +130,5 @@ describe('adaptive throttling', () => {
     )
     // The 421s were throttling, not an outage: the upstream was never taken for down.
     expect(outbox.upstreamHealth().down).toBe(false)
-  }, 45_000)
+  }, 120_000)
 })
