@@ -213,7 +213,7 @@ export async function benchDelivery({
  * CPU microseconds per message, by process (medians over the runs); `server` (postgres, mariadb,
  * redis or null) the database server whose processes the run used.
  */
-function cpuPerMessage(runs, count, server) {
+export function cpuPerMessage(runs, count, server) {
   const per = (key) => {
     const values = runs.map((r) => r.cpu[key]).filter((v) => v !== null)
     return values.length ? (summarize(values).median * 1000) / count : null

@@ -16,6 +16,14 @@ const SERVER_CPU = [
   ['redis', 'Redis'],
 ]
 const serverCpu = (c) => SERVER_CPU.map(([k]) => c[k]).find((v) => v !== undefined)
+/** A run's CPU per message as "total (client + sink [+ server])", or '-' when not measured. */
+function cpuBreakdown(v, which) {
+  const c = v.cpuUsPerMessage?.[which]
+  if (!c) return '-'
+  const server = serverCpu(c)
+  const parts = [c.client, c.sink, ...(server !== undefined ? [server] : [])]
+  return `${number(c.total, 0)} (${parts.map((p) => number(p, 0)).join(' + ')})`
+}
 /** "PostgreSQL" (the old label), or the names of every server that appears in these columns. */
 function serverLabel(kinds) {
   const names = SERVER_CPU.filter(([k]) => kinds.some(([kind]) => kind === k)).map(([, n]) => n)
@@ -171,13 +179,7 @@ function tables(results) {
       ['direct pooled Nodemailer, msg/s', ...cell((v) => spread(v.directRate, 0))],
       ['ratio Outbox / direct', ...cell((v) => spread(v.ratio))],
     ]
-    const cpu = (v, which) => {
-      const c = v.cpuUsPerMessage?.[which]
-      if (!c) return '-'
-      const server = serverCpu(c)
-      const parts = [c.client, c.sink, ...(server !== undefined ? [server] : [])]
-      return `${number(c.total, 0)} (${parts.map((p) => number(p, 0)).join(' + ')})`
-    }
+    const cpu = cpuBreakdown
     rows.push([
       `CPU µs per message, Outbox (worker + sink [+ ${serverLabel(kinds)}])`,
       ...cell((v) => cpu(v, 'outbox')),
@@ -211,13 +213,25 @@ function tables(results) {
     const cell = (fn) => kinds.map(([k]) => (d[k] ? fn(d[k]) : '-'))
     const any = d.sqlite ?? d.postgres
     out.push({
-      title: `2c. Delivery of ${number(any?.messages, 0)} messages with and without a webhook receiving every \`sent\` event (alternating runs)`,
+      title: `2d. Delivery of ${number(any?.messages, 0)} messages with and without a webhook receiving every \`sent\` event (alternating runs)`,
       head,
       rows: [
         ['with a webhook, msg/s', ...cell((v) => spread(v.withWebhook, 0))],
         ['without, msg/s', ...cell((v) => spread(v.withoutWebhook, 0))],
         ['ratio with / without', ...cell((v) => spread(v.ratio))],
         ['last event after the last delivery, ms', ...cell((v) => spread(v.lastEventLagMs, 0))],
+        [
+          `CPU µs per message with a webhook (worker + sink [+ ${serverLabel(kinds)}])`,
+          ...cell((v) => cpuBreakdown(v, 'with')),
+        ],
+        [
+          `CPU µs per message without (worker + sink [+ ${serverLabel(kinds)}])`,
+          ...cell((v) => cpuBreakdown(v, 'without')),
+        ],
+        [
+          'CPU µs per message, the receiver (not counted above)',
+          ...cell((v) => (v.cpuUsPerMessage ? number(v.cpuUsPerMessage.receiver, 0) : '-')),
+        ],
       ],
     })
   }

@@ -20,8 +20,10 @@ const server = createServer((req, res) => {
 server.keepAliveTimeout = 5000
 server.listen(0, '127.0.0.1', () => process.send({ port: server.address().port }))
 process.on('message', (m) => {
-  if (m === 'status') process.send({ events, lastAt })
-  else if (m === 'reset') {
+  if (m === 'status') {
+    const cpu = process.cpuUsage()
+    process.send({ events, lastAt, cpuMs: (cpu.user + cpu.system) / 1000 })
+  } else if (m === 'reset') {
     events = 0
     lastAt = 0
     process.send({ reset: true })

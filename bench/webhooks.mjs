@@ -5,7 +5,8 @@ import { fork } from 'node:child_process'
 import { once } from 'node:events'
 import { createOutbox } from '../dist/index.js'
 import { openStore } from '../dist/store/open-store.js'
-import { bulkInsert } from './delivery.mjs'
+import { startCpuMeter } from './cpu.mjs'
+import { bulkInsert, cpuPerMessage } from './delivery.mjs'
 import { now, progress, summarize, waitUntil } from './common.mjs'
 
 const CONCURRENCY = 10
@@ -45,6 +46,10 @@ async function run({ url, sink, messages, timeoutMs, receiver, withWebhook }) {
     try {
       await sink.reset({ replyDelayMs: 0 })
       const worker = outbox.worker()
+      // CPU until the work is done: every message delivered and, with the webhook, every event
+      // received (the receiver's own CPU apart: a real one runs elsewhere).
+      const cpu = await startCpuMeter(sink)
+      const receiverCpuStart = (await receiver.status()).cpuMs
       const started = now()
       await worker.start()
       await waitUntil(() => worker.counts.sent >= messages.length, timeoutMs, 'delivery', 10)
@@ -60,8 +65,14 @@ async function run({ url, sink, messages, timeoutMs, receiver, withWebhook }) {
         )
         lagMs = Math.max(0, status.lastAt - deliveredAt)
       }
+      const used = await cpu.stop()
+      const receiverMs = (await receiver.status()).cpuMs - receiverCpuStart
       await worker.stop()
-      return { rate: messages.length / ((deliveredAt - started) / 1000), lagMs }
+      return {
+        rate: messages.length / ((deliveredAt - started) / 1000),
+        lagMs,
+        cpu: { ...used, receiverMs: withWebhook ? receiverMs : null },
+      }
     } finally {
       await outbox.close()
     }
@@ -101,6 +112,12 @@ export async function benchWebhooks({ kind, url, sink, messages, repeats, timeou
       withoutWebhook: summarize(runs.without.map((r) => r.rate)),
       ratio: summarize(ratios),
       lastEventLagMs: summarize(runs.with.map((r) => r.lagMs)),
+      cpuUsPerMessage: {
+        with: cpuPerMessage(runs.with, messages.length, kind === 'sqlite' ? null : kind),
+        without: cpuPerMessage(runs.without, messages.length, kind === 'sqlite' ? null : kind),
+        receiver:
+          (summarize(runs.with.map((r) => r.cpu.receiverMs)).median * 1000) / messages.length,
+      },
     }
   } finally {
     await receiver.stop()
