@@ -237,8 +237,67 @@ export interface Store {
    */
   requestConsumerRetry(names: readonly string[] | null): Promise<number>
 
+  /**
+   * Stores a new version of one language of a template: the latest version of (name, language)
+   * plus one (1 for the first), atomic with concurrent writers (two puts never get the same
+   * version). When the content equals the latest version's, nothing is stored and that version
+   * is returned with `created: false`. Versions of a language are never renumbered or reused
+   * while the template exists.
+   */
+  putTemplate(
+    name: string,
+    language: string,
+    content: TemplateContent,
+  ): Promise<{ template: StoredTemplate; created: boolean }>
+
+  /** The latest version of (name, language), or version `version`; null when there is none. */
+  getTemplate(name: string, language: string, version?: number): Promise<StoredTemplate | null>
+
+  /** Every version of every language of a template, by language then newest version first; [] when none. */
+  templateVersions(name: string): Promise<StoredTemplate[]>
+
+  /** Every template by name: its languages with their latest version and when it was stored. */
+  listTemplates(): Promise<TemplateSummary[]>
+
+  /**
+   * Deletes a template (every language and version), or only `language` of it. Returns how many
+   * versions were deleted (0: there was none). Messages rendered from it keep their bytes.
+   */
+  removeTemplate(name: string, language?: string): Promise<number>
+
   /** Closes connections. Further calls reject. */
   close(): Promise<void>
+}
+
+/** One language of a template as an operator writes it (Liquid source). */
+export interface TemplateContent {
+  subject: string
+  /** The HTML part, or null for a text-only template. */
+  html: string | null
+  /** The text part, or null to have it generated from the HTML. */
+  text: string | null
+}
+
+/** A stored version of one language of a template. */
+export interface StoredTemplate extends TemplateContent {
+  name: string
+  language: string
+  /** 1, 2, … per (name, language). */
+  version: number
+  createdAt: Date
+}
+
+/** A template in a listing: each language's latest version. */
+export interface TemplateSummary {
+  name: string
+  languages: { language: string; version: number; updatedAt: Date }[]
+}
+
+/** Which template produced a message: recorded with it at enqueue. */
+export interface TemplateRef {
+  name: string
+  language: string
+  version: number
 }
 
 /** The event log members of {@link Store}: what a backend's event part supplies. */
@@ -252,6 +311,12 @@ export type EventLogMethods = Pick<
   | 'saveConsumer'
   | 'consumers'
   | 'requestConsumerRetry'
+>
+
+/** The template members of {@link Store}: what a backend's template part supplies. */
+export type TemplateMethods = Pick<
+  Store,
+  'putTemplate' | 'getTemplate' | 'templateVersions' | 'listTemplates' | 'removeTemplate'
 >
 
 /**
@@ -526,6 +591,8 @@ export interface NewMessage {
    * caller attempts at once.
    */
   leaseTo?: { owner: string; leaseMs: number }
+  /** The template (and its version) it was rendered from, or null/absent. */
+  template?: TemplateRef | null
 }
 
 /**
@@ -705,6 +772,8 @@ export interface MessageDetail extends MessageSummary {
     reply: string | null
   }[]
   attemptLog: AttemptRecord[]
+  /** The template (and version) it was rendered from at enqueue; null when none. */
+  template: TemplateRef | null
 }
 
 /** Which messages a listing or a bulk action applies to. Every given criterion must match. */

@@ -5,6 +5,7 @@ import { sleep, waitUntil } from '../helpers/temp.js'
 import { runShapingContract } from './contract-shaping.js'
 import { runSuppressionContract } from './contract-suppression.js'
 import { runEventContract } from './contract-events.js'
+import { runTemplateContract } from './contract-templates.js'
 
 /** How a backend's test file plugs into the contract suite. */
 export interface StoreContractOptions {
@@ -751,4 +752,5 @@ export function runStoreContract(name: string, options: StoreContractOptions): v
   runShapingContract(name, options)
   runSuppressionContract(name, options)
   runEventContract(name, options)
+  runTemplateContract(name, options)
 }

@@ -5,6 +5,7 @@ import type { Condition, Param } from './query.js'
 import type { ShapingSql } from './shaping-dialect.js'
 import type { SuppressionSql } from './suppression-dialect.js'
 import type { EventSql } from './event-dialect.js'
+import type { TemplateSql } from './template-dialect.js'
 
 /**
  * What a SQL backend supplies to the queue engine (`sql-store.ts`): the text of each statement,
@@ -16,7 +17,7 @@ import type { EventSql } from './event-dialect.js'
  * own — `now()` in PostgreSQL, the process's clock in SQLite, whose only clock it is. The
  * engine passes durations (`leaseMs`, `delayMs`), never "now".
  */
-export interface SqlDialect extends ShapingSql, SuppressionSql, EventSql {
+export interface SqlDialect extends ShapingSql, SuppressionSql, EventSql, TemplateSql {
   /** `sqlite`, `postgres`. */
   readonly kind: string
   readonly codec: RowCodec
@@ -31,6 +32,7 @@ export interface SqlDialect extends ShapingSql, SuppressionSql, EventSql {
    * A dialect without `settleSuppressed` also checks the recipients of messages with
    * `checkSuppression` against the suppression list here, as `NewMessage` says, and returns a
    * row `id`, `suppressed` (the address as given) for each recipient it stored failed.
+   * The column `template` of each message row holds `templateColumn(m.template)`.
    */
   insertMessages(messages: readonly NewMessage[]): Query[]
   /** `id`, `message_id`, `idempotency_key` of the messages holding these keys. */
@@ -88,7 +90,10 @@ export interface SqlDialect extends ShapingSql, SuppressionSql, EventSql {
   msUntilNextDue(): Query
 
   // Reading.
-  /** The summary columns (see {@link SUMMARY_COLUMNS}) of one message. */
+  /**
+   * The summary columns (see {@link SUMMARY_COLUMNS}) of one message, and `template` (the
+   * template it was made from, as written at enqueue: JSON text or the driver's JSON, or null).
+   */
   messageRow(id: string): Query
   /**
    * `address`, `status`, `code`, `reply` of a message's recipients, in order; `status` is the

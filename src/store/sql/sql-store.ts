@@ -27,6 +27,7 @@ import { filterCondition, selectorCondition } from './filter.js'
 import { createShaping } from './shaping.js'
 import { createSuppressions } from './suppressions.js'
 import { createEventLog } from './events.js'
+import { createTemplates, templateRefOf } from './templates.js'
 
 /** Options of {@link createSqlStore}. */
 export interface SqlStoreOptions {
@@ -316,6 +317,7 @@ export function createSqlStore(options: SqlStoreOptions): Store {
     ...createShaping({ driver, dialect, op }),
     ...createSuppressions({ driver, dialect, op }),
     ...createEventLog({ driver, dialect, op }),
+    ...createTemplates({ driver, dialect, op }),
 
     enqueue: (messages, enqueueOptions) =>
       op(async () => {
@@ -463,6 +465,7 @@ export function createSqlStore(options: SqlStoreOptions): Store {
             recipients: codec.json<RecipientOutcome[]>(r.recipients),
             upstream: typeof r.upstream === 'string' ? r.upstream : null,
           })),
+          template: templateRefOf(codec, row.template),
         }
       }),
 

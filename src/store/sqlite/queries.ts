@@ -7,6 +7,8 @@ import { queryBuilder, type Param } from '../sql/query.js'
 import { sqliteShaping } from './shaping-queries.js'
 import { sqliteSuppressions } from './suppression-queries.js'
 import { sqliteEvents } from './event-queries.js'
+import { sqliteTemplates } from './template-queries.js'
+import { templateColumn } from '../sql/template-dialect.js'
 
 /**
  * Every statement of the SQLite store. Times are milliseconds since the epoch, by this
@@ -25,7 +27,7 @@ const CLAIMABLE = `status IN ('queued', 'deferred')`
 const SUMMARY = `m.id, m.message_id, m.status, m.priority, m.mail_from, m.recipients, m.subject,
   m.tags, m.size, m.idempotency_key, m.created_at, m.due_at, m.expires_at, m.attempts, m.reason,
   m.last_error, m.captured, m.lease_owner, m.lease_expires_at, m.finished_at, m.upstream`
-/** Most messages in one insert: 19 values each, under SQLite's 32,766 per statement. */
+/** Most messages in one insert: 20 values each, under SQLite's 32,766 per statement. */
 const INSERT_CHUNK = 1000
 
 const codec: RowCodec = {
@@ -80,6 +82,7 @@ function insertChunk(messages: readonly NewMessage[]): Query[] {
           p(flag(m.eightBit)),
           p(flag(m.smtpUtf8)),
           p(m.upstream ?? null),
+          p(templateColumn(m.template)),
         ].join(', ')}, ${p(t)})`
       })
       .join(',\n')
@@ -88,7 +91,7 @@ function insertChunk(messages: readonly NewMessage[]): Query[] {
       (p) => `
       INSERT INTO messages (id, message_id, status, priority, mail_from, recipients, subject, tags,
         size, idempotency_key, created_at, due_at, expires_at, lease_owner, lease_expires_at,
-        eight_bit, smtputf8, upstream, updated_at)
+        eight_bit, smtputf8, upstream, template, updated_at)
       VALUES ${rows(p)}
       ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING`,
     ),
@@ -124,6 +127,7 @@ export const sqliteDialect: SqlDialect = {
   ...sqliteShaping,
   ...sqliteSuppressions,
   ...sqliteEvents,
+  ...sqliteTemplates,
 
   insertMessages(messages) {
     const queries: Query[] = []
@@ -298,7 +302,8 @@ export const sqliteDialect: SqlDialect = {
         UNION ALL SELECT (SELECT min(lease_expires_at) FROM messages WHERE status = 'sending'))`
     }, 'msUntilNextDue'),
 
-  messageRow: (id) => q((p) => `SELECT ${SUMMARY} FROM messages m WHERE m.id = ${p(id)}`),
+  messageRow: (id) =>
+    q((p) => `SELECT ${SUMMARY}, m.template FROM messages m WHERE m.id = ${p(id)}`),
   recipientRows: (id) =>
     q(
       (p) => `SELECT address, coalesce(feedback, status) AS status, code, reply FROM recipients

@@ -57,6 +57,11 @@ const METHODS = [
   'saveConsumer',
   'consumers',
   'requestConsumerRetry',
+  'putTemplate',
+  'getTemplate',
+  'templateVersions',
+  'listTemplates',
+  'removeTemplate',
 ] as const satisfies readonly (keyof Store)[]
 
 /**
