@@ -8,6 +8,8 @@ import { insertChunks } from '../sql/insert-chunks.js'
 import { postgresShaping } from './shaping-queries.js'
 import { postgresSuppressions } from './suppression-queries.js'
 import { postgresEvents } from './event-queries.js'
+import { postgresTemplates } from './template-queries.js'
+import { templateColumn } from '../sql/template-dialect.js'
 
 /**
  * Every statement of the PostgreSQL store, for one schema. What a worker changes per message
@@ -89,6 +91,7 @@ export function createPostgresDialect(s: string, channel: string): SqlDialect {
           p(chunk.map((m) => m.smtpUtf8 ?? null)),
           p(chunk.map((m) => m.upstream ?? null)),
           p(chunk.map((m) => m.checkSuppression === true)),
+          p(chunk.map((m) => templateColumn(m.template))),
         ]
         const types = [
           'text',
@@ -109,6 +112,7 @@ export function createPostgresDialect(s: string, channel: string): SqlDialect {
           'boolean',
           'text',
           'boolean',
+          'jsonb',
         ]
         // The bytes one parameter per message (sent in binary; an array would carry them as hex).
         const bodies = chunk.map((m) => `${p(m.raw)}::bytea`).join(', ')
@@ -117,14 +121,14 @@ export function createPostgresDialect(s: string, channel: string): SqlDialect {
         SELECT * FROM unnest(${arrays.map((a, i) => `${a}::${types[i]}[]`).join(', ')}, ARRAY[${bodies}])
           AS i(id, message_id, status, priority, mail_from, recipients, subject, tags, size,
             idempotency_key, send_at, max_age_ms, lease_owner, lease_ms, eight_bit, smtputf8,
-            upstream, check_suppression, raw)
+            upstream, check_suppression, template, raw)
       ), m AS (
         -- A message whose idempotency key is already stored is not inserted (ON CONFLICT waits
         -- for the transaction holding the key).
         INSERT INTO ${s}.messages (id, message_id, mail_from, recipients, subject, tags, size,
-          idempotency_key, eight_bit, smtputf8, upstream)
+          idempotency_key, eight_bit, smtputf8, upstream, template)
         SELECT id, message_id, mail_from, recipients, subject, tags, size, idempotency_key,
-          eight_bit, smtputf8, upstream
+          eight_bit, smtputf8, upstream, template
         FROM input
         ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
         RETURNING id, created_at
@@ -246,6 +250,7 @@ export function createPostgresDialect(s: string, channel: string): SqlDialect {
     ...postgresShaping(s),
     ...postgresEvents(s),
     ...postgresSuppressions(s),
+    ...postgresTemplates(s),
 
     insertMessages: (messages) => chunks(messages).map(insertChunk),
 
@@ -399,7 +404,8 @@ export function createPostgresDialect(s: string, channel: string): SqlDialect {
           (SELECT min(lease_expires_at) FROM ${s}.queue WHERE status = 'sending')) - now()`)} AS ms`
       }, 'msUntilNextDue'),
 
-    messageRow: (id) => q((p) => `SELECT ${SUMMARY} FROM ${FROM} WHERE q.id = ${p(id)}`),
+    messageRow: (id) =>
+      q((p) => `SELECT ${SUMMARY}, m.template FROM ${FROM} WHERE q.id = ${p(id)}`),
     recipientRows: (id) =>
       q(
         (p) => `SELECT address, coalesce(feedback, status) AS status, code, reply
