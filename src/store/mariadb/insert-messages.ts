@@ -4,6 +4,7 @@ import type { Query } from '../sql/driver.js'
 import { queryBuilder, type Param } from '../sql/query.js'
 import { NOW, inList, json } from './sql-parts.js'
 import { insertChunks } from '../sql/insert-chunks.js'
+import { templateColumn } from '../sql/template-dialect.js'
 
 const q = queryBuilder('?')
 
@@ -56,6 +57,7 @@ export function insertMessages(prefix: string, messages: readonly NewMessage[]):
       'eight_bit',
       'smtputf8',
       'upstream',
+      'template',
     ]
     const rows = chunk.map((m) => [
       m.id,
@@ -75,19 +77,20 @@ export function insertMessages(prefix: string, messages: readonly NewMessage[]):
       flag(m.eightBit),
       flag(m.smtpUtf8),
       m.upstream ?? null,
+      templateColumn(m.template),
     ])
     queries.push(
       q(
         (p) => `
         INSERT INTO ${M} (id, message_id, status, priority, mail_from, recipients, subject, tags,
           size, idempotency_key, created_at, due_at, expires_at, lease_owner, lease_expires_at,
-          eight_bit, smtputf8, upstream, updated_at)
+          eight_bit, smtputf8, upstream, template, updated_at)
         SELECT v.id, v.message_id, v.status, v.priority, v.mail_from, v.recipients, v.subject,
           v.tags, v.size, v.ikey, n.t,
           CASE WHEN v.lease_owner IS NULL THEN COALESCE(v.send_at, n.t) END,
           GREATEST(COALESCE(v.send_at, n.t), n.t) + v.max_age,
           v.lease_owner, CASE WHEN v.lease_owner IS NULL THEN NULL ELSE n.t + v.lease_ms END,
-          v.eight_bit, v.smtputf8, v.upstream, n.t
+          v.eight_bit, v.smtputf8, v.upstream, v.template, n.t
         FROM (${derivedRows(p, columns, rows)}) v CROSS JOIN (SELECT ${NOW} AS t) n
         -- A key already stored keeps its message out (the unique index stops a race).
         WHERE v.ikey IS NULL

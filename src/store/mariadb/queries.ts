@@ -9,6 +9,7 @@ import { mariadbTables } from './tables.js'
 import { mariadbShaping } from './shaping-queries.js'
 import { mariadbSuppressions } from './suppression-queries.js'
 import { mariadbEvents } from './event-queries.js'
+import { mariadbTemplates } from './template-queries.js'
 import {
   NOW,
   inList,
@@ -71,6 +72,7 @@ export function createMariadbDialect(prefix: string): SqlDialect & { workMark():
     ...mariadbShaping(prefix),
     ...mariadbEvents(prefix),
     ...mariadbSuppressions(prefix),
+    ...mariadbTemplates(prefix),
 
     insertMessages: (messages) => insertMessages(prefix, messages),
 
@@ -196,7 +198,7 @@ export function createMariadbDialect(prefix: string): SqlDialect & { workMark():
             WHERE status = 'sending' AND lease_expires_at <= ${NOW})) AS due`
       }, 'workMark'),
 
-    messageRow: (id) => q((p) => `SELECT ${SUMMARY} FROM ${M} m WHERE m.id = ${p(id)}`),
+    messageRow: (id) => q((p) => `SELECT ${SUMMARY}, m.template FROM ${M} m WHERE m.id = ${p(id)}`),
     recipientRows: (id) =>
       q(
         (p) => `SELECT address, coalesce(feedback, status) AS status, code, reply FROM ${R}
