@@ -13,6 +13,7 @@ import { createEventMethods } from './events.js'
 import { defineScripts } from './scripts.js'
 import { createShapingMethods } from './shaping.js'
 import { createSuppressionMethods } from './suppressions.js'
+import { createTemplateMethods } from './templates.js'
 import { toActivity, toClaimed, toQueueStats, type StatsReply } from './replies.js'
 import { fromPairs, toDetail, toSummary } from './summary.js'
 import { listenForWakeUps } from './wake-listener.js'
@@ -289,6 +290,7 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Redi
     ...createSuppressionMethods({ run, op, write }),
     ...createEventMethods({ run, op, write, client, prefix }),
     ...createConsumerMethods({ run, op, write, client, prefix }),
+    ...createTemplateMethods({ run, op, write, client, prefix }),
 
     onEnqueue(listener) {
       listeners.add(listener)

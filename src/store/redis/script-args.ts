@@ -43,6 +43,13 @@ export function messageJson(m: NewMessage) {
     smtpUtf8: m.smtpUtf8,
     upstream: m.upstream ?? null,
     check: m.checkSuppression === true,
+    template: m.template
+      ? JSON.stringify({
+          name: m.template.name,
+          language: m.template.language,
+          version: m.template.version,
+        })
+      : null,
   }
 }
 

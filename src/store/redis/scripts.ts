@@ -42,6 +42,10 @@ export const SCRIPT_NAMES = [
   'lease-consumer',
   'save-consumer',
   'request-consumer-retry',
+  'put-template',
+  'get-template',
+  'list-templates',
+  'remove-template',
 ] as const
 
 export type ScriptName = (typeof SCRIPT_NAMES)[number]

@@ -1,6 +1,7 @@
 import type { MessageStatus, RecipientStatus } from '../../message/types.js'
 import { priorityFromRank } from '../priority-rank.js'
 import type { AttemptRecord, MessageDetail, MessageSummary } from '../store.js'
+import { templateRefOf } from './templates.js'
 
 /** A message hash as Redis returns it: field -> value, absent fields are nulls. */
 export type MessageHash = Record<string, string>
@@ -59,5 +60,6 @@ export function toDetail(id: string, h: MessageHash, attempts: readonly string[]
       // Attempts logged before the upstream was recorded have none.
       return { ...a, startedAt: new Date(t), upstream: a.upstream ?? null }
     }),
+    template: templateRefOf(h.template),
   }
 }

@@ -51,6 +51,7 @@ for i, m in ipairs(list) do
     }
     if present(m.subject) then fields.subject = m.subject end
     if present(m.upstream) then fields.upstream = m.upstream end
+    if present(m.template) then fields.template = m.template end
     if key then fields.idempotency_key = key end
     if pending == 0 then
       fields.status = 'failed'

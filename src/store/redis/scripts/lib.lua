@@ -18,6 +18,8 @@
 --   events      stream, the event log: entries t (type), id, at (ms), r (recipient, '' for a
 --               message event), d (data, JSON), in that order (read-events.lua reads t first)
 --   cons, cons:<name>  the event log's durable consumers (lease-consumer.lua)
+--   tpls, tplh:<name>, tplv:<name>  stored templates: the names, each language's latest
+--               version, every version (put-template.lua)
 local P = ARGV[1]
 
 -- How far back the attempt log (and the per-upstream minutes) go: the activity chart's 48
