@@ -27,6 +27,12 @@ export const ErrorCodes = {
   NOT_FOUND: 'OUTBOX_NOT_FOUND',
   /** A DKIM key checked at start could not sign a message (not expected); nothing was stored. */
   DKIM_SIGNING_FAILED: 'OUTBOX_DKIM_SIGNING_FAILED',
+  /** No template (or no language of it) by that name; `field` is `template` or `language`. */
+  TEMPLATE_NOT_FOUND: 'OUTBOX_TEMPLATE_NOT_FOUND',
+  /** A template does not parse; `field` names the part (`subject`, `html`, `text`), with line and column. */
+  TEMPLATE_SYNTAX: 'OUTBOX_TEMPLATE_SYNTAX',
+  /** Rendering failed: a variable the template uses is missing from the context (`field`: `context.name`), or a filter failed. */
+  TEMPLATE_RENDER: 'OUTBOX_TEMPLATE_RENDER',
 } as const
 
 /** One of the {@link ErrorCodes} values. */
@@ -118,6 +124,56 @@ export class MessageNotFoundError extends OutboxError {
     )
     this.name = 'MessageNotFoundError'
     this.id = id
+  }
+}
+
+/**
+ * No template by that name, or not in that language (and no fallback applied). Nothing was
+ * stored. `field` is `template` (no such template) or `language` (not in that language).
+ */
+export class TemplateNotFoundError extends InvalidMessageError {
+  readonly template: string
+  readonly language: string | null
+
+  constructor(template: string, language: string | null, message: string) {
+    super(language === null ? 'template' : 'language', message, {
+      code: ErrorCodes.TEMPLATE_NOT_FOUND,
+    })
+    this.name = 'TemplateNotFoundError'
+    this.template = template
+    this.language = language
+  }
+}
+
+/**
+ * A template part does not parse. `field` names the part (`subject`, `html`, `text`, or
+ * `templates.welcome.de.html` and so on where it helps); `line` and `column` are 1-based, in that part.
+ */
+export class TemplateSyntaxError extends InvalidMessageError {
+  readonly line: number | null
+  readonly column: number | null
+
+  constructor(
+    field: string,
+    message: string,
+    position: { line: number | null; column: number | null },
+    options?: { cause?: unknown },
+  ) {
+    super(field, message, { ...options, code: ErrorCodes.TEMPLATE_SYNTAX })
+    this.name = 'TemplateSyntaxError'
+    this.line = position.line
+    this.column = position.column
+  }
+}
+
+/**
+ * A template could not be rendered with the context given: `field` is `context.<variable>` for a
+ * missing variable (strict mode: never an empty string), or the part that failed. Nothing was stored.
+ */
+export class TemplateRenderError extends InvalidMessageError {
+  constructor(field: string, message: string, options?: { cause?: unknown }) {
+    super(field, message, { ...options, code: ErrorCodes.TEMPLATE_RENDER })
+    this.name = 'TemplateRenderError'
   }
 }
 

@@ -66,7 +66,18 @@ export type {
   EventQuery,
   EventPage,
   EventConsumer,
+  TemplateContent,
+  StoredTemplate,
+  TemplateSummary,
+  TemplateRef,
 } from './store/store.js'
+export type { TemplateMailInput } from './templates/template-mail.js'
+export type {
+  TemplateAdmin,
+  TemplateDetail,
+  TemplateRendering,
+  TemplateSyncResult,
+} from './admin/templates.js'
 export { EVENT_TYPES } from './store/store.js'
 export type { EventStreamOptions } from './event-log/follow-events.js'
 export type { WebhookInput } from './webhooks/webhook-settings.js'
@@ -80,6 +91,9 @@ export {
   MessageNotFoundError,
   AccessDeniedError,
   InvalidImportError,
+  TemplateNotFoundError,
+  TemplateSyntaxError,
+  TemplateRenderError,
   ErrorCodes,
 } from './errors.js'
 export type { ErrorCode, ImportProblem } from './errors.js'

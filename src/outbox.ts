@@ -22,7 +22,12 @@ import { openStore } from './store/open-store.js'
 import { followEvents, type EventStreamOptions } from './event-log/follow-events.js'
 import { startEventRetention } from './event-log/event-retention.js'
 import { registerWebhooks, startWebhookDispatcher } from './webhooks/webhook-dispatcher.js'
-import type { ExternalTransaction, NewMessage, StoredEvent } from './store/store.js'
+import type { ExternalTransaction, NewMessage, StoredEvent, TemplateRef } from './store/store.js'
+import {
+  createTemplateRenderer,
+  isTemplateMail,
+  type TemplateMailInput,
+} from './templates/template-mail.js'
 import { admit } from './worker/admission.js'
 import { deliverMessage, type DeliveryDeps } from './worker/deliver-message.js'
 import { createLeaseKeeper } from './worker/lease-keeper.js'
@@ -36,15 +41,19 @@ import {
 } from './worker/worker.js'
 
 /** One item of {@link Outbox.sendMany}: a message, or a message with its own send options. */
-export type BatchItem = MailInput | { mail: MailInput; options?: SendOptions }
+export type BatchItem =
+  MailInput | TemplateMailInput | { mail: MailInput | TemplateMailInput; options?: SendOptions }
 
 /** A durable mail queue. Create one with {@link createOutbox}. */
 export interface Outbox {
   /**
    * Composes the message once, stores it durably, and resolves with its queue id once the
    * store has committed it. Throws `InvalidMessageError` (nothing stored) on bad input.
+   * With `template` (a stored template's name), `language` and `context` instead of a subject
+   * and body, the template is rendered here, once; the message records which version made it.
+   * @example await outbox.send({ template: 'welcome', language: 'de', context: { name: 'Ann' }, to: 'ann@example.com' })
    */
-  send(mail: MailInput, options?: SendOptions): Promise<SendResult>
+  send(mail: MailInput | TemplateMailInput, options?: SendOptions): Promise<SendResult>
   /**
    * Enqueues several messages in one transaction: all are stored, or none. `options.db` enqueues
    * them inside your own open transaction (PostgreSQL).
@@ -150,10 +159,12 @@ export async function createOutbox(options: OutboxOptions = {}): Promise<Outbox>
   const nowOwner = `${workerId()}:now`
   const nowLeases = createLeaseKeeper(store, nowOwner, config.leaseMs, log)
   const workers = new Set<Worker & { done: Promise<void> }>()
+  const templates = createTemplateRenderer(store, config.templates)
   const admin = createAdmin(store, {
     maxAgeMs: config.maxAgeMs,
     routing: config.routing,
     webhooks: config.webhooks,
+    templates,
   })
   // Each endpoint's place in the log is kept from now on, even before a worker runs.
   await registerWebhooks(store, config.webhooks, nowOwner).catch((error: unknown) => {
@@ -240,7 +251,7 @@ export async function createOutbox(options: OutboxOptions = {}): Promise<Outbox>
   }
 
   async function enqueue(
-    items: { composed: ComposedMessage; opts: ResolvedSendOptions }[],
+    items: { composed: ComposedMessage; opts: ResolvedSendOptions; template?: TemplateRef }[],
     transaction: ExternalTransaction | null = items[0]?.opts.transaction ?? null,
   ): Promise<SendResult[]> {
     assertOpen()
@@ -256,7 +267,7 @@ export async function createOutbox(options: OutboxOptions = {}): Promise<Outbox>
     // DKIM signing here, once: the stored bytes are the bytes sent, a retry never signs again.
     const raws = await Promise.all(items.map(({ composed }) => dkim.sign(composed.raw)))
     const now = Date.now()
-    const messages: NewMessage[] = items.map(({ composed, opts }, i) => ({
+    const messages: NewMessage[] = items.map(({ composed, opts, template }, i) => ({
       id: createQueueId(now),
       messageId: composed.messageId,
       envelope: composed.envelope,
@@ -270,6 +281,7 @@ export async function createOutbox(options: OutboxOptions = {}): Promise<Outbox>
       upstream: opts.upstream,
       eightBit: composed.eightBit,
       smtpUtf8: composed.smtpUtf8,
+      template: template ?? null,
       // The store checks the recipients against the suppression list in the insert.
       checkSuppression: !opts.ignoreSuppression,
       // Inside the caller's transaction nothing is committed yet, so nothing can be sent yet.
@@ -309,6 +321,18 @@ export async function createOutbox(options: OutboxOptions = {}): Promise<Outbox>
 
   const limits = { maxMessageSize: config.maxMessageSize }
 
+  /** Composes a message, rendering its template first when it names one. */
+  async function compose(
+    mail: MailInput | TemplateMailInput,
+  ): Promise<{ composed: ComposedMessage; template?: TemplateRef }> {
+    if (!isTemplateMail(mail)) return { composed: await composeMessage(mail, limits) }
+    const rendered = await templates.toMail(mail)
+    return {
+      composed: await composeMessage(rendered.mail, limits),
+      template: rendered.template,
+    }
+  }
+
   function newWorker(mode: 'daemon' | 'drain', workerOptions: WorkerOptions = {}) {
     assertOpen()
     const worker = createWorker(
@@ -329,8 +353,7 @@ export async function createOutbox(options: OutboxOptions = {}): Promise<Outbox>
     async send(mail, sendOptions) {
       assertOpen()
       const opts = resolveSendOptions(sendOptions)
-      const composed = await composeMessage(mail, limits)
-      return (await enqueue([{ composed, opts }]))[0]!
+      return (await enqueue([{ ...(await compose(mail)), opts }]))[0]!
     },
 
     async sendMany(items, batchOptions) {
@@ -343,8 +366,8 @@ export async function createOutbox(options: OutboxOptions = {}): Promise<Outbox>
         items.map(async (item, i) => {
           const { mail, options: itemOptions } =
             item && typeof item === 'object' && 'mail' in item
-              ? (item as { mail: MailInput; options?: SendOptions })
-              : { mail: item as MailInput, options: undefined }
+              ? (item as { mail: MailInput | TemplateMailInput; options?: SendOptions })
+              : { mail: item as MailInput | TemplateMailInput, options: undefined }
           try {
             const opts = resolveSendOptions(itemOptions)
             if (opts.transaction) {
@@ -353,7 +376,7 @@ export async function createOutbox(options: OutboxOptions = {}): Promise<Outbox>
                 'Pass `db` once, as the second argument of sendMany(), not per message.',
               )
             }
-            return { composed: await composeMessage(mail, limits), opts }
+            return { ...(await compose(mail)), opts }
           } catch (error) {
             if (error instanceof InvalidMessageError) {
               throw new InvalidMessageError(
@@ -381,10 +404,12 @@ export async function createOutbox(options: OutboxOptions = {}): Promise<Outbox>
     transport() {
       return createNodemailerTransport({
         // Already composed and checked by the transport: enqueued as is, not parsed again.
-        async sendComposed(composed, sendOptions) {
+        async sendComposed(composed, sendOptions, template) {
           assertOpen()
-          return (await enqueue([{ composed, opts: resolveSendOptions(sendOptions) }]))[0]!
+          const opts = resolveSendOptions(sendOptions)
+          return (await enqueue([{ composed, opts, ...(template ? { template } : {}) }]))[0]!
         },
+        renderTemplate: (mail) => templates.toMail(mail),
         limits,
       })
     },

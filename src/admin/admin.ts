@@ -3,7 +3,9 @@ import { MESSAGE_STATUSES, type MessageStatus } from '../message/types.js'
 import { decodeCursor } from '../store/cursor.js'
 import type { RoutingSettings } from '../config/routing-settings.js'
 import { createSuppressionAdmin, type SuppressionAdmin } from './suppressions.js'
+import { createTemplateAdmin, type TemplateAdmin } from './templates.js'
 import { createWebhookAdmin, type WebhookAdmin } from './webhooks.js'
+import type { TemplateRenderer } from '../templates/template-mail.js'
 import type { WebhookSetting } from '../webhooks/webhook-settings.js'
 import { routingOverview, type RoutingOverview } from './upstream-overview.js'
 import type {
@@ -69,6 +71,8 @@ export interface Admin {
   readonly suppressions: SuppressionAdmin
   /** The webhook endpoints: state, backlog, last error; retrying what they gave up. */
   readonly webhooks: WebhookAdmin
+  /** Stored templates: list, show, add a version, remove, render, sync from a folder. */
+  readonly templates: TemplateAdmin
 }
 
 function checkSelector(selector: MessageSelector): void {
@@ -91,7 +95,12 @@ function checkSelector(selector: MessageSelector): void {
 
 export function createAdmin(
   store: Store,
-  options: { maxAgeMs: number; routing: RoutingSettings; webhooks?: readonly WebhookSetting[] },
+  options: {
+    maxAgeMs: number
+    routing: RoutingSettings
+    webhooks?: readonly WebhookSetting[]
+    templates: TemplateRenderer
+  },
 ): Admin {
   /** Runs an action and sorts the named ids into changed / unchanged / not found. */
   async function act(
@@ -171,5 +180,6 @@ export function createAdmin(
     upstreams: () => routingOverview(store, options.routing),
     suppressions: createSuppressionAdmin(store),
     webhooks: createWebhookAdmin(store, options.webhooks ?? []),
+    templates: createTemplateAdmin(store, options.templates),
   }
 }

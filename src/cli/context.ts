@@ -172,6 +172,11 @@ function outboxOptions(
     ...(config.dkim ? { dkim: config.dkim as OutboxOptions['dkim'] } : {}),
     ...(config.webhooks ? { webhooks: config.webhooks as OutboxOptions['webhooks'] } : {}),
     events: { maxAge: config.eventsMaxAgeMs },
+    templates: {
+      defaultLanguage: config.templatesDefaultLanguage,
+      from: config.templatesFrom,
+      inlineCss: config.templatesInlineCss,
+    },
     ...(config.bouncesDomain || config.bouncesSecret
       ? { bounces: { domain: config.bouncesDomain ?? '', secret: config.bouncesSecret ?? '' } }
       : {}),

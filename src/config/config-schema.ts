@@ -49,6 +49,12 @@ export interface OutboxConfig {
   webhooks: unknown[] | null
   /** Events older than this are deleted from the log (ms). */
   eventsMaxAgeMs: number
+  /** Language used when a template is not in the one asked for (or none was asked), or null: no fallback. */
+  templatesDefaultLanguage: string | null
+  /** Sender of templated mail that names none, or null: `from` is required. */
+  templatesFrom: string | null
+  /** Inline the `<style>` rules of templates' HTML into `style` attributes (for mail clients that drop `<style>`). */
+  templatesInlineCss: boolean
   /** Address the SMTP listener binds (`host:port`). */
   smtpListen: string
   /** Address for implicit TLS (SMTPS), or null for none. */
@@ -303,6 +309,39 @@ export const CONFIG_KEYS: Record<keyof OutboxConfig, ConfigKey> = {
     expected: 'a duration of at least 1m, such as 7d',
     parse: duration(60_000),
   },
+  templatesDefaultLanguage: {
+    file: 'templates.defaultLanguage',
+    env: 'OUTBOX_TEMPLATES_DEFAULT_LANGUAGE',
+    flag: '--templates-default-language',
+    expected: 'a language tag such as en or de-AT, or none',
+    parse: z.union([
+      z.literal('none').transform(() => null),
+      z
+        .string()
+        .trim()
+        .regex(/^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*$/),
+      z.null(),
+    ]),
+  },
+  templatesFrom: {
+    file: 'templates.from',
+    env: 'OUTBOX_TEMPLATES_FROM',
+    flag: '--templates-from',
+    expected: 'a sender such as "Shop <shop@example.com>", or none',
+    parse: z.union([z.literal('none').transform(() => null), text, z.null()]),
+  },
+  templatesInlineCss: {
+    file: 'templates.inlineCss',
+    env: 'OUTBOX_TEMPLATES_INLINE_CSS',
+    flag: '--templates-inline-css',
+    expected: 'true or false',
+    parse: z.union([
+      z.boolean(),
+      z
+        .enum(['true', 'false', '1', '0', 'yes', 'no'])
+        .transform((v) => v === 'true' || v === '1' || v === 'yes'),
+    ]),
+  },
   smtpListen: {
     file: 'smtp.listen',
     env: 'OUTBOX_SMTP_LISTEN',
@@ -505,6 +544,9 @@ export const CONFIG_DEFAULTS: Readonly<OutboxConfig> = Object.freeze({
   bouncesSecret: null,
   webhooks: null,
   eventsMaxAgeMs: 7 * 86_400_000,
+  templatesDefaultLanguage: null,
+  templatesFrom: null,
+  templatesInlineCss: false,
   smtpTlsListen: null,
   smtpTlsKey: null,
   smtpTlsCert: null,

@@ -9,6 +9,7 @@ import { silentLogger } from '../logger.js'
 import type { Store } from '../store/store.js'
 import { parseDuration } from './duration.js'
 import { parseRateLimit, type RateLimit } from './rate-limit.js'
+import { normaliseLanguage } from '../templates/template-names.js'
 import { resolveRoutingSettings, type RoutingSettings } from './routing-settings.js'
 import {
   resolveWebhookSettings,
@@ -119,6 +120,18 @@ export interface OutboxOptions {
     /** Events older than this are deleted (a message's events also go when it is purged). @default '7d' */
     maxAge?: Duration
   }
+  /** Stored templates (`send({ template, language, context, to })`). */
+  templates?: {
+    /**
+     * The language used when a template is not in the one asked for (after trying its base
+     * language: `de` for `de-AT`), or when none is asked. @default none: an error
+     */
+    defaultLanguage?: string | null
+    /** The sender of templated mail that names none. @default none: `from` is required */
+    from?: string | null
+    /** Inline `<style>` rules into `style` attributes of the rendered HTML. @default false */
+    inlineCss?: boolean
+  }
   /**
    * Default worker concurrency, and the most SMTP connections to the upstream (fewer if the
    * upstream refuses more: Outbox learns its limit).
@@ -188,6 +201,7 @@ export interface ResolvedOptions {
   bounces: BounceAddressSettings | null
   webhooks: readonly WebhookSetting[]
   eventsMaxAgeMs: number
+  templates: { defaultLanguage: string | null; from: string | null; inlineCss: boolean }
   logger: Logger
 }
 
@@ -270,6 +284,31 @@ const schema = z.strictObject({
     .optional(),
   webhooks: z.unknown().optional(),
   events: z.strictObject({ maxAge: duration(60_000).optional() }).optional(),
+  templates: z
+    .strictObject({
+      defaultLanguage: z
+        .union([
+          z.null(),
+          z
+            .string()
+            .trim()
+            .transform((tag, ctx) => {
+              try {
+                return normaliseLanguage(tag)
+              } catch {
+                ctx.addIssue({
+                  code: 'custom',
+                  message: 'expected a language tag such as en or de-AT',
+                })
+                return z.NEVER
+              }
+            }),
+        ])
+        .optional(),
+      from: z.union([z.null(), z.string().trim().min(1)]).optional(),
+      inlineCss: z.boolean().optional(),
+    })
+    .optional(),
   logger: z
     .custom<Logger>(
       (v) =>
@@ -363,6 +402,11 @@ export function resolveOutboxOptions(options: OutboxOptions = {}): ResolvedOptio
     bounces: o.bounces ? Object.freeze({ ...o.bounces }) : null,
     webhooks: webhooks.settings,
     eventsMaxAgeMs: o.events?.maxAge ?? 7 * 86_400_000,
+    templates: Object.freeze({
+      defaultLanguage: o.templates?.defaultLanguage ?? null,
+      from: o.templates?.from ?? null,
+      inlineCss: o.templates?.inlineCss ?? false,
+    }),
     logger: o.logger ?? silentLogger,
   })
 }

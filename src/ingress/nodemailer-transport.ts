@@ -1,13 +1,22 @@
 import type { SentMessageInfo, Transport } from 'nodemailer'
+import MailComposer from 'nodemailer/lib/mail-composer'
 import type MailMessage from 'nodemailer/lib/mailer/mail-message'
 import { composeFromMimeNode, type ComposeLimits } from '../message/compose.js'
-import type { ComposedMessage, SendOptions, SendResult } from '../message/types.js'
+import type { ComposedMessage, MailInput, SendOptions, SendResult } from '../message/types.js'
+import type { TemplateRef } from '../store/store.js'
+import { isTemplateMail, type TemplateMailInput } from '../templates/template-mail.js'
 import { packageVersion } from '../version.js'
 
 /** What the transport needs from the Outbox. */
 export interface TransportTarget {
   /** Enqueues a message composed and checked here, as it is. */
-  sendComposed(message: ComposedMessage, options?: SendOptions): Promise<SendResult>
+  sendComposed(
+    message: ComposedMessage,
+    options?: SendOptions,
+    template?: TemplateRef,
+  ): Promise<SendResult>
+  /** A templated message (`template`, `language`, `context`) as the message it renders to. */
+  renderTemplate(mail: TemplateMailInput): Promise<{ mail: MailInput; template: TemplateRef }>
   limits: ComposeLimits
 }
 
@@ -35,9 +44,9 @@ export function createNodemailerTransport(target: TransportTarget): Transport {
       mail: MailMessage<SentMessageInfo>,
       callback: (err: Error | null, info?: SentMessageInfo) => void,
     ) {
-      composeFromMimeNode(mail.message, target.limits)
-        .then((composed) =>
-          target.sendComposed(composed, sendOptionsOf(mail)).then((result) => {
+      composeMail(mail, target)
+        .then(({ composed, template }) =>
+          target.sendComposed(composed, sendOptionsOf(mail), template).then((result) => {
             callback(null, {
               envelope: { ...composed.envelope },
               messageId: result.messageId,
@@ -51,5 +60,29 @@ export function createNodemailerTransport(target: TransportTarget): Transport {
         )
         .catch((error: Error) => callback(error))
     },
+  }
+}
+
+/**
+ * The message's bytes: as Nodemailer compiled it, or, for `sendMail({ template, language,
+ * context, to })`, compiled again from what the template renders to.
+ */
+async function composeMail(
+  mail: MailMessage<SentMessageInfo>,
+  target: TransportTarget,
+): Promise<{ composed: ComposedMessage; template?: TemplateRef }> {
+  if (!isTemplateMail(mail.data)) {
+    return { composed: await composeFromMimeNode(mail.message, target.limits) }
+  }
+  // The send options (`outbox`) are not part of the message.
+  const data = { ...(mail.data as TemplateMailInput & { outbox?: unknown }) }
+  delete data.outbox
+  const rendered = await target.renderTemplate(data)
+  const node = new MailComposer(rendered.mail).compile()
+  return {
+    composed: await composeFromMimeNode(node, target.limits, {
+      hasAttachments: Array.isArray(rendered.mail.attachments),
+    }),
+    template: rendered.template,
   }
 }
