@@ -208,6 +208,35 @@ function tables(results) {
     })
   }
 
+  if (results.templates) {
+    const d = results.templates
+    const cell = (fn) => kinds.map(([k]) => (d[k] ? fn(d[k]) : '-'))
+    const any = d.sqlite ?? d.postgres
+    out.push({
+      title: `1b. send() with a stored template (a receipt: loop, numbers, a date; text made from the HTML) vs the same rendering given directly (${number(any?.messagesPerRun, 0)} per run, alternating)`,
+      head,
+      rows: [
+        ['with the template, msg/s', ...cell((v) => spread(v.withTemplate.rate, 0))],
+        ['rendered beforehand, msg/s', ...cell((v) => spread(v.without.rate, 0))],
+        ['ratio with / without', ...cell((v) => spread(v.ratio))],
+        [
+          'p50 with / without, ms',
+          ...cell(
+            (v) =>
+              `${number(v.withTemplate.p50Ms.median, 2)} / ${number(v.without.p50Ms.median, 2)}`,
+          ),
+        ],
+        [
+          'p99 with / without, ms',
+          ...cell(
+            (v) =>
+              `${number(v.withTemplate.p99Ms.median, 2)} / ${number(v.without.p99Ms.median, 2)}`,
+          ),
+        ],
+      ],
+    })
+  }
+
   if (results.webhooks) {
     const d = results.webhooks
     const cell = (fn) => kinds.map(([k]) => (d[k] ? fn(d[k]) : '-'))

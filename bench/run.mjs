@@ -4,7 +4,7 @@
 //
 //   node bench/run.mjs [--quick] [--no-postgres] [--no-mariadb] [--no-redis]
 //                      [--backends sqlite,postgres,mariadb,redis]   (only these; SQLite always)
-//                      [--only enqueue,delivery,latency,smarthost,recovery,outage,scale,multi,shaping,webhooks]
+//                      [--only enqueue,delivery,latency,smarthost,recovery,outage,scale,multi,shaping,webhooks,templates]
 //                      [--report FILE.json]   (print a results file again, as text and Markdown)
 //
 // Needs a fresh build (`npm run bench` builds first). All traffic stays on 127.0.0.1.
@@ -14,6 +14,7 @@ import { cpus, loadavg, release, totalmem, type } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import pg from 'pg'
 import { benchWebhooks } from './webhooks.mjs'
+import { benchTemplates } from './templates.mjs'
 import { benchDelivery, benchNoopStore } from './delivery.mjs'
 import { benchEnqueue } from './enqueue.mjs'
 import { benchLatency } from './latency.mjs'
@@ -50,6 +51,7 @@ const SECTIONS = [
   'multi',
   'shaping',
   'webhooks',
+  'templates',
 ]
 
 const FULL = {
@@ -267,6 +269,18 @@ async function main() {
         results.enqueue[kind] = await benchEnqueue({
           kind,
           url: urlFor(kind, 'enqueue'),
+          sizes,
+          repeats: sizes.repeats,
+        })
+      }
+    }
+
+    if (args.only.includes('templates')) {
+      results.templates = {}
+      for (const kind of backends) {
+        results.templates[kind] = await benchTemplates({
+          kind,
+          url: urlFor(kind, 'templates'),
           sizes,
           repeats: sizes.repeats,
         })
