@@ -96,9 +96,8 @@ export function createTemplateAdmin(store: Store, renderer: TemplateRenderer): T
   async function put(name: string, language: string, content: TemplateContent) {
     checkTemplateName(name)
     const lang = languageOf(language)
+    // Names, sizes and syntax: a template that does not parse is never stored.
     const checked = checkTemplate(contentOf(content), { name, language: lang })
-    // Compiling is the syntax check: a template that does not parse is never stored.
-    compileTemplate({ ...checked, name, language: lang })
     return store.putTemplate(name, lang, checked)
   }
 
@@ -151,12 +150,9 @@ export function createTemplateAdmin(store: Store, renderer: TemplateRenderer): T
     },
 
     async sync(dir, options = {}) {
+      // Every file is checked (and parses) before the first is stored: one bad file leaves the
+      // store as it was.
       const files = await readTemplateFolder(dir)
-      // Every file parses before the first is stored: a bad one leaves the store as it was.
-      for (const f of files) {
-        const checked = checkTemplate(f.content, f)
-        compileTemplate({ ...checked, name: f.name, language: f.language })
-      }
       const result: TemplateSyncResult = { added: [], updated: [], unchanged: [], removed: [] }
       for (const f of files) {
         const { template, created } = await put(f.name, f.language, f.content)

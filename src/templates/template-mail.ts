@@ -5,6 +5,7 @@ import {
   compileTemplate,
   createTemplateCache,
   renderTemplate,
+  templateCacheKey,
   type CompiledTemplate,
   type RenderedTemplate,
 } from './template-engine.js'
@@ -66,11 +67,12 @@ export function createTemplateRenderer(
   store: Pick<Store, 'getTemplate' | 'templateVersions'>,
   settings: TemplateMailSettings,
 ): TemplateRenderer {
-  // Versions never change once stored: a compiled version is good until evicted.
+  // Versions never change once stored: a compiled version is good until evicted. The key has
+  // the version's time too: a template removed and added again numbers from 1 again.
   const compiled = createTemplateCache<CompiledTemplate>(200)
 
   function compiledOf(template: StoredTemplate): CompiledTemplate {
-    const key = `${template.name}\u0000${template.language}\u0000${template.version}`
+    const key = templateCacheKey(template)
     let found = compiled.get(key)
     if (!found) {
       found = compileTemplate(template)
