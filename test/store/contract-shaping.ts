@@ -223,7 +223,9 @@ export function runShapingContract(name: string, options: StoreContractOptions):
       expect(third!.waitMs).toBeLessThanOrEqual(second!.waitMs + 201)
       const state = await bucketState('upstream:main')
       expect(state).toMatchObject({ key: 'upstream:main', rate: 5, throttledAt: null })
-      expect(state!.tokens).toBeLessThan(-4)
+      // Ten taken from five: -5, refilled at 5/s since (a loaded machine takes a while to get here).
+      expect(state!.tokens).toBeLessThan(-5 + (5 * (Date.now() - asked)) / 1000 + 0.05)
+      expect(state!.tokens).toBeGreaterThanOrEqual(-5.05)
       expect(state!.updatedAt).toBeInstanceOf(Date)
       expect(Math.abs(state!.updatedAt.getTime() - Date.now())).toBeLessThan(5000)
 
