@@ -60,6 +60,15 @@ export function registerShowCommand(program: Command): void {
             ...(m.upstream
               ? ([['Upstream', `${m.upstream} (send option)`]] as [string, string][])
               : []),
+            // Rendered from a stored template at enqueue: which one made these bytes.
+            ...(m.template
+              ? ([
+                  [
+                    'Template',
+                    `${m.template.name} (${m.template.language}, version ${m.template.version})`,
+                  ],
+                ] as [string, string][])
+              : []),
             ['Size', formatBytes(m.size)],
             ...(m.leaseOwner
               ? ([
