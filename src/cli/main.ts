@@ -12,10 +12,12 @@ import { registerListCommand } from './commands/list.js'
 import { registerMigrateCommand } from './commands/migrate.js'
 import { registerPurgeCommand } from './commands/purge.js'
 import { registerSendCommand } from './commands/send.js'
+import { registerSendTemplateCommand } from './commands/send-template.js'
 import { registerSendmailCommand } from './commands/sendmail.js'
 import { registerShowCommand } from './commands/show.js'
 import { registerStatsCommand } from './commands/stats.js'
 import { registerSuppressCommand } from './commands/suppress.js'
+import { registerTemplatesCommand } from './commands/templates.js'
 import { registerUpstreamsCommand } from './commands/upstreams.js'
 import { registerWebhooksCommand } from './commands/webhooks.js'
 import { describeFailure, EXIT } from './context.js'
@@ -30,7 +32,8 @@ function buildProgram(): Command {
         'Configuration, later sources winning: defaults, outbox.config.json (or --config), ' +
         'OUTBOX_* environment variables, then these options.',
     )
-    .version(packageVersion())
+    // `-V`, and `--version` through versionFlag(): `templates show` and `render` take `--version N`.
+    .version(packageVersion(), '-V', 'output the version number (also --version)')
     .option(
       '--config <path>',
       'config file (default ./outbox.config.json if present; env OUTBOX_CONFIG)',
@@ -47,6 +50,7 @@ function buildProgram(): Command {
 
   registerDaemonCommands(program)
   registerSendCommand(program)
+  registerSendTemplateCommand(program)
   registerListCommand(program)
   registerShowCommand(program)
   registerActionCommands(program)
@@ -54,6 +58,7 @@ function buildProgram(): Command {
   registerStatsCommand(program)
   registerUpstreamsCommand(program)
   registerSuppressCommand(program)
+  registerTemplatesCommand(program)
   registerEventsCommand(program)
   registerWebhooksCommand(program)
   registerMigrateCommand(program)
@@ -67,8 +72,20 @@ function buildProgram(): Command {
   return program
 }
 
+/**
+ * The arguments with `--version` as `-V` (print the version), except where it is the option of
+ * `outbox templates show` or `render` (a template version): the program's options are
+ * recognised after the subcommand too, so the program would otherwise take it.
+ */
+function versionFlag(args: readonly string[]): string[] {
+  const templates = args.indexOf('templates')
+  const sub = templates === -1 ? -1 : templates + 1
+  const takesVersion = sub !== -1 && (args[sub] === 'show' || args[sub] === 'render')
+  return args.map((arg, i) => (arg === '--version' && !(takesVersion && i > sub) ? '-V' : arg))
+}
+
 buildProgram()
-  .parseAsync()
+  .parseAsync([...process.argv.slice(0, 2), ...versionFlag(process.argv.slice(2))])
   .catch((error: unknown) => {
     if (error instanceof CommanderError) {
       // Help and version end here too; anything else is bad usage.

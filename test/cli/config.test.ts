@@ -260,6 +260,8 @@ describe('help', () => {
     'worker',
     'dashboard',
     'send',
+    'send-template',
+    'templates',
     'list',
     'show',
     'retry',
