@@ -212,6 +212,9 @@ export function describeFailure(error: unknown): { message: string; exitCode: nu
     const usage =
       error.code === 'OUTBOX_INVALID_CONFIG' ||
       error.code === 'OUTBOX_INVALID_MESSAGE' ||
+      error.code === 'OUTBOX_TEMPLATE_NOT_FOUND' ||
+      error.code === 'OUTBOX_TEMPLATE_SYNTAX' ||
+      error.code === 'OUTBOX_TEMPLATE_RENDER' ||
       error.code === 'OUTBOX_STORE_DAMAGED'
     return { message: error.message, exitCode: usage ? EXIT.usage : EXIT.failed }
   }
