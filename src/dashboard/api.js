@@ -7,6 +7,8 @@ export class ApiError extends Error {
     this.status = status
     this.code = body?.error?.code
     this.field = body?.error?.field
+    this.line = body?.error?.line
+    this.column = body?.error?.column
   }
 }
 
@@ -52,6 +54,16 @@ export const api = {
   suppressions: (params) => call('GET', `/api/suppressions?${toQuery(params)}`),
   suppress: (body) => call('POST', '/api/suppressions', body),
   unsuppress: (address) => call('DELETE', `/api/suppressions/${encodeURIComponent(address)}`),
+  templates: () => call('GET', '/api/templates'),
+  template: (name) => call('GET', `/api/templates/${encodeURIComponent(name)}`),
+  putTemplate: (name, body) => call('PUT', `/api/templates/${encodeURIComponent(name)}`, body),
+  removeTemplate: (name, language) =>
+    call(
+      'DELETE',
+      `/api/templates/${encodeURIComponent(name)}${language ? `?${toQuery({ language })}` : ''}`,
+    ),
+  renderTemplate: (name, body) =>
+    call('POST', `/api/templates/${encodeURIComponent(name)}/render`, body),
   webhooks: () => call('GET', '/api/webhooks'),
   retryWebhooks: (names) => call('POST', '/api/webhooks/retry', { names }),
 }

@@ -1,5 +1,5 @@
 // The dashboard's entry: sign-in, the hash router (#/, #/messages?…, #/messages/ID,
-// #/suppressions?…, #/webhooks) and live refresh (server-sent events from the durable event
+// #/suppressions?…, #/templates, #/templates/NAME?language=&version=, #/webhooks) and live refresh (server-sent events from the durable event
 // log, which every process writes to, and a slow timer as a fallback).
 import { api } from './api.js'
 import { h, clear, toast } from './dom.js'
@@ -7,6 +7,7 @@ import { renderMessage } from './message.js'
 import { renderMessages } from './messages.js'
 import { renderOverview } from './overview.js'
 import { renderSuppressions } from './suppressions.js'
+import { renderTemplate, renderTemplates } from './templates.js'
 import { renderWebhooks } from './webhooks.js'
 
 const main = document.getElementById('main')
@@ -40,6 +41,15 @@ function route() {
     return {
       name: 'suppressions',
       render: () => renderSuppressions(main, params),
+      live: false,
+    }
+  if (parts[0] === 'templates' && parts.length === 1)
+    return { name: 'templates', render: () => renderTemplates(main), live: false }
+  if (parts[0] === 'templates' && parts.length === 2)
+    // Not live: the page holds what is being typed (a sample context, an edit).
+    return {
+      name: 'templates',
+      render: () => renderTemplate(main, decodeURIComponent(parts[1]), params),
       live: false,
     }
   if (parts[0] === 'webhooks' && parts.length === 1)

@@ -67,7 +67,12 @@ export const enqueueSchema = z
       .describe(
         'The message, with the fields of `outbox.send()` (Nodemailer message fields): from, to, cc, bcc, ' +
           'replyTo, subject, text, html, attachments ({ filename, content, encoding: "base64", contentType }), ' +
-          'headers, messageId… Files and URLs are not read: send attachment content inline.',
+          'headers, messageId… Files and URLs are not read: send attachment content inline. ' +
+          'Or made from a stored template: `template` (its name), `language` (falls back to the base ' +
+          'language, then `templates.defaultLanguage`), `context` (an object of the variables it uses; ' +
+          'every one must be there) with to, from, cc… but no subject, text or html: it is rendered ' +
+          'once, now, and the message records the version. An unknown template or language, a missing ' +
+          'variable or a context that is not an object is a 400 naming the field; nothing is stored.',
       ),
     options: z
       .object({
@@ -162,6 +167,74 @@ export const eventLogQuerySchema = z
       .describe('Events per page, 1 to 1000 (default 100)'),
   })
   .strict()
+
+const templatePart = (what: string) =>
+  z
+    .string()
+    .nullable()
+    .optional()
+    .describe(`${what} (Liquid source); null, blank or absent for none. HTML or text: one at least`)
+const templateLanguage = z
+  .string()
+  .max(35)
+  .describe('A language tag: en, de, de-AT (normalised: de_at is de-AT)')
+
+/** One language of a template as written (Liquid source). */
+export const templateContentSchema = z
+  .object({
+    subject: z.string().describe('The subject (Liquid source), one line once rendered'),
+    html: templatePart('The HTML part: `{{ … }}` is HTML-escaped, `| raw` is not'),
+    text: templatePart('The text part: made from the HTML when absent'),
+  })
+  .strict()
+
+export const templatePutSchema = templateContentSchema
+  .extend({ language: templateLanguage })
+  .strict()
+
+export const templateRenderSchema = z
+  .object({
+    language: templateLanguage
+      .optional()
+      .describe(
+        'As in sending: falls back to the base language, then the default; without it, the ' +
+          "default language or the template's only one (with `content`: en)",
+      ),
+    version: z
+      .number()
+      .int()
+      .min(1)
+      .optional()
+      .describe('A stored version of that language (default: the latest)'),
+    context: z
+      .record(z.string(), z.unknown())
+      .optional()
+      .describe('The variables, as `context` when sending; every variable used must be there'),
+    content: templateContentSchema
+      .optional()
+      .describe(
+        'Unsaved content to render instead of a stored version (a preview while editing): the ' +
+          'template need not exist',
+      ),
+    preview: z
+      .boolean()
+      .optional()
+      .describe(
+        'Also keep the HTML for a while (10 minutes, the last 50) and answer its `preview` URL: ' +
+          'the dashboard shows it in a sandboxed frame, as message HTML',
+      ),
+  })
+  .strict()
+
+export const templateParamsSchema = z.object({ name: z.string().min(1).max(200) })
+export const templateRemoveQuerySchema = z
+  .object({
+    language: templateLanguage
+      .optional()
+      .describe('Delete only this language (all its versions); without it, the whole template'),
+  })
+  .strict()
+export const previewParamsSchema = z.object({ id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/) })
 
 export const sessionSchema = z.object({ token: z.string() }).strict()
 

@@ -17,6 +17,7 @@ import { registerMessageRoutes } from './routes/messages.js'
 import { registerOverviewRoutes, type UpstreamInfo } from './routes/overview.js'
 import { registerSessionRoutes } from './routes/session.js'
 import { registerSuppressionRoutes } from './routes/suppressions.js'
+import { registerTemplateRoutes } from './routes/templates.js'
 import { registerWebhookRoutes } from './routes/webhooks.js'
 import { installRouteAccess, registerPublic, type RouteEntry } from './route-access.js'
 
@@ -79,6 +80,7 @@ export async function buildHttpApp(
     workerInProcess: () => options.workerInProcess,
   })
   registerSuppressionRoutes(app, outbox)
+  registerTemplateRoutes(app, outbox)
   registerWebhookRoutes(app, outbox)
   registerEventLogRoutes(app, outbox)
   registerLiveEvents(app, outbox, options.logger)

@@ -8,9 +8,21 @@ import {
   MessageNotFoundError,
   OutboxError,
   StoreUnavailableError,
+  TemplateNotFoundError,
+  TemplateSyntaxError,
 } from '../errors.js'
 import type { ImportProblem } from '../errors.js'
 import type { Logger } from '../logger.js'
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /**
+     * The route is about stored templates (`/api/templates/…`): a template (or language) that is
+     * not there is 404 on it. Elsewhere (a message naming a template) it is a bad request, 400.
+     */
+    templateRoute?: boolean
+  }
+}
 
 /** The body of every error response. */
 export interface ErrorBody {
@@ -20,11 +32,17 @@ export interface ErrorBody {
     field?: string
     /** Of a suppression-list import: each bad line (the first hundred). */
     problems?: readonly ImportProblem[]
+    /** Of a template that does not parse: where, 1-based, in the part `field` names. */
+    line?: number | null
+    column?: number | null
   }
 }
 
 /** An HTTP status for an Outbox error. */
-function statusOf(error: OutboxError): number {
+function statusOf(error: OutboxError, request: FastifyRequest): number {
+  if (error instanceof TemplateNotFoundError && request.routeOptions.config?.templateRoute) {
+    return 404
+  }
   if (error instanceof InvalidMessageError) {
     return error.code === ErrorCodes.MESSAGE_TOO_LARGE ? 413 : 400
   }
@@ -43,9 +61,13 @@ export function createErrorHandler(logger: Logger) {
     let status: number
     let body: ErrorBody
     if (error instanceof OutboxError) {
-      status = statusOf(error)
+      status = statusOf(error, request)
       body = { error: { code: error.code, message: error.message } }
       if (error instanceof InvalidMessageError) body.error.field = error.field
+      if (error instanceof TemplateSyntaxError) {
+        body.error.line = error.line
+        body.error.column = error.column
+      }
       if (error instanceof InvalidImportError) body.error.problems = error.problems
       if (error instanceof ConfigError) body.error.field = error.key
     } else if (

@@ -1,3 +1,4 @@
+import type { FastifyReply } from 'fastify'
 import PostalMime from 'postal-mime'
 
 /** An attachment as listed in the message detail (its bytes come from the attachment route). */
@@ -87,4 +88,36 @@ export async function readHtml(raw: Buffer): Promise<string | null> {
     }
     return byCid.get(key.toLowerCase()) ?? whole
   })
+}
+
+/**
+ * Mail HTML is shown in a sandboxed frame: no scripts, no forms, no plugins, nothing from the
+ * network unless the operator asks for remote images (tracking pixels otherwise).
+ */
+export function htmlPolicy(remoteImages: boolean): string {
+  const images = remoteImages ? 'data: http: https:' : 'data:'
+  return (
+    `sandbox allow-popups allow-popups-to-escape-sandbox; default-src 'none'; ` +
+    `style-src 'unsafe-inline'; img-src ${images}; font-src data:; frame-ancestors 'self'`
+  )
+}
+
+/**
+ * Sends mail HTML (a message's body, a template's preview) for the dashboard's sandboxed frame,
+ * under {@link htmlPolicy}: the page itself is sandboxed by its CSP, however it is opened.
+ */
+export function sendSandboxedHtml(
+  reply: FastifyReply,
+  html: string,
+  remoteImages: boolean,
+): FastifyReply {
+  return (
+    reply
+      .type('text/html; charset=utf-8')
+      .header('content-security-policy', htmlPolicy(remoteImages))
+      .header('x-frame-options', 'SAMEORIGIN')
+      .header('referrer-policy', 'no-referrer')
+      // Links open in a new tab, not inside the frame.
+      .send(`<base target="_blank">${html}`)
+  )
 }

@@ -57,3 +57,86 @@ export const eventSchema = {
     data: { type: 'object', description: 'By type, as `outbox events --json` prints it' },
   },
 }
+/** One stored version of one language: `StoredTemplate` of src/store/store.ts. */
+export const storedTemplateSchema = {
+  type: 'object',
+  required: ['name', 'language', 'version', 'subject', 'html', 'text', 'createdAt'],
+  properties: {
+    name: { type: 'string' },
+    language: { type: 'string', description: 'Normalised: de-AT' },
+    version: { type: 'integer', description: '1, 2, … per name and language' },
+    subject: { type: 'string', description: 'Liquid source' },
+    html: { type: ['string', 'null'], description: 'Liquid source; null for a text-only template' },
+    text: { type: ['string', 'null'], description: 'Liquid source; null: made from the HTML' },
+    createdAt: { type: 'string', format: 'date-time' },
+  },
+}
+/** `GET /api/templates`: `TemplateSummary` of src/store/store.ts, dates as ISO text. */
+export const templateListSchema = {
+  type: 'object',
+  required: ['templates'],
+  properties: {
+    templates: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['name', 'languages'],
+        properties: {
+          name: { type: 'string' },
+          languages: {
+            type: 'array',
+            description: "Each language's latest version",
+            items: {
+              type: 'object',
+              properties: {
+                language: { type: 'string' },
+                version: { type: 'integer' },
+                updatedAt: { type: 'string', format: 'date-time' },
+              },
+            },
+          },
+        },
+      },
+    },
+  },
+}
+/** `GET /api/templates/{name}`: `TemplateDetail` of src/admin/templates.ts. */
+export const templateDetailSchema = {
+  type: 'object',
+  required: ['name', 'languages'],
+  properties: {
+    name: { type: 'string' },
+    languages: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: {
+          language: { type: 'string' },
+          versions: {
+            type: 'array',
+            description: 'Newest first',
+            items: { $ref: '#/components/schemas/StoredTemplate' },
+          },
+        },
+      },
+    },
+  },
+}
+/** `POST /api/templates/{name}/render`: `TemplateRendering` of src/admin/templates.ts. */
+export const templateRenderingSchema = {
+  type: 'object',
+  required: ['subject', 'html', 'text', 'name', 'language', 'version'],
+  properties: {
+    subject: { type: 'string', description: 'One line' },
+    html: { type: ['string', 'null'], description: 'Null for a text-only template' },
+    text: { type: 'string', description: 'As rendered, or made from the HTML' },
+    name: { type: 'string' },
+    language: { type: 'string', description: 'The language used (after any fallback)' },
+    version: { type: 'integer', description: 'The version rendered; 0 for unsaved `content`' },
+    preview: {
+      type: ['string', 'null'],
+      description:
+        'With `preview: true`: the URL of the HTML under a sandboxing CSP (`?images=1` allows remote images), kept 10 minutes; null without HTML',
+    },
+  },
+}

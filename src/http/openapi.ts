@@ -10,9 +10,19 @@ import {
   suppressionAddSchema,
   suppressionListQuerySchema,
   suppressionRemoveSchema,
+  templatePutSchema,
+  templateRemoveQuerySchema,
+  templateRenderSchema,
   webhookRetrySchema,
 } from './api-schemas.js'
-import { eventSchema, webhookListSchema } from './openapi-components.js'
+import {
+  eventSchema,
+  storedTemplateSchema,
+  templateDetailSchema,
+  templateListSchema,
+  templateRenderingSchema,
+  webhookListSchema,
+} from './openapi-components.js'
 import { statsQuerySchema } from './routes/overview.js'
 
 type JsonSchema = Record<string, unknown>
@@ -48,6 +58,14 @@ const body = (schema: z.ZodType) => ({
   content: { 'application/json': { schema: schemaOf(schema) } },
 })
 const idParameter = { name: 'id', in: 'path', required: true, schema: { type: 'string' } }
+const nameParameter = {
+  name: 'name',
+  in: 'path',
+  required: true,
+  description: "The template's name",
+  schema: { type: 'string' },
+}
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` })
 const errors = {
   400: errorResponse('Invalid input; `field` names it'),
   401: errorResponse('No or wrong admin token'),
@@ -89,6 +107,10 @@ export function openApiDocument(): JsonSchema {
       schemas: {
         WebhookList: webhookListSchema,
         Event: eventSchema,
+        StoredTemplate: storedTemplateSchema,
+        TemplateList: templateListSchema,
+        TemplateDetail: templateDetailSchema,
+        TemplateRendering: templateRenderingSchema,
         Error: {
           type: 'object',
           required: ['error'],
@@ -110,6 +132,15 @@ export function openApiDocument(): JsonSchema {
                     type: 'object',
                     properties: { line: { type: 'integer' }, message: { type: 'string' } },
                   },
+                },
+                line: {
+                  type: ['integer', 'null'],
+                  description:
+                    'Of a template that does not parse (OUTBOX_TEMPLATE_SYNTAX): the 1-based line in the part `field` names',
+                },
+                column: {
+                  type: ['integer', 'null'],
+                  description: 'Of a template that does not parse: the 1-based column',
                 },
               },
             },
@@ -263,6 +294,87 @@ export function openApiDocument(): JsonSchema {
             200: json('`{ removed, notFound }`'),
             404: errorResponse('The address is not on the list'),
             ...errors,
+          },
+        },
+      },
+      '/api/templates': {
+        get: {
+          summary: "Every stored template by name, with each language's latest version",
+          responses: { 200: json('`{ templates }`', ref('TemplateList')), ...errors },
+        },
+      },
+      '/api/templates/{name}': {
+        get: {
+          summary: 'One template: every language, each with every version (newest first)',
+          parameters: [nameParameter],
+          responses: {
+            200: json('The template', ref('TemplateDetail')),
+            404: errorResponse('No such template (OUTBOX_TEMPLATE_NOT_FOUND, field `template`)'),
+            ...errors,
+          },
+        },
+        put: {
+          summary:
+            "Store a new version of one language (version 1 of a new template or language); nothing when the content is the latest version's",
+          parameters: [nameParameter],
+          requestBody: body(templatePutSchema),
+          responses: {
+            ...errors,
+            201: json('A new version: `{ template, created: true }`', {
+              type: 'object',
+              properties: { template: ref('StoredTemplate'), created: { const: true } },
+            }),
+            200: json(
+              'The same as the latest version, nothing stored: `{ template, created: false }`',
+              {
+                type: 'object',
+                properties: { template: ref('StoredTemplate'), created: { const: false } },
+              },
+            ),
+            400: errorResponse(
+              'A bad name, language or part (nothing stored); a part that does not parse is OUTBOX_TEMPLATE_SYNTAX with `field` (subject, html, text), `line` and `column`',
+            ),
+          },
+        },
+        delete: {
+          summary:
+            'Delete a template (every language and version), or one language of it (`?language=de`); messages made from it keep their bytes',
+          parameters: [nameParameter, ...queryParameters(templateRemoveQuerySchema)],
+          responses: {
+            200: json('How many versions were deleted: `{ removed }`', {
+              type: 'object',
+              required: ['removed'],
+              properties: { removed: { type: 'integer' } },
+            }),
+            404: errorResponse('No such template, or not in that language; nothing deleted'),
+            ...errors,
+          },
+        },
+      },
+      '/api/templates/{name}/render': {
+        post: {
+          summary:
+            'Render a stored version with a context, as sending would (language fallback included), or unsaved `content` (a preview while editing); nothing is stored or sent',
+          parameters: [nameParameter],
+          requestBody: body(templateRenderSchema),
+          responses: {
+            ...errors,
+            200: json('The rendering, and which version made it', ref('TemplateRendering')),
+            400: errorResponse(
+              'A variable missing from the context (OUTBOX_TEMPLATE_RENDER, `field`: `context.name`), a context that is not an object, unsaved content that does not parse (OUTBOX_TEMPLATE_SYNTAX with `line` and `column`)',
+            ),
+            404: errorResponse('No such template, language or version'),
+          },
+        },
+      },
+      '/api/templates/previews/{id}': {
+        get: {
+          summary:
+            'The HTML of a rendering made with `preview: true`, under the sandboxing CSP of message HTML (no scripts; `?images=1` allows remote images); kept 10 minutes',
+          parameters: [idParameter, { name: 'images', in: 'query', schema: { enum: ['0', '1'] } }],
+          responses: {
+            200: { description: 'text/html' },
+            404: errorResponse('No such preview (expired: render again)'),
           },
         },
       },

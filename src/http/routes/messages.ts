@@ -15,7 +15,7 @@ import {
   toMessageFilter,
   toSelector,
 } from '../api-schemas.js'
-import { readAttachment, readContent, readHtml } from '../message-content.js'
+import { readAttachment, readContent, readHtml, sendSandboxedHtml } from '../message-content.js'
 
 const ACTIONS = QUEUE_ACTIONS
 type Action = QueueAction
@@ -24,18 +24,6 @@ type Action = QueueAction
 function contentDisposition(kind: 'attachment' | 'inline', filename: string): string {
   const ascii = filename.replace(/[^\x20-\x7e]|["\\]/g, '_')
   return `${kind}; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(filename)}`
-}
-
-/**
- * The HTML body is shown in a sandboxed frame: no scripts, no forms, no plugins, nothing from
- * the network unless the operator asks for remote images (tracking pixels otherwise).
- */
-function htmlPolicy(remoteImages: boolean): string {
-  const images = remoteImages ? 'data: http: https:' : 'data:'
-  return (
-    `sandbox allow-popups allow-popups-to-escape-sandbox; default-src 'none'; ` +
-    `style-src 'unsafe-inline'; img-src ${images}; font-src data:; frame-ancestors 'self'`
-  )
 }
 
 export function registerMessageRoutes(app: FastifyInstance, outbox: Outbox): void {
@@ -81,15 +69,7 @@ export function registerMessageRoutes(app: FastifyInstance, outbox: Outbox): voi
     if (html === null) {
       throw new OutboxError(ErrorCodes.NOT_FOUND, `Message ${id} has no HTML body.`)
     }
-    return (
-      reply
-        .type('text/html; charset=utf-8')
-        .header('content-security-policy', htmlPolicy(remoteImages))
-        .header('x-frame-options', 'SAMEORIGIN')
-        .header('referrer-policy', 'no-referrer')
-        // Links open in a new tab, not inside the frame.
-        .send(`<base target="_blank">${html}`)
-    )
+    return sendSandboxedHtml(reply, html, remoteImages)
   })
 
   app.get('/api/messages/:id/attachments/:index', async (request, reply) => {
