@@ -210,6 +210,18 @@ export async function renderMessage(main, id) {
           ['Message-ID', h('code', {}, m.messageId)],
           ['Priority', m.priority],
           ['Tags', m.tags.join(', ')],
+          [
+            'Template',
+            m.template
+              ? h(
+                  'a',
+                  {
+                    href: `#/templates/${encodeURIComponent(m.template.name)}?language=${encodeURIComponent(m.template.language)}&version=${m.template.version}`,
+                  },
+                  `${m.template.name} (${m.template.language}, version ${m.template.version})`,
+                )
+              : null,
+          ],
           ['Size', bytes(m.size)],
         ]),
       ),

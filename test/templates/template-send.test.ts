@@ -200,9 +200,9 @@ describe('send() with a stored template', () => {
       field: 'template',
       code: 'OUTBOX_TEMPLATE_NOT_FOUND',
     })
-    await expect(
-      outbox.send({ ...base, subject: 'mine', context: {} }),
-    ).rejects.toMatchObject({ field: 'subject' })
+    await expect(outbox.send({ ...base, subject: 'mine', context: {} })).rejects.toMatchObject({
+      field: 'subject',
+    })
     await expect(
       outbox.send({
         ...base,
