@@ -3,6 +3,7 @@ import { Command, CommanderError, Option } from 'commander'
 import { CONFIG_KEYS } from '../config/config-schema.js'
 import { packageVersion } from '../version.js'
 import { registerActionCommands } from './commands/actions.js'
+import { registerBackupCommand } from './commands/backup.js'
 import { registerConfigCommand } from './commands/config.js'
 import { registerDaemonCommands } from './commands/daemon.js'
 import { registerDkimCommand } from './commands/dkim.js'
@@ -62,6 +63,7 @@ function buildProgram(): Command {
   registerEventsCommand(program)
   registerWebhooksCommand(program)
   registerMigrateCommand(program)
+  registerBackupCommand(program)
   registerConfigCommand(program)
   registerSendmailCommand(program)
   registerHashPasswordCommand(program)

@@ -271,6 +271,7 @@ describe('help', () => {
     'purge',
     'stats',
     'migrate',
+    'backup',
     'config',
   ])('outbox %s --help', async (command) => {
     const result = await runCli([command, '--help'], { cwd })
