@@ -9,7 +9,7 @@ import {
   type CompiledTemplate,
   type RenderedTemplate,
 } from './template-engine.js'
-import { normaliseLanguage } from './template-names.js'
+import { checkTemplateName, normaliseLanguage } from './template-names.js'
 
 /**
  * A message made from a stored template: the template gives the subject and the body, the
@@ -82,16 +82,11 @@ export function createTemplateRenderer(
   }
 
   async function resolve(
-    name: unknown,
+    nameGiven: unknown,
     language: unknown,
     version?: number,
   ): Promise<ResolvedTemplate> {
-    if (typeof name !== 'string' || name.trim() === '') {
-      throw new InvalidMessageError(
-        'template',
-        `\`template\` must be the name of a stored template, got ${describeValue(name)}.`,
-      )
-    }
+    const name = checkTemplateName(nameGiven, 'template')
     if (language !== undefined && language !== null && typeof language !== 'string') {
       throw new InvalidMessageError(
         'language',
