@@ -7,6 +7,7 @@ import { registerBackupCommand } from './commands/backup.js'
 import { registerConfigCommand } from './commands/config.js'
 import { registerDaemonCommands } from './commands/daemon.js'
 import { registerDkimCommand } from './commands/dkim.js'
+import { registerDoctorCommand } from './commands/doctor.js'
 import { registerEventsCommand } from './commands/events.js'
 import { registerHashPasswordCommand } from './commands/hash-password.js'
 import { registerListCommand } from './commands/list.js'
@@ -64,6 +65,7 @@ function buildProgram(): Command {
   registerWebhooksCommand(program)
   registerMigrateCommand(program)
   registerBackupCommand(program)
+  registerDoctorCommand(program)
   registerConfigCommand(program)
   registerSendmailCommand(program)
   registerHashPasswordCommand(program)

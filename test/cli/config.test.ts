@@ -272,6 +272,7 @@ describe('help', () => {
     'stats',
     'migrate',
     'backup',
+    'doctor',
     'config',
   ])('outbox %s --help', async (command) => {
     const result = await runCli([command, '--help'], { cwd })
