@@ -20,6 +20,11 @@ async function checkKey(key: DkimKeySetting): Promise<CheckResult> {
   const check = `dkim ${key.domain}`
   const expected = publicKeyTag(record.value)
   const resolver = new Resolver({ timeout: DNS_TIMEOUT_MS, tries: 1 })
+  // Ask given servers (the zone's own, or a split-horizon resolver) instead of the system's.
+  const servers = process.env.OUTBOX_DNS_SERVERS?.split(',')
+    .map((server) => server.trim())
+    .filter(Boolean)
+  if (servers?.length) resolver.setServers(servers)
   let answers: string[]
   try {
     answers = (

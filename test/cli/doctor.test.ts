@@ -8,6 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { freePort } from '../helpers/free-port.js'
 import { dropSchemas, postgresAvailable, postgresStoreUrl } from '../helpers/postgres.js'
 import { runCli } from '../helpers/run-cli.js'
+import { startDnsStub } from '../helpers/dns-stub.js'
 import { createSmtpSink, type SmtpSink } from '../helpers/smtp-sink.js'
 import { selfSignedCertificate } from '../helpers/tls-certificate.js'
 
@@ -20,8 +21,15 @@ interface Line {
 
 let cwd: string
 const closers: (() => Promise<void>)[] = []
-beforeEach(() => {
+/** What the DNS server on 127.0.0.1 publishes (TXT, by name); anything else is NXDOMAIN. */
+let dnsRecords: Record<string, string> = {}
+beforeEach(async () => {
   cwd = mkdtempSync(join(tmpdir(), 'outbox-doctor-'))
+  dnsRecords = {}
+  const records = dnsRecords
+  const dns = await startDnsStub(records)
+  dnsServer = dns.server
+  closers.push(() => dns.close())
 })
 afterEach(async () => {
   for (const close of closers.splice(0).reverse()) await close()
@@ -67,11 +75,15 @@ async function freeListen(): Promise<string[]> {
   ]
 }
 
+/** DNS for the DKIM checks: a server on 127.0.0.1 (tests look nothing up beyond this machine). */
+let dnsServer = ''
+
 async function doctor(
   args: string[],
 ): Promise<{ code: number | null; lines: Line[]; text: string }> {
-  const human = await runCli(['doctor', ...args], { cwd, timeoutMs: 40_000 })
-  const json = await runCli(['doctor', '--json', ...args], { cwd, timeoutMs: 40_000 })
+  const env = { OUTBOX_DNS_SERVERS: dnsServer }
+  const human = await runCli(['doctor', ...args], { cwd, env, timeoutMs: 40_000 })
+  const json = await runCli(['doctor', '--json', ...args], { cwd, env, timeoutMs: 40_000 })
   expect(json.code).toBe(human.code)
   const parsed = JSON.parse(json.stdout) as { ok: boolean; checks: Line[] }
   expect(parsed.ok).toBe(human.code === 0)
@@ -213,6 +225,45 @@ describe('outbox doctor', () => {
     const skip = line(lines, 'upstream skip')
     expect(skip.status).toBe('warn')
     expect(skip.found).toMatch(/not verified/)
+  })
+
+  it('DKIM: the published key is ok, another key fails, no record warns (DNS on 127.0.0.1)', async () => {
+    const keyFile = join(cwd, 'dkim.pem')
+    const generated = await runCli(
+      ['dkim', 'generate', '--domain', 'mail.example', '--selector', 's1', '--out', keyFile],
+      { cwd },
+    )
+    expect(generated.code, generated.stderr).toBe(0)
+    const upstream = await sink()
+    expect(
+      (await runCli(['migrate', '--store', `sqlite:${join(cwd, 'q.db')}`], { cwd })).code,
+    ).toBe(0)
+    const args = async () => [
+      '--store',
+      `sqlite:${join(cwd, 'q.db')}`,
+      '--upstream',
+      upstream.url,
+      '--dkim',
+      JSON.stringify([{ domain: 'mail.example', selector: 's1', privateKey: `file:${keyFile}` }]),
+      ...(await freeListen()),
+    ]
+    const missing = line((await doctor(await args())).lines, 'dkim mail.example')
+    expect(missing.status).toBe('warn')
+    const published = /IN TXT "(.+)"$/.exec(missing.fix ?? '')?.[1]?.replace(/" "/g, '')
+    expect(published, missing.fix).toMatch(/^v=DKIM1; k=rsa; p=/)
+
+    dnsRecords['s1._domainkey.mail.example'] = published!
+    const good = await doctor(await args())
+    expect(line(good.lines, 'dkim mail.example').status, good.text).toBe('ok')
+    expect(good.code, good.text).toBe(0)
+
+    dnsRecords['s1._domainkey.mail.example'] =
+      'v=DKIM1; k=rsa; p=MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAsomethingelse'
+    const other = await doctor(await args())
+    const wrong = line(other.lines, 'dkim mail.example')
+    expect(wrong.status).toBe('fail')
+    expect(wrong.found).toMatch(/holds another public key/)
+    expect(other.code).toBe(1)
   })
 
   it('a config that does not load: exit 2, the config line the only failing one', async () => {
