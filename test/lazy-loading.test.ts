@@ -47,6 +47,10 @@ const HEAVY = [
   'postal-mime',
   'smtp-server',
   'ioredis',
+  // The template engine: loaded on a template's first use.
+  'liquidjs',
+  'html-to-text',
+  'juice',
 ]
 
 describe('importing outbox', () => {

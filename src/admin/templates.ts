@@ -1,12 +1,7 @@
 import { describeValue, InvalidMessageError, TemplateNotFoundError } from '../errors.js'
 import type { Store, StoredTemplate, TemplateContent, TemplateSummary } from '../store/store.js'
-import {
-  checkTemplate,
-  compileTemplate,
-  renderTemplate,
-  type RenderedTemplate,
-} from '../templates/template-engine.js'
-import { readTemplateFolder } from '../templates/template-folder.js'
+import type { RenderedTemplate } from '../templates/template-engine.js'
+import { loadTemplateEngine, loadTemplateFolder } from '../templates/lazy-engine.js'
 import type { TemplateRenderer } from '../templates/template-mail.js'
 import { checkTemplateName, normaliseLanguage } from '../templates/template-names.js'
 
@@ -97,6 +92,7 @@ export function createTemplateAdmin(store: Store, renderer: TemplateRenderer): T
     checkTemplateName(name)
     const lang = languageOf(language)
     // Names, sizes and syntax: a template that does not parse is never stored.
+    const { checkTemplate } = await loadTemplateEngine()
     const checked = checkTemplate(contentOf(content), { name, language: lang })
     return store.putTemplate(name, lang, checked)
   }
@@ -141,18 +137,19 @@ export function createTemplateAdmin(store: Store, renderer: TemplateRenderer): T
       if (content) {
         checkTemplateName(name)
         const lang = languageOf(language ?? 'en')
+        const { checkTemplate, compileTemplate, renderTemplate } = await loadTemplateEngine()
         const checked = checkTemplate(contentOf(content), { name, language: lang })
         const compiled = compileTemplate({ ...checked, name, language: lang })
         return { ...renderTemplate(compiled, context ?? {}, {}), name, language: lang, version: 0 }
       }
       const found = await renderer.resolve(name, language, version)
-      return { ...renderer.render(found.template, context), ...found.ref }
+      return { ...(await renderer.render(found.template, context)), ...found.ref }
     },
 
     async sync(dir, options = {}) {
       // Every file is checked (and parses) before the first is stored: one bad file leaves the
       // store as it was.
-      const files = await readTemplateFolder(dir)
+      const files = await (await loadTemplateFolder()).readTemplateFolder(dir)
       const result: TemplateSyncResult = { added: [], updated: [], unchanged: [], removed: [] }
       for (const f of files) {
         const { template, created } = await put(f.name, f.language, f.content)

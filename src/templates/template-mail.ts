@@ -1,14 +1,8 @@
 import { describeValue, InvalidMessageError, TemplateNotFoundError } from '../errors.js'
 import type { MailInput } from '../message/types.js'
 import type { Store, StoredTemplate, TemplateRef } from '../store/store.js'
-import {
-  compileTemplate,
-  createTemplateCache,
-  renderTemplate,
-  templateCacheKey,
-  type CompiledTemplate,
-  type RenderedTemplate,
-} from './template-engine.js'
+import type { CompiledTemplate, RenderedTemplate, TemplateCache } from './template-engine.js'
+import { loadTemplateEngine } from './lazy-engine.js'
 import { checkTemplateName, normaliseLanguage } from './template-names.js'
 
 /**
@@ -58,7 +52,7 @@ export interface TemplateRenderer {
    */
   resolve(name: unknown, language: unknown, version?: number): Promise<ResolvedTemplate>
   /** Renders a found template with `context` (HTML escaped, strict variables). */
-  render(template: StoredTemplate, context: unknown): RenderedTemplate
+  render(template: StoredTemplate, context: unknown): Promise<RenderedTemplate>
   /** A templated message as the plain message it renders to, and the template that made it. */
   toMail(input: TemplateMailInput): Promise<{ mail: MailInput; template: TemplateRef }>
 }
@@ -69,13 +63,15 @@ export function createTemplateRenderer(
 ): TemplateRenderer {
   // Versions never change once stored: a compiled version is good until evicted. The key has
   // the version's time too: a template removed and added again numbers from 1 again.
-  const compiled = createTemplateCache<CompiledTemplate>(200)
+  let compiled: TemplateCache<CompiledTemplate> | null = null
 
-  function compiledOf(template: StoredTemplate): CompiledTemplate {
-    const key = templateCacheKey(template)
+  async function compiledOf(template: StoredTemplate): Promise<CompiledTemplate> {
+    const engine = await loadTemplateEngine()
+    compiled ??= engine.createTemplateCache<CompiledTemplate>(200)
+    const key = engine.templateCacheKey(template)
     let found = compiled.get(key)
     if (!found) {
-      found = compileTemplate(template)
+      found = engine.compileTemplate(template)
       compiled.set(key, found)
     }
     return found
@@ -142,8 +138,9 @@ export function createTemplateRenderer(
     )
   }
 
-  function render(template: StoredTemplate, context: unknown): RenderedTemplate {
-    return renderTemplate(compiledOf(template), context ?? {}, {
+  async function render(template: StoredTemplate, context: unknown): Promise<RenderedTemplate> {
+    const engine = await loadTemplateEngine()
+    return engine.renderTemplate(await compiledOf(template), context ?? {}, {
       inlineCss: settings.inlineCss,
     })
   }
@@ -162,7 +159,7 @@ export function createTemplateRenderer(
       }
       const { template: name, language, context, ...rest } = input
       const found = await resolve(name, language)
-      const rendered = render(found.template, context)
+      const rendered = await render(found.template, context)
       const from = rest.from ?? settings.from ?? undefined
       if (from === undefined) {
         throw new InvalidMessageError(
