@@ -54,6 +54,10 @@ export function openSqliteDriver(options: SqliteDriverOptions): SqliteDriver {
     db.pragma('journal_mode = WAL')
     db.pragma('synchronous = FULL')
     db.pragma('foreign_keys = ON')
+    // Statement journals and sorts in memory, not in files under TMPDIR: a process killed
+    // between creating such a file and unlinking it (SQLite unlinks at once) would leave one
+    // behind; durability is the WAL's, which this does not touch.
+    db.pragma('temp_store = MEMORY')
     migrateSqlite(db)
   } catch (cause) {
     if (cause instanceof OutboxError) throw cause
