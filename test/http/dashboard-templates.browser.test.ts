@@ -127,7 +127,8 @@ describe.skipIf(!available)('the Templates page in Chromium', () => {
       () => document.querySelector('#preview-subject')?.textContent === 'Welcome aboard, Ann',
     )
     const frame = page.frameLocator('#preview-frame')
-    await expect(frame.locator('#greeting').textContent()).resolves.toBe('Hi there Ann, code A-1')
+    // The frame loads its new document after the subject is drawn: wait for it.
+    await frame.getByText('Hi there Ann, code A-1').waitFor()
     // Styled as the mail is: inline styles apply in the frame.
     await expect(
       frame.locator('#greeting').evaluate((p) => getComputedStyle(p).color),
@@ -147,7 +148,7 @@ describe.skipIf(!available)('the Templates page in Chromium', () => {
     await expect(page.locator('pre[data-part="subject"]').textContent()).resolves.toBe(
       'Welcome, {{ name }}',
     )
-    await expect(frame.locator('#greeting').textContent()).resolves.toBe('Hello Ann, code A-1')
+    await frame.getByText('Hello Ann, code A-1').waitFor()
     expect(page.url()).toContain('#/templates/welcome?language=en&version=1')
     // The sample context is kept across a reload.
     await page.reload()
@@ -262,10 +263,11 @@ describe.skipIf(!available)('the Templates page in Chromium', () => {
       () => document.querySelectorAll('table.template-versions tbody tr').length === 3,
     )
     expect(await versionRows(page)).toEqual([3, 2, 1])
-    await expect(page.locator('#preview-version').textContent()).resolves.toBe('version 3 (en)')
-    await expect(
-      page.frameLocator('#preview-frame').locator('#greeting').textContent(),
-    ).resolves.toBe('Hey Cy, code 9')
+    // The saved version's preview is asked for after the list is drawn: wait for its answer.
+    await page.waitForFunction(
+      () => document.querySelector('#preview-version')?.textContent === 'version 3 (en)',
+    )
+    await page.frameLocator('#preview-frame').getByText('Hey Cy, code 9').waitFor()
     const stored = await outbox.admin.templates.show('welcome', 'en')
     expect(stored).toMatchObject({ version: 3, subject: 'Hey {{ name }}!' })
   })
