@@ -96,11 +96,18 @@ export class InvalidImportError extends InvalidMessageError {
 export class ConfigError extends OutboxError {
   /** The option that is wrong, e.g. `upstream` or `retry.maxDelay`. */
   readonly key: string
+  /** Every problem found, one line each, each naming its option (just the message if one). */
+  readonly problems: readonly string[]
 
-  constructor(key: string, message: string, options?: { cause?: unknown; code?: ErrorCode }) {
+  constructor(
+    key: string,
+    message: string,
+    options?: { cause?: unknown; code?: ErrorCode; problems?: readonly string[] },
+  ) {
     super(options?.code ?? ErrorCodes.INVALID_CONFIG, message, options)
     this.name = 'ConfigError'
     this.key = key
+    this.problems = Object.freeze([...(options?.problems ?? [message])])
   }
 }
 

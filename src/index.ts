@@ -5,7 +5,14 @@
  */
 export { createOutbox } from './outbox.js'
 export type { Outbox, BatchItem } from './outbox.js'
-export type { OutboxOptions, Duration, BounceAddressSettings } from './config/outbox-options.js'
+export type {
+  OutboxOptions,
+  Duration,
+  BounceAddressSettings,
+  NamedUpstreamOptions,
+  RouteOptions,
+} from './config/outbox-options.js'
+export type { RoutingUpdate, ReconfigureResult } from './delivery/routing-update.js'
 export type { BounceIntake, IntakeResult } from './ingress/bounce-intake.js'
 export type { DkimKeyInput, DkimAlgorithm } from './config/dkim-settings.js'
 export type {

@@ -2,6 +2,12 @@ import type { Transport } from 'nodemailer'
 import { createAdmin, type Admin } from './admin/admin.js'
 import { resolveOutboxOptions, type OutboxOptions } from './config/outbox-options.js'
 import { createUpstreamSet } from './delivery/upstream-set.js'
+import { createLiveRouting } from './delivery/live-routing.js'
+import {
+  applyRoutingUpdate,
+  type ReconfigureResult,
+  type RoutingUpdate,
+} from './delivery/routing-update.js'
 import { attemptEvent, createEventHub, type OutboxEvent } from './events.js'
 import { ErrorCodes, InvalidMessageError, OutboxError } from './errors.js'
 import { createBounceIntake, type BounceIntake } from './ingress/bounce-intake.js'
@@ -102,6 +108,14 @@ export interface Outbox {
   }
   /** Stops workers (finishing sends in progress), closes the upstream and the store. */
   close(): Promise<void>
+  /**
+   * Changes the rate limits, routes and domain limits while running (what `outbox` does on
+   * SIGHUP): validated as `createOutbox()` validates them, then applied together for the next
+   * message a worker admits; messages in flight are not disturbed. Options left out keep their
+   * value. Throws `ConfigError` listing every problem, having changed nothing.
+   * @example outbox.reconfigure({ routes: [{ match: { to: '@gmail.com' }, upstream: 'ses' }], domainLimits: { 'gmail.com': '50/m' } })
+   */
+  reconfigure(update: RoutingUpdate): ReconfigureResult
 }
 
 /** See {@link Outbox.upstreamHealth}. */
@@ -144,10 +158,12 @@ export async function createOutbox(options: OutboxOptions = {}): Promise<Outbox>
     throw error
   }
   const health = upstreams.health
+  // Read through `routing.view` by workers and admin, so that reconfigure() reaches them.
+  const routing = createLiveRouting(config.routing)
   const deliveryDeps: DeliveryDeps = {
     store,
     upstreams,
-    routing: config.routing,
+    routing: routing.view,
     retry: config.retry,
     // An outage-deferred message waits for a probe, but never longer than the longest probe gap.
     upstreamParkMs: config.probe.maxDelayMs,
@@ -162,7 +178,7 @@ export async function createOutbox(options: OutboxOptions = {}): Promise<Outbox>
   const templates = createTemplateRenderer(store, config.templates)
   const admin = createAdmin(store, {
     maxAgeMs: config.maxAgeMs,
-    routing: config.routing,
+    routing: routing.view,
     webhooks: config.webhooks,
     templates,
   })
@@ -493,6 +509,11 @@ export async function createOutbox(options: OutboxOptions = {}): Promise<Outbox>
           connections: r.inUse,
         })),
       }
+    },
+
+    reconfigure(update) {
+      assertOpen()
+      return applyRoutingUpdate(update, { live: routing, upstreams })
     },
 
     async close() {

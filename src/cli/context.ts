@@ -40,14 +40,34 @@ const FLAG_KEYS = Object.fromEntries(
   ]),
 )
 
-/** Reads the configuration for a command; stops with exit code 2 and one line per problem. */
-export function commandConfig(command: Command): MergedConfig {
+/** Where a command's configuration comes from: what {@link loadConfig} reads. */
+export type ConfigSources = Parameters<typeof loadConfig>[0]
+
+/**
+ * A command's configuration sources, fixed now: the flags, a copy of the environment and the
+ * working directory, so that a daemon reloading its config (SIGHUP) reads the same file and
+ * merges it with what it started with.
+ */
+export function commandConfigSources(command: Command): ConfigSources {
   const opts = command.optsWithGlobals<Record<string, string | undefined>>()
   const flags: Partial<Record<keyof OutboxConfig, string>> = {}
   for (const [flag, key] of Object.entries(FLAG_KEYS)) {
     if (opts[flag] !== undefined) flags[key] = opts[flag]
   }
-  const merged = loadConfig({ configPath: opts.config, env: process.env, flags })
+  return {
+    ...(opts.config !== undefined ? { configPath: opts.config } : {}),
+    env: { ...process.env },
+    flags,
+    cwd: process.cwd(),
+  }
+}
+
+/** Reads the configuration for a command; stops with exit code 2 and one line per problem. */
+export function commandConfig(
+  command: Command,
+  sources: ConfigSources = commandConfigSources(command),
+): MergedConfig {
+  const merged = loadConfig(sources)
   if (merged.problems.length > 0) {
     throw new CliExit(
       EXIT.usage,
@@ -146,7 +166,8 @@ export async function openOutbox(
   }
 }
 
-function outboxOptions(
+/** The options of `createOutbox()` a configuration stands for. */
+export function outboxOptions(
   config: OutboxConfig,
   store: string | Store,
   logger: PinoLogger | undefined,

@@ -334,6 +334,7 @@ function throwProblems(problems: readonly string[], option: string, group: strin
     problems.length === 1
       ? `Option ${first}.`
       : `${group} options have ${problems.length} problems:\n${problems.map((p) => `  ${p}`).join('\n')}`,
+    { problems },
   )
 }
 

@@ -149,7 +149,15 @@ function tagPatterns(raw: unknown, path: string, problems: string[]): string[] |
   return [...new Set(list as string[])]
 }
 
-function rate(raw: unknown, path: string, problems: string[]): RateLimit | null | undefined {
+/**
+ * A rate as written (`14/s`, `{ count, perMs }`, null or `none` for none); undefined, with the
+ * problem pushed, when it is not one.
+ */
+export function parseRateOption(
+  raw: unknown,
+  path: string,
+  problems: string[],
+): RateLimit | null | undefined {
   if (raw === undefined || raw === null || raw === 'none') return null
   if (isObject(raw) && Number.isInteger(raw.count) && Number.isInteger(raw.perMs)) {
     const limit = { count: Number(raw.count), perMs: Number(raw.perMs) }
@@ -245,7 +253,7 @@ export function resolveRoutingSettings<Spec>(
             )
           } else maxConnections = n
         }
-        const limit = rate(entry.rateLimit, `${path}.rateLimit`, problems)
+        const limit = parseRateOption(entry.rateLimit, `${path}.rateLimit`, problems)
         if (urlOk && limit !== undefined) {
           upstreams.set(name, { spec: entry.url as Spec, maxConnections, rateLimit: limit })
         }
@@ -359,7 +367,7 @@ export function resolveRoutingSettings<Spec>(
           problems.push(`${path}: not a domain name`)
           continue
         }
-        const limit = rate(raw, path, problems)
+        const limit = parseRateOption(raw, path, problems)
         if (limit === undefined) continue
         if (limit === null) {
           problems.push(

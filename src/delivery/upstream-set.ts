@@ -11,8 +11,12 @@ export interface UpstreamRuntime {
   readonly name: string
   readonly upstream: Upstream
   readonly health: UpstreamHealth
-  /** Configured rate, shared by every worker on the store (bucket `upstream:<name>`). */
+  /**
+   * Configured rate, shared by every worker on the store (bucket `upstream:<name>`). Changed
+   * by a config reload; the bucket's key (and so its state in the store) stays the same.
+   */
   readonly rateLimit: RateLimit | null
+  setRateLimit(limit: RateLimit | null): void
   /** Without a configured rate: the one learned from its "slow down" replies, while it lasts. */
   readonly learned: LearnedLimit
   /** The rate its sends take tokens at, per second: configured, else learned; null for none. */
@@ -61,9 +65,10 @@ function createRuntime(
   name: string,
   upstream: Upstream,
   health: UpstreamHealth,
-  rateLimit: RateLimit | null,
+  initialRateLimit: RateLimit | null,
   maxConnections: number,
 ): UpstreamRuntime {
+  let rateLimit = initialRateLimit
   let inUse = 0
   const learned = createLearnedLimit()
   let downSince: Date | null = null
@@ -74,7 +79,12 @@ function createRuntime(
     name,
     upstream,
     health,
-    rateLimit,
+    get rateLimit() {
+      return rateLimit
+    },
+    setRateLimit(limit) {
+      rateLimit = limit
+    },
     learned,
     limitPerSecond: () => (rateLimit ? perSecond(rateLimit) : learned.current()),
     maxConnections,

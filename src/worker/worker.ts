@@ -216,7 +216,12 @@ export function createWorker(
           admission.held.every((h) => h.reason === 'rate-limited')
         ) {
           // Nothing may go now: back to the queue, due at its turn, without an attempt.
-          await giveBack([message], Math.min(...admission.held.map((h) => h.dueInMs)))
+          const dueInMs = Math.min(...admission.held.map((h) => h.dueInMs))
+          log.debug(
+            { id: message.id, dueInMs, limits: admission.held.map((h) => h.error) },
+            'over a rate limit: given back to the queue until its turn',
+          )
+          await giveBack([message], dueInMs)
           return
         }
         if (admission.waitMs > 0) {

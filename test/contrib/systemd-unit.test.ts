@@ -46,6 +46,7 @@ describe('contrib/systemd/outbox.service', () => {
     const expected: Record<string, string> = {
       Type: 'simple',
       ExecStart: '/usr/local/bin/outbox start',
+      ExecReload: '/bin/kill -HUP $MAINPID',
       WorkingDirectory: '/var/lib/outbox',
       User: 'outbox',
       EnvironmentFile: '-/etc/outbox/outbox.env',

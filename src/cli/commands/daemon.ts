@@ -10,7 +10,15 @@ import { startFailureLog, type FailureLog } from '../../logging/failure-log.js'
 import { openLogFile, type LogFile } from '../../logging/log-file.js'
 import type { Outbox } from '../../outbox.js'
 import type { Worker } from '../../worker/worker.js'
-import { CliExit, commandConfig, EXIT, openCliLog, openOutbox } from '../context.js'
+import {
+  CliExit,
+  commandConfig,
+  commandConfigSources,
+  EXIT,
+  openCliLog,
+  openOutbox,
+} from '../context.js'
+import { listenForHangup } from '../reload-config.js'
 
 /** Starts the SMTP listener the configuration describes. */
 async function startListener(
@@ -98,10 +106,12 @@ type DaemonKind = 'start' | 'worker' | 'smtp' | 'dashboard'
 
 /**
  * Runs until SIGTERM/SIGINT: `start` (worker, SMTP listener, HTTP), `worker`, `smtp` (listener
- * only) or `dashboard` (HTTP only).
+ * only) or `dashboard` (HTTP only). SIGHUP reloads the configuration (reload-config.ts).
  */
 async function runDaemon(command: Command, kind: DaemonKind): Promise<void> {
-  const { config } = commandConfig(command)
+  const hangup = listenForHangup()
+  const sources = commandConfigSources(command)
+  const { config } = commandConfig(command, sources)
   const log = openCliLog(config, 'stdout')
   const logger = log.logger
   const delivers = kind === 'start' || kind === 'worker'
@@ -173,11 +183,13 @@ async function runDaemon(command: Command, kind: DaemonKind): Promise<void> {
     `outbox ${kind}: ${smtp}${dashboard}queue in ${store}; ${where}`,
   )
 
+  hangup.ready({ sources, started: config, outbox: opened, logger })
   await new Promise<void>((resolve) => {
     let stopping = false
     const stop = (signal: string) => {
       if (stopping) return
       stopping = true
+      hangup.stop()
       logger.info({ signal }, 'stopping: finishing sends in progress, giving back the rest')
       // Ends with closing the failure log's file, which never rejects.
       void Promise.all([listener?.close(), http?.close()])
