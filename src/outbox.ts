@@ -28,6 +28,8 @@ import { openStore } from './store/open-store.js'
 import { followEvents, type EventStreamOptions } from './event-log/follow-events.js'
 import { startEventRetention } from './event-log/event-retention.js'
 import { registerWebhooks, startWebhookDispatcher } from './webhooks/webhook-dispatcher.js'
+import { submissionPreparer } from './sql-enqueue/prepare-submissions.js'
+import { drainSubmissions, startSubmissionIntake } from './sql-enqueue/submission-intake.js'
 import type { ExternalTransaction, NewMessage, StoredEvent, TemplateRef } from './store/store.js'
 import {
   createTemplateRenderer,
@@ -106,6 +108,12 @@ export interface Outbox {
   upstreamHealth(): UpstreamHealthView & {
     upstreams: (UpstreamHealthView & { name: string; connections: number })[]
   }
+  /**
+   * Moves mail enqueued with SQL (`SELECT outbox.enqueue(…)`, PostgreSQL) into the queue now,
+   * composed as `sendRaw()` composes it. Workers do this by themselves (at each commit, and
+   * every 2 s); resolves with how many submissions it took.
+   */
+  takeSqlSubmissions(): Promise<number>
   /** Stops workers (finishing sends in progress), closes the upstream and the store. */
   close(): Promise<void>
   /**
@@ -125,6 +133,15 @@ export interface UpstreamHealthView {
   misconfigured: boolean
   lastSuccessAt: Date | null
   lastError: string | null
+}
+
+/** A composed message and its options, on the way to the store. */
+interface EnqueueItem {
+  composed: ComposedMessage
+  opts: ResolvedSendOptions
+  template?: TemplateRef
+  /** Its queue id when it has one already (a SQL submission's); else a new one. */
+  id?: string
 }
 
 /**
@@ -266,25 +283,19 @@ export async function createOutbox(options: OutboxOptions = {}): Promise<Outbox>
     }
   }
 
-  async function enqueue(
-    items: { composed: ComposedMessage; opts: ResolvedSendOptions; template?: TemplateRef }[],
-    transaction: ExternalTransaction | null = items[0]?.opts.transaction ?? null,
-  ): Promise<SendResult[]> {
-    assertOpen()
-    items.forEach(({ opts }, i) => {
-      if (opts.upstream !== null && !upstreams.get(opts.upstream)) {
-        const field = items.length > 1 ? `[${i}].options.upstream` : 'options.upstream'
-        throw new InvalidMessageError(
-          field,
-          `\`${field}\` names no configured upstream: ${JSON.stringify(opts.upstream)} (known: ${upstreams.names.join(', ')}).`,
-        )
-      }
-    })
+  /**
+   * The messages to store for composed items: ids (a SQL submission brings its own), schedule,
+   * and the DKIM signature. `inTransaction`: nothing can be sent before the caller commits.
+   */
+  async function toMessages(
+    items: readonly EnqueueItem[],
+    inTransaction: boolean,
+  ): Promise<NewMessage[]> {
     // DKIM signing here, once: the stored bytes are the bytes sent, a retry never signs again.
     const raws = await Promise.all(items.map(({ composed }) => dkim.sign(composed.raw)))
     const now = Date.now()
-    const messages: NewMessage[] = items.map(({ composed, opts, template }, i) => ({
-      id: createQueueId(now),
+    return items.map(({ composed, opts, template, id }, i) => ({
+      id: id ?? createQueueId(now),
       messageId: composed.messageId,
       envelope: composed.envelope,
       raw: raws[i]!,
@@ -302,11 +313,27 @@ export async function createOutbox(options: OutboxOptions = {}): Promise<Outbox>
       checkSuppression: !opts.ignoreSuppression,
       // Inside the caller's transaction nothing is committed yet, so nothing can be sent yet.
       leaseTo:
-        opts.priority === 'now' && !transaction && (!opts.sendAt || opts.sendAt.getTime() <= now)
+        opts.priority === 'now' && !inTransaction && (!opts.sendAt || opts.sendAt.getTime() <= now)
           ? { owner: nowOwner, leaseMs: config.leaseMs }
           : undefined,
     }))
+  }
 
+  async function enqueue(
+    items: EnqueueItem[],
+    transaction: ExternalTransaction | null = items[0]?.opts.transaction ?? null,
+  ): Promise<SendResult[]> {
+    assertOpen()
+    items.forEach(({ opts }, i) => {
+      if (opts.upstream !== null && !upstreams.get(opts.upstream)) {
+        const field = items.length > 1 ? `[${i}].options.upstream` : 'options.upstream'
+        throw new InvalidMessageError(
+          field,
+          `\`${field}\` names no configured upstream: ${JSON.stringify(opts.upstream)} (known: ${upstreams.names.join(', ')}).`,
+        )
+      }
+    })
+    const messages = await toMessages(items, transaction !== null)
     const results = await store.enqueue(messages, transaction ? { transaction } : undefined)
     results.forEach((result, i) => {
       if (!result.duplicate) {
@@ -336,6 +363,16 @@ export async function createOutbox(options: OutboxOptions = {}): Promise<Outbox>
   }
 
   const limits = { maxMessageSize: config.maxMessageSize }
+  const prepareSubmissions = submissionPreparer({
+    limits,
+    knowsUpstream: (name) => upstreams.get(name) !== undefined,
+    toMessages: (items) => toMessages(items, true),
+    onRefused: (id, field, reason) =>
+      log.error(
+        { id, field, reason },
+        'mail enqueued with SQL cannot be queued; it is kept in the submissions table with the reason',
+      ),
+  })
 
   /** Composes a message, rendering its template first when it names one. */
   async function compose(
@@ -448,10 +485,17 @@ export async function createOutbox(options: OutboxOptions = {}): Promise<Outbox>
           leaseMs: config.leaseMs,
         })
         const retention = startEventRetention(store, config.eventsMaxAgeMs, log)
+        // Mail enqueued with SQL (outbox.enqueue()) comes into the queue through the workers.
+        const intake = startSubmissionIntake({
+          store,
+          prepare: prepareSubmissions,
+          settings: { maxMessageSize: config.maxMessageSize, upstreams: [...upstreams.names] },
+          logger: log,
+        })
         sidecar = {
           async stop() {
             retention.stop()
-            await dispatcher.stop()
+            await Promise.all([dispatcher.stop(), intake.stop()])
           },
         }
       }
@@ -462,6 +506,7 @@ export async function createOutbox(options: OutboxOptions = {}): Promise<Outbox>
     },
 
     async drain(workerOptions) {
+      await drainSubmissions(store, prepareSubmissions)
       const worker = newWorker('drain', workerOptions)
       await worker.start()
       await worker.done
@@ -478,6 +523,11 @@ export async function createOutbox(options: OutboxOptions = {}): Promise<Outbox>
         await dispatcher.stop()
       }
       return { ...worker.counts }
+    },
+
+    takeSqlSubmissions() {
+      assertOpen()
+      return drainSubmissions(store, prepareSubmissions)
     },
 
     events(options) {

@@ -265,9 +265,41 @@ export interface Store {
    */
   removeTemplate(name: string, language?: string): Promise<number>
 
+  /**
+   * Mail enqueued with SQL (`outbox.enqueue()`, where the backend has it): takes up to `limit`
+   * waiting submissions, oldest first, locked so that no other process takes them, and asks
+   * `prepare` for the message each becomes (composed as `sendRaw()` composes, its id the
+   * submission's) or why it cannot be taken. In one transaction it stores the messages and
+   * deletes their submissions; a refused one is kept with its reason and not offered again.
+   * Resolves with how many submissions it took (refused ones included).
+   */
+  takeSubmissions?(limit: number, prepare: PrepareSubmissions): Promise<number>
+
+  /** What `outbox.enqueue()` checks in the database: the size limit and the upstream names. */
+  configureSubmissions?(settings: { maxMessageSize: number; upstreams: string[] }): Promise<void>
+
   /** Closes connections. Further calls reject. */
   close(): Promise<void>
 }
+
+/** A message enqueued with SQL, as the database function checked and kept it. */
+export interface Submission {
+  id: string
+  raw: Buffer
+  from: string
+  to: string[]
+  priority: Priority
+  sendAt: Date | null
+  idempotencyKey: string | null
+  tags: string[]
+  upstream: string | null
+  ignoreSuppression: boolean
+}
+
+/** See {@link Store.takeSubmissions}: the messages to store, and the reason for each refused. */
+export type PrepareSubmissions = (
+  submissions: Submission[],
+) => Promise<{ messages: NewMessage[]; refused: Map<string, string> }>
 
 /** One language of a template as an operator writes it (Liquid source). */
 export interface TemplateContent {

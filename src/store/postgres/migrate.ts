@@ -58,7 +58,12 @@ export async function migratePostgres(
       )
     }
     for (const migration of migrations.slice(current)) {
-      await client.query(migration.sql.replaceAll('{{schema}}', schema))
+      // {{channel}}: the NOTIFY channel as a literal (the schema name is a plain identifier).
+      await client.query(
+        migration.sql
+          .replaceAll('{{schema}}', schema)
+          .replaceAll('{{channel}}', `'outbox:${schemaName}'`),
+      )
       await client.query(
         `INSERT INTO ${schema}.outbox_migrations (version, name) VALUES ($1, $2)`,
         [migration.version, migration.name],

@@ -1,3 +1,4 @@
+import { postgresSubmissions } from './submission-queries.js'
 import { priorityRank } from '../priority-rank.js'
 import type { NewMessage } from '../store.js'
 import type { CompletionRow, FilterSql, RowCodec, SqlDialect } from '../sql/dialect.js'
@@ -251,6 +252,7 @@ export function createPostgresDialect(s: string, channel: string): SqlDialect {
     ...postgresEvents(s),
     ...postgresSuppressions(s),
     ...postgresTemplates(s),
+    submissions: postgresSubmissions(s),
 
     insertMessages: (messages) => chunks(messages).map(insertChunk),
 

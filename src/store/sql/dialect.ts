@@ -1,3 +1,4 @@
+import type { SubmissionSql } from './submission-dialect.js'
 import type { MessageStatus } from '../../message/types.js'
 import type { NewMessage } from '../store.js'
 import type { Query } from './driver.js'
@@ -23,6 +24,8 @@ export interface SqlDialect extends ShapingSql, SuppressionSql, EventSql, Templa
   readonly codec: RowCodec
   /** Conditions on messages for filters and selectors; see `filter.ts`. */
   readonly filter: FilterSql
+  /** Mail enqueued from SQL, where the database has `outbox.enqueue()`. */
+  readonly submissions?: SubmissionSql
 
   // Enqueue.
   /**

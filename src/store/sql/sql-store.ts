@@ -28,6 +28,7 @@ import { createShaping } from './shaping.js'
 import { createSuppressions } from './suppressions.js'
 import { createEventLog } from './events.js'
 import { createTemplates, templateRefOf } from './templates.js'
+import { createSubmissions } from './submissions.js'
 
 /** Options of {@link createSqlStore}. */
 export interface SqlStoreOptions {
@@ -312,49 +313,70 @@ export function createSqlStore(options: SqlStoreOptions): Store {
     }
   }
 
+  /**
+   * Stores new messages within `tx` (see Store.enqueue); `stored` is how many were inserted.
+   * Also used inside the transaction that takes SQL submissions.
+   */
+  function enqueueWork(messages: readonly NewMessage[]) {
+    const plan = planInsert(messages)
+    const queries = dialect.insertMessages(plan.fresh)
+    let stored = 0
+    // The engine looks the recipients up where the dialect's insert does not.
+    const settle = dialect.settleSuppressed?.bind(dialect)
+    const checking = settle ? plan.fresh.filter((m) => m.checkSuppression) : []
+    const work = async (tx: SqlTransaction) => {
+      const hits =
+        checking.length > 0
+          ? await suppressedAmong(tx, checking)
+          : new Map<string, { address: string; reply: string }[]>()
+      const rows = await runCollect(tx, queries)
+      const inserted = new Set(ids(rows))
+      stored = inserted.size
+      if (settle && hits.size > 0) {
+        await runAll(tx, settleQueries(settle, plan.fresh, hits, inserted))
+      }
+      const suppressed = new Map<string, string[]>()
+      for (const [id, found] of hits)
+        suppressed.set(
+          id,
+          found.map((r) => r.address),
+        )
+      for (const row of rows) {
+        if (typeof row.suppressed !== 'string') continue
+        const id = String(row.id)
+        suppressed.set(id, [...(suppressed.get(id) ?? []), row.suppressed])
+      }
+      return (await insertResults(tx, messages, plan, inserted)).map((r) => ({
+        ...r,
+        suppressed: r.duplicate ? [] : (suppressed.get(r.id) ?? []),
+      }))
+    }
+    return { work, plan, queries, checking, stored: () => stored }
+  }
+
   const store: Store = {
     kind: dialect.kind,
     ...createShaping({ driver, dialect, op }),
     ...createSuppressions({ driver, dialect, op }),
     ...createEventLog({ driver, dialect, op }),
     ...createTemplates({ driver, dialect, op }),
+    ...createSubmissions({
+      driver,
+      sql: dialect.submissions,
+      codec,
+      op,
+      insert: async (tx, messages) => {
+        const insert = enqueueWork(messages)
+        await insert.work(tx)
+        return insert.stored()
+      },
+      woken: notifyLocal,
+    }),
 
     enqueue: (messages, enqueueOptions) =>
       op(async () => {
         if (messages.length === 0) return []
-        const plan = planInsert(messages)
-        const queries = dialect.insertMessages(plan.fresh)
-        let stored = 0
-        // The engine looks the recipients up where the dialect's insert does not.
-        const settle = dialect.settleSuppressed?.bind(dialect)
-        const checking = settle ? plan.fresh.filter((m) => m.checkSuppression) : []
-        const work = async (tx: SqlTransaction) => {
-          const hits =
-            checking.length > 0
-              ? await suppressedAmong(tx, checking)
-              : new Map<string, { address: string; reply: string }[]>()
-          const rows = await runCollect(tx, queries)
-          const inserted = new Set(ids(rows))
-          stored = inserted.size
-          if (settle && hits.size > 0) {
-            await runAll(tx, settleQueries(settle, plan.fresh, hits, inserted))
-          }
-          const suppressed = new Map<string, string[]>()
-          for (const [id, found] of hits)
-            suppressed.set(
-              id,
-              found.map((r) => r.address),
-            )
-          for (const row of rows) {
-            if (typeof row.suppressed !== 'string') continue
-            const id = String(row.id)
-            suppressed.set(id, [...(suppressed.get(id) ?? []), row.suppressed])
-          }
-          return (await insertResults(tx, messages, plan, inserted)).map((r) => ({
-            ...r,
-            suppressed: r.duplicate ? [] : (suppressed.get(r.id) ?? []),
-          }))
-        }
+        const { work, plan, queries, checking, stored } = enqueueWork(messages)
         const external = enqueueOptions?.transaction
         let results: EnqueueResult[]
         if (external) {
@@ -372,7 +394,7 @@ export function createSqlStore(options: SqlStoreOptions): Store {
           results = await driver.transaction(work)
         }
         // Inside the caller's transaction nothing is visible yet: workers learn at its commit.
-        if (stored > 0 && !external) notifyLocal()
+        if (stored() > 0 && !external) notifyLocal()
         return results
       }),
 
