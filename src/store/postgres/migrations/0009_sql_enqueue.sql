@@ -162,12 +162,17 @@ BEGIN
   END IF;
   IF opts ? 'send_at' THEN
     BEGIN
-      IF jsonb_typeof(opts->'send_at') <> 'string' THEN RAISE invalid_datetime_format; END IF;
+      -- ISO 8601 with its offset: a time without one would be read in the session's time
+      -- zone here and in the process's own by JavaScript.
+      IF jsonb_typeof(opts->'send_at') <> 'string' OR opts->>'send_at' !~
+         '^\d{4}-\d\d-\d\d[Tt ]\d\d:\d\d(:\d\d(\.\d{1,9})?)?([Zz]|[+-]\d\d(:?\d\d)?)$' THEN
+        RAISE invalid_datetime_format;
+      END IF;
       v_send_at := (opts->>'send_at')::timestamptz;
       IF NOT isfinite(v_send_at) THEN RAISE invalid_datetime_format; END IF;
     EXCEPTION WHEN invalid_datetime_format OR datetime_field_overflow OR invalid_text_representation THEN
       PERFORM {{schema}}.invalid('options.send_at',
-        format('options.send_at is not a valid time: %s; give an ISO 8601 time such as 2030-01-02T03:04:05Z.', opts->'send_at'));
+        format('options.send_at is not a valid time: %s; give an ISO 8601 time with its offset, such as 2030-01-02T03:04:05Z or 2030-01-02T04:04:05+01:00.', opts->'send_at'));
     END;
   END IF;
   IF opts ? 'idempotency_key' THEN
