@@ -1,3 +1,4 @@
+import { submissionsLine } from './submissions-check.js'
 import Database from 'better-sqlite3'
 import { existsSync, readFileSync, realpathSync } from 'node:fs'
 import { dirname, resolve, sep } from 'node:path'
@@ -192,6 +193,35 @@ async function checkPostgres(url: string): Promise<CheckResult[]> {
       current = Number(row.rows[0]?.v ?? 0)
     }
     results.push(schemaLine(current, latestVersion('postgres'), `schema ${schemaName}`))
+    const submissions = await client.query<{ t: string | null }>('SELECT to_regclass($1) AS t', [
+      `${quoted}.submissions`,
+    ])
+    if (submissions.rows[0]?.t != null) {
+      const { rows } = await client.query<{
+        waiting: number
+        refused: number
+        oldest: number | null
+        last_error: string | null
+      }>(
+        `SELECT count(*) FILTER (WHERE error IS NULL)::int AS waiting,
+           count(*) FILTER (WHERE error IS NOT NULL)::int AS refused,
+           extract(epoch FROM now() - min(created_at) FILTER (WHERE error IS NULL))::float8 AS oldest,
+           (SELECT error FROM ${quoted}.submissions WHERE error IS NOT NULL ORDER BY seq DESC LIMIT 1) AS last_error
+         FROM ${quoted}.submissions`,
+      )
+      const row = rows[0]!
+      results.push(
+        submissionsLine(
+          {
+            waiting: row.waiting,
+            refused: row.refused,
+            oldestSeconds: row.oldest,
+            lastError: row.last_error,
+          },
+          `${schemaName}.submissions`,
+        ),
+      )
+    }
     const fsync = (await client.query<{ fsync: string }>('SHOW fsync')).rows[0]?.fsync
     const commit = (await client.query<{ synchronous_commit: string }>('SHOW synchronous_commit'))
       .rows[0]?.synchronous_commit

@@ -6,7 +6,13 @@ import { join } from 'node:path'
 import { SMTPServer } from 'smtp-server'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { freePort } from '../helpers/free-port.js'
-import { dropSchemas, postgresAvailable, postgresStoreUrl } from '../helpers/postgres.js'
+import pg from 'pg'
+import {
+  dropSchemas,
+  POSTGRES_URL,
+  postgresAvailable,
+  postgresStoreUrl,
+} from '../helpers/postgres.js'
 import { runCli } from '../helpers/run-cli.js'
 import { startDnsStub } from '../helpers/dns-stub.js'
 import { createSmtpSink, type SmtpSink } from '../helpers/smtp-sink.js'
@@ -291,6 +297,35 @@ describe('outbox doctor', () => {
       const durability = line(lines, 'store durability')
       expect(durability.status).toBe('ok')
       expect(durability.found).toMatch(/^fsync on, synchronous_commit \w+/)
+      expect(line(lines, 'store sql enqueue')).toMatchObject({
+        status: 'ok',
+        found: '0 submission(s) waiting, none refused',
+      })
+      // A submission no worker could take, and one no worker has taken for two minutes.
+      const db = new pg.Client({ connectionString: POSTGRES_URL })
+      await db.connect()
+      closers.push(() => db.end())
+      await db.query(
+        `SELECT "${schema}".enqueue('Subject: x'::bytea, 'a@example.com', ARRAY['b@example.com'])`,
+      )
+      await db.query(`UPDATE "${schema}".submissions SET created_at = now() - interval '2 minutes'`)
+      const waiting = line(
+        (await doctor(['--store', store, ...(await freeListen())])).lines,
+        'store sql enqueue',
+      )
+      expect(waiting.status).toBe('warn')
+      expect(waiting.found).toMatch(/^1 submission\(s\) waiting, the oldest for 12\d s$/)
+      expect(waiting.fix).toMatch(/start a worker/)
+      await db.query(
+        `UPDATE "${schema}".submissions SET error = 'options.upstream: names no configured upstream'`,
+      )
+      const refused = await doctor(['--store', store, ...(await freeListen())])
+      expect(line(refused.lines, 'store sql enqueue')).toMatchObject({
+        status: 'warn',
+        found: `1 submission(s) refused, kept in ${schema}.submissions; the newest: options.upstream: names no configured upstream`,
+      })
+      // A warning is not a failure.
+      expect(refused.code).toBe(0)
     })
   })
 })
