@@ -109,7 +109,7 @@ export interface Outbox {
     upstreams: (UpstreamHealthView & { name: string; connections: number })[]
   }
   /**
-   * Moves mail enqueued with SQL (`SELECT outbox.enqueue(…)`, PostgreSQL) into the queue now,
+   * Moves mail enqueued with SQL (PostgreSQL, MariaDB: see their migrations) into the queue now,
    * composed as `sendRaw()` composes it. Workers do this by themselves (at each commit, and
    * every 2 s); resolves with how many submissions it took.
    */

@@ -6,10 +6,14 @@ const SLOW_MS = 250
 /** How long after new work the poll stays fast. */
 const FAST_FOR_MS = 5000
 
-/** What one poll reads: the newest message's creation time, and whether anything is due now. */
+/**
+ * What one poll reads: the newest message's creation time, whether anything is due now, and
+ * the newest SQL submission's seq (`CALL <prefix>enqueue()`: mail that is not a message yet).
+ */
 export interface WorkMark {
   newest: number | null
   due: boolean
+  submitted?: number | null
 }
 
 /**
@@ -17,8 +21,8 @@ export interface WorkMark {
  * short poll of one cheap statement (a few index seeks). It runs only while this process has
  * listeners (workers) and they are idle: while `busy()` (their claims keep finding work, and
  * they claim again by themselves) it reads nothing. It calls `onWork` when a message newer
- * than any seen arrived, or when something became due. Workers in the same process are woken
- * at once by the store itself and never wait for it.
+ * than any seen arrived, when something became due, or when mail was enqueued with SQL.
+ * Workers in the same process are woken at once by the store itself and never wait for it.
  */
 export function startCommitPoller(options: {
   read: () => Promise<WorkMark>
@@ -50,8 +54,9 @@ export function startCommitPoller(options: {
       failing = false
       const fresh = last !== null && (mark.newest ?? 0) > (last.newest ?? 0)
       const becameDue = last !== null && mark.due && !last.due
+      const submitted = last !== null && (mark.submitted ?? 0) > (last.submitted ?? 0)
       last = mark
-      if (!stopped && (fresh || becameDue)) {
+      if (!stopped && (fresh || becameDue || submitted)) {
         lastChangeAt = Date.now()
         options.onWork()
       }

@@ -18,7 +18,7 @@ export interface MariadbDriverOptions {
   poolSize: number
   migrate: boolean
   ifMissing: 'create' | 'refuse'
-  /** The statement the wake-up poll runs: `newest` (ms) and `due` (0/1). */
+  /** The statement the wake-up poll runs: `newest` (ms), `due` (0/1), `submitted` (a seq). */
   workMark: Query
   logger: Logger
 }
@@ -234,6 +234,7 @@ export async function openMariadbDriver(options: MariadbDriverOptions): Promise<
           return {
             newest: row.newest == null ? null : Number(row.newest),
             due: Number(row.due) === 1,
+            submitted: row.submitted == null ? null : Number(row.submitted),
           }
         },
         busy: () => Date.now() - lastFruitfulClaim < BUSY_AFTER_CLAIM_MS,

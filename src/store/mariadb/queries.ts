@@ -10,6 +10,7 @@ import { mariadbShaping } from './shaping-queries.js'
 import { mariadbSuppressions } from './suppression-queries.js'
 import { mariadbEvents } from './event-queries.js'
 import { mariadbTemplates } from './template-queries.js'
+import { mariadbSubmissions } from './submission-queries.js'
 import {
   NOW,
   inList,
@@ -73,6 +74,7 @@ export function createMariadbDialect(prefix: string): SqlDialect & { workMark():
     ...mariadbEvents(prefix),
     ...mariadbSuppressions(prefix),
     ...mariadbTemplates(prefix),
+    submissions: mariadbSubmissions(prefix),
 
     insertMessages: (messages) => insertMessages(prefix, messages),
 
@@ -193,9 +195,11 @@ export function createMariadbDialect(prefix: string): SqlDialect & { workMark():
         const due = CLAIMABLE_RANKS.map(
           (rank) => `EXISTS (SELECT 1 FROM ${M} WHERE claim_rank = ${rank} AND due_at <= ${NOW})`,
         )
+        // submitted: the newest submission of CALL <prefix>enqueue() (AUTO_INCREMENT grows).
         return `SELECT (SELECT MAX(created_at) FROM ${M}) AS newest,
           (${due.join(' OR ')} OR EXISTS (SELECT 1 FROM ${M}
-            WHERE status = 'sending' AND lease_expires_at <= ${NOW})) AS due`
+            WHERE status = 'sending' AND lease_expires_at <= ${NOW})) AS due,
+          (SELECT MAX(seq) FROM ${prefix}submissions) AS submitted`
       }, 'workMark'),
 
     messageRow: (id) => q((p) => `SELECT ${SUMMARY}, m.template FROM ${M} m WHERE m.id = ${p(id)}`),
