@@ -251,11 +251,11 @@ body: BEGIN
   END IF;
 
   IF JSON_CONTAINS_PATH(v_opts, 'one', '$.send_at') THEN
-    -- ISO 8601: a date, or a date and a time to the minute, second or fraction, with Z or an
-    -- offset (none: UTC).
+    -- ISO 8601, a date and a time to the minute, second or fraction, with Z or an offset: a
+    -- time without one would mean the server's zone here and the process's in JavaScript.
     SET v_item = JSON_EXTRACT(v_opts, '$.send_at');
     SET v_text = IF(JSON_TYPE(v_item) = 'STRING', JSON_UNQUOTE(v_item), NULL);
-    IF v_text REGEXP '^[0-9]{4}-[0-9]{2}-[0-9]{2}([Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.,][0-9]{1,9})?)?([Zz]|[+-][0-9]{2}(:?[0-9]{2})?)?)?\\z' THEN
+    IF v_text REGEXP '^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.,][0-9]{1,9})?)?([Zz]|[+-][0-9]{2}(:?[0-9]{2})?)\\z' THEN
       -- The zone, in what follows the date (or NULL).
       SET v_zone = NULLIF(REGEXP_SUBSTR(SUBSTRING(v_text, 11), '([Zz]|[+-][0-9]{2}(:?[0-9]{2})?)\\z'), '');
       BEGIN
@@ -270,7 +270,7 @@ body: BEGIN
     END IF;
     IF v_date IS NULL THEN
       CALL {{prefix}}enqueue_invalid('options.send_at', CONCAT('options.send_at is not a valid time: ',
-        LEFT(v_item, 100), '; give an ISO 8601 time such as 2030-01-02T03:04:05Z.'));
+        LEFT(v_item, 100), '; give an ISO 8601 time with its offset, such as 2030-01-02T03:04:05Z or 2030-01-02T04:04:05+01:00.'));
     END IF;
     -- The offset as +HH or +HHMM, in minutes east of UTC.
     SET v_zone = REPLACE(v_zone, ':', '');
