@@ -13,6 +13,13 @@ import {
   postgresAvailable,
   postgresStoreUrl,
 } from '../helpers/postgres.js'
+import {
+  createTestDatabase,
+  dropTestDatabases,
+  mariadbAvailable,
+  mariadbUrl,
+} from '../helpers/mariadb.js'
+import { redisServerInstalled, startRedisServer } from '../helpers/redis-server.js'
 import { runCli } from '../helpers/run-cli.js'
 import { startDnsStub } from '../helpers/dns-stub.js'
 import { createSmtpSink, type SmtpSink } from '../helpers/smtp-sink.js'
@@ -327,5 +334,49 @@ describe('outbox doctor', () => {
       // A warning is not a failure.
       expect(refused.code).toBe(0)
     })
+  })
+  describe('MariaDB store', async () => {
+    const available = await mariadbAvailable()
+    it.skipIf(!available)('store lines ok, with innodb_flush_log_at_trx_commit', async () => {
+      const database = await createTestDatabase('doctor')
+      closers.push(() => dropTestDatabases([database]))
+      const store = mariadbUrl(database)
+      expect((await runCli(['migrate', '--store', store], { cwd })).code).toBe(0)
+      const { lines, code, text } = await doctor(['--store', store, ...(await freeListen())])
+      expect(line(lines, 'store').status).toBe('ok')
+      expect(line(lines, 'store schema').found).toMatch(/current/)
+      // This machine's server flushes at every commit (the durable setting).
+      expect(line(lines, 'store durability')).toMatchObject({
+        status: 'ok',
+        found: 'innodb_flush_log_at_trx_commit 1',
+      })
+      expect(code, text).toBe(0)
+    })
+  })
+
+  describe('Redis store', () => {
+    const installed = redisServerInstalled()
+    it.skipIf(!installed)(
+      'fails without the append-only file, ok with it synced always',
+      async () => {
+        const volatile = await startRedisServer(['--appendonly', 'no', '--save', ''])
+        closers.push(() => volatile.close())
+        const bad = await doctor(['--store', volatile.url, ...(await freeListen())])
+        expect(bad.code, bad.text).toBe(1)
+        expect(line(bad.lines, 'store durability')).toMatchObject({
+          status: 'fail',
+          found: expect.stringMatching(/^appendonly no/) as unknown,
+          fix: expect.stringMatching(/append-only file/) as unknown,
+        })
+        const durable = await startRedisServer()
+        closers.push(() => durable.close())
+        const good = await doctor(['--store', durable.url, ...(await freeListen())])
+        expect(line(good.lines, 'store durability')).toMatchObject({
+          status: 'ok',
+          found: expect.stringMatching(/^appendonly yes, appendfsync always/) as unknown,
+        })
+        expect(good.code, good.text).toBe(0)
+      },
+    )
   })
 })
