@@ -1,3 +1,8 @@
+import { expect } from 'vitest'
+import type { Outbox } from '../../src/index.js'
+import type { ExternalTransaction } from '../../src/store/store.js'
+import { dnsValue, newDkimKey, verifyDkim } from './dkim.js'
+
 /**
  * What the SQL enqueue tests of every database share: the messages both paths (sendRaw() and
  * the database's enqueue routine) store and compare, the normalising of what differs by nature
@@ -150,3 +155,67 @@ export const TRICKY_ADDRESSES = [
   '😀'.repeat(155) + '@example.com',
   'a@b.c\r\n',
 ]
+
+/** The DKIM key of the comparison's Outbox (Ed25519: deterministic signatures). */
+export const DKIM_KEY = newDkimKey('ed25519-sha256')
+export const DKIM = [
+  {
+    domain: 'example.com',
+    selector: 's1',
+    privateKey: DKIM_KEY,
+    algorithm: 'ed25519-sha256' as const,
+  },
+]
+
+/** What {@link expectSameAsSendRaw} needs of one database. */
+export interface SqlPath {
+  /** Runs `work` in a transaction of the app's own connection, and commits. */
+  inTransaction<T>(work: (db: ExternalTransaction) => Promise<T>): Promise<T>
+  /** The database's enqueue routine; resolves with the queue id. */
+  sqlEnqueue(
+    raw: string | Buffer,
+    from: string,
+    to: string[],
+    options: Record<string, unknown>,
+  ): Promise<string>
+  /** Everything stored for one message, normalised (see normaliseStored). */
+  storedRows(id: string): Promise<{ message: unknown[] }>
+  /** The stored bytes of one message. */
+  body(id: string): Promise<Buffer>
+}
+
+/**
+ * For each case, stores it with sendRaw() in a transaction and with the SQL routine, moves the
+ * submission into the queue, and expects the same rows; the SQL path's DKIM signature must
+ * verify (an Outbox configured with {@link DKIM}; `gone@example.com` suppressed).
+ */
+export async function expectSameAsSendRaw(outbox: Outbox, path: SqlPath): Promise<void> {
+  for (const c of CASES) {
+    const options = pathed(c.options, 'rawpath') as Record<string, unknown>
+    // Inside the caller's transaction, as the SQL path always is.
+    const rawId = await path.inTransaction(
+      async (db) =>
+        (await outbox.sendRaw({ from: c.from, to: c.to, raw: c.raw }, { ...options, db })).id,
+    )
+    const sqlId = await path.sqlEnqueue(
+      c.raw,
+      c.from,
+      c.to,
+      sqlOptions(pathed(c.options, 'sqlpath') as CaseOptions),
+    )
+    expect(sqlId).toMatch(/^[0-9a-hjkmnp-tv-z]{20}$/)
+    expect(await outbox.takeSqlSubmissions()).toBe(1)
+    const [fromRaw, fromSql] = [await path.storedRows(rawId), await path.storedRows(sqlId)]
+    expect(fromSql, c.name).toEqual(fromRaw)
+    expect(fromSql.message, c.name).toHaveLength(1)
+    const checks = await verifyDkim(await path.body(sqlId), {
+      's1._domainkey.example.com': dnsValue(DKIM_KEY),
+    })
+    // Signed by its From domain; a message without a From is not signed, by either path.
+    const signed = /^From:/im.test(c.raw.toString())
+    expect(
+      checks.map((check) => check.result),
+      c.name,
+    ).toEqual(signed ? ['pass'] : ['none'])
+  }
+}
