@@ -293,6 +293,9 @@ describe.skipIf(!available)('the Templates page in Chromium', () => {
     })
 
     await page.goto(`${server.url}/#/templates/welcome?language=de`)
+    // A new hash: the receipt's page (which has a "Delete de" too) stays until welcome's is drawn.
+    await page.getByRole('heading', { name: 'welcome', exact: true }).waitFor()
+    await page.getByRole('heading', { name: 'Versions (de)' }).waitFor()
     await page.getByRole('button', { name: 'Delete de' }).click()
     await page.waitForFunction(() => document.querySelectorAll('[data-language]').length === 1)
     expect(dialogs.at(-1)).toContain('Delete de of template welcome')
