@@ -319,20 +319,23 @@ export async function createOutbox(options: OutboxOptions = {}): Promise<Outbox>
     }))
   }
 
+  /** Refuses a message's own `upstream` option naming no configured upstream. */
+  function checkUpstream(opts: ResolvedSendOptions, field: string): void {
+    if (opts.upstream === null || upstreams.get(opts.upstream)) return
+    throw new InvalidMessageError(
+      field,
+      `\`${field}\` names no configured upstream: ${JSON.stringify(opts.upstream)} (known: ${upstreams.names.join(', ')}).`,
+    )
+  }
+
   async function enqueue(
     items: EnqueueItem[],
     transaction: ExternalTransaction | null = items[0]?.opts.transaction ?? null,
   ): Promise<SendResult[]> {
     assertOpen()
-    items.forEach(({ opts }, i) => {
-      if (opts.upstream !== null && !upstreams.get(opts.upstream)) {
-        const field = items.length > 1 ? `[${i}].options.upstream` : 'options.upstream'
-        throw new InvalidMessageError(
-          field,
-          `\`${field}\` names no configured upstream: ${JSON.stringify(opts.upstream)} (known: ${upstreams.names.join(', ')}).`,
-        )
-      }
-    })
+    items.forEach(({ opts }, i) =>
+      checkUpstream(opts, items.length > 1 ? `[${i}].options.upstream` : 'options.upstream'),
+    )
     const messages = await toMessages(items, transaction !== null)
     const results = await store.enqueue(messages, transaction ? { transaction } : undefined)
     results.forEach((result, i) => {
@@ -365,7 +368,7 @@ export async function createOutbox(options: OutboxOptions = {}): Promise<Outbox>
   const limits = { maxMessageSize: config.maxMessageSize }
   const prepareSubmissions = submissionPreparer({
     limits,
-    knowsUpstream: (name) => upstreams.get(name) !== undefined,
+    checkUpstream: (opts) => checkUpstream(opts, 'options.upstream'),
     toMessages: (items) => toMessages(items, true),
     onRefused: (id, field, reason) =>
       log.error(

@@ -21,7 +21,8 @@ export interface PreparedSubmission {
  */
 export function submissionPreparer(deps: {
   limits: ComposeLimits
-  knowsUpstream(name: string): boolean
+  /** Throws InvalidMessageError for an `upstream` option naming no configured upstream. */
+  checkUpstream(opts: ResolvedSendOptions): void
   toMessages(items: PreparedSubmission[]): Promise<NewMessage[]>
   /** Told of each refused submission (to log it: the caller of SQL saw no error). */
   onRefused(id: string, field: string, reason: string): void
@@ -44,7 +45,7 @@ export function submissionPreparer(deps: {
 
 async function prepareOne(
   submission: Submission,
-  deps: { limits: ComposeLimits; knowsUpstream(name: string): boolean },
+  deps: { limits: ComposeLimits; checkUpstream(opts: ResolvedSendOptions): void },
 ): Promise<PreparedSubmission> {
   const composed = await composeRaw(
     { from: submission.from, to: submission.to, raw: submission.raw },
@@ -58,11 +59,6 @@ async function prepareOne(
     ...(submission.upstream ? { upstream: submission.upstream } : {}),
     ignoreSuppression: submission.ignoreSuppression,
   })
-  if (opts.upstream !== null && !deps.knowsUpstream(opts.upstream)) {
-    throw new InvalidMessageError(
-      'options.upstream',
-      `\`options.upstream\` names no configured upstream: ${JSON.stringify(opts.upstream)}.`,
-    )
-  }
+  deps.checkUpstream(opts)
   return { id: submission.id, composed, opts }
 }
