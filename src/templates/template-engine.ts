@@ -9,6 +9,7 @@ import {
 } from '../errors.js'
 import type { StoredTemplate, TemplateContent } from '../store/store.js'
 import { htmlToPlainText, inlineStyles, subjectLine } from './html-output.js'
+import { createRenderTimeLimit } from './render-time-limit.js'
 import { LANGUAGE_REGISTER, registerFormatFilters } from './template-filters.js'
 import { normaliseLanguage } from './template-names.js'
 
@@ -41,7 +42,10 @@ export const TEMPLATE_LIMITS = Object.freeze({
   partLength: 1024 * 1024,
   /** The subject's source, in characters: one header line's worth (RFC 5322 §2.1.1). */
   subjectLength: 998,
-  /** Milliseconds one rendering (subject, HTML and text together) may take. */
+  /**
+   * Milliseconds of CPU time one rendering (subject, HTML and text together) may take: CPU, not
+   * wall-clock, so a busy machine does not refuse valid mail (`render-time-limit.ts`).
+   */
   renderTime: 1000,
   /**
    * Liquid's allocation count for one rendering, in characters or elements: about 10 MB. It
@@ -96,7 +100,6 @@ function createEngine(options: LiquidOptions): Liquid {
     timezoneOffset: 0,
     locale: 'en-US',
     parseLimit: TEMPLATE_LIMITS.partLength,
-    renderLimit: TEMPLATE_LIMITS.renderTime,
     memoryLimit: TEMPLATE_LIMITS.memory,
     ...options,
   })
@@ -134,10 +137,9 @@ function createRenderScope(
     { sync: true },
     {
       liquid: engine,
-      ...(shareLimitsWith && {
-        memoryLimit: shareLimitsWith.memoryLimit,
-        renderLimit: shareLimitsWith.renderLimit,
-      }),
+      renderLimit:
+        shareLimitsWith?.renderLimit ?? createRenderTimeLimit(TEMPLATE_LIMITS.renderTime),
+      ...(shareLimitsWith && { memoryLimit: shareLimitsWith.memoryLimit }),
     },
   )
   scope.setRegister(LANGUAGE_REGISTER, language)
@@ -406,7 +408,7 @@ function renderError(compiled: CompiledTemplate, part: TemplatePart, error: unkn
   if (/limit exceeded$/.test(message)) {
     return new TemplateRenderError(
       part,
-      `${where}: ${message}: one rendering may take ${TEMPLATE_LIMITS.renderTime} ms and allocate ` +
+      `${where}: ${message}: one rendering may take ${TEMPLATE_LIMITS.renderTime} ms of CPU and allocate ` +
         'about 10 MB. Is a loop running over far more than it should?',
       { cause: error },
     )
