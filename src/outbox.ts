@@ -29,7 +29,11 @@ import { followEvents, type EventStreamOptions } from './event-log/follow-events
 import { startEventRetention } from './event-log/event-retention.js'
 import { registerWebhooks, startWebhookDispatcher } from './webhooks/webhook-dispatcher.js'
 import { submissionPreparer } from './sql-enqueue/prepare-submissions.js'
-import { drainSubmissions, startSubmissionIntake } from './sql-enqueue/submission-intake.js'
+import {
+  drainSubmissions,
+  startSubmissionIntake,
+  type TakeSubmissions,
+} from './sql-enqueue/submission-intake.js'
 import type { ExternalTransaction, NewMessage, StoredEvent, TemplateRef } from './store/store.js'
 import {
   createTemplateRenderer,
@@ -377,6 +381,18 @@ export async function createOutbox(options: OutboxOptions = {}): Promise<Outbox>
       ),
   })
 
+  /** Moves SQL submissions into the queue; each message stored counts as enqueued, as sendRaw()'s do. */
+  const storeTake = store.takeSubmissions?.bind(store)
+  const takeSubmissions: TakeSubmissions | undefined =
+    storeTake &&
+    (async (limit) => {
+      const { taken, stored } = await storeTake(limit, prepareSubmissions)
+      for (const { id, priority } of stored) {
+        deliveryDeps.events.emit({ type: 'enqueued', id, priority })
+      }
+      return taken
+    })
+
   /** Composes a message, rendering its template first when it names one. */
   async function compose(
     mail: MailInput | TemplateMailInput,
@@ -491,7 +507,7 @@ export async function createOutbox(options: OutboxOptions = {}): Promise<Outbox>
         // Mail enqueued with SQL (outbox.enqueue()) comes into the queue through the workers.
         const intake = startSubmissionIntake({
           store,
-          prepare: prepareSubmissions,
+          take: takeSubmissions,
           settings: { maxMessageSize: config.maxMessageSize, upstreams: [...upstreams.names] },
           logger: log,
         })
@@ -509,7 +525,7 @@ export async function createOutbox(options: OutboxOptions = {}): Promise<Outbox>
     },
 
     async drain(workerOptions) {
-      await drainSubmissions(store, prepareSubmissions)
+      await drainSubmissions(takeSubmissions)
       const worker = newWorker('drain', workerOptions)
       await worker.start()
       await worker.done
@@ -530,7 +546,7 @@ export async function createOutbox(options: OutboxOptions = {}): Promise<Outbox>
 
     takeSqlSubmissions() {
       assertOpen()
-      return drainSubmissions(store, prepareSubmissions)
+      return drainSubmissions(takeSubmissions)
     },
 
     events(options) {

@@ -1,5 +1,12 @@
 import type { Logger } from '../logger.js'
-import type { PrepareSubmissions, Store } from '../store/store.js'
+import type { Store } from '../store/store.js'
+
+/**
+ * Moves up to `limit` submissions into the queue (the store's `takeSubmissions` with the
+ * outbox's composing, telling its listeners of each message stored); resolves with how many it
+ * took. Absent when the store has no SQL enqueue.
+ */
+export type TakeSubmissions = (limit: number) => Promise<number>
 
 /** Most submissions moved into the queue in one transaction. */
 const BATCH = 100
@@ -19,13 +26,12 @@ const MAX_DRAIN_ROUNDS = 10_000
  * may run it: each submission is locked by the one that takes it.
  */
 export function startSubmissionIntake(deps: {
-  store: Store
-  prepare: PrepareSubmissions
+  store: Pick<Store, 'onEnqueue' | 'configureSubmissions'>
+  take: TakeSubmissions | undefined
   settings: { maxMessageSize: number; upstreams: string[] }
   logger: Logger
 }): { stop(): Promise<void> } {
-  const { store, logger } = deps
-  const take = store.takeSubmissions?.bind(store)
+  const { store, take, logger } = deps
   if (!take) return { stop: async () => undefined }
   let stopped = false
   let wake: (() => void) | null = null
@@ -56,7 +62,7 @@ export function startSubmissionIntake(deps: {
       woken = false
       const lookedAt = Date.now()
       try {
-        const taken = await take(BATCH, deps.prepare)
+        const taken = await take(BATCH)
         if (taken === BATCH) continue
       } catch (error) {
         logger.warn(
@@ -84,11 +90,11 @@ export function startSubmissionIntake(deps: {
 }
 
 /** Moves every waiting submission into the queue now (for a one-shot drain). */
-export async function drainSubmissions(store: Store, prepare: PrepareSubmissions): Promise<number> {
-  if (!store.takeSubmissions) return 0
+export async function drainSubmissions(take: TakeSubmissions | undefined): Promise<number> {
+  if (!take) return 0
   let total = 0
   for (let round = 0; round < MAX_DRAIN_ROUNDS; round++) {
-    const taken = await store.takeSubmissions(BATCH, prepare)
+    const taken = await take(BATCH)
     total += taken
     if (taken < BATCH) break
   }

@@ -271,9 +271,10 @@ export interface Store {
    * `prepare` for the message each becomes (composed as `sendRaw()` composes, its id the
    * submission's) or why it cannot be taken. In one transaction it stores the messages and
    * deletes their submissions; a refused one is kept with its reason and not offered again.
-   * Resolves with how many submissions it took (refused ones included).
+   * Resolves with how many submissions it took (refused ones included) and the messages it
+   * stored (not those whose idempotency key matched an earlier message).
    */
-  takeSubmissions?(limit: number, prepare: PrepareSubmissions): Promise<number>
+  takeSubmissions?(limit: number, prepare: PrepareSubmissions): Promise<TakenSubmissions>
 
   /** What `outbox.enqueue()` checks in the database: the size limit and the upstream names. */
   configureSubmissions?(settings: { maxMessageSize: number; upstreams: string[] }): Promise<void>
@@ -294,6 +295,14 @@ export interface Submission {
   tags: string[]
   upstream: string | null
   ignoreSuppression: boolean
+}
+
+/** What {@link Store.takeSubmissions} did. */
+export interface TakenSubmissions {
+  /** Submissions taken, refused ones included. */
+  taken: number
+  /** Messages stored, as `enqueue()` would have reported them (duplicates left out). */
+  stored: { id: string; priority: Priority }[]
 }
 
 /** See {@link Store.takeSubmissions}: the messages to store, and the reason for each refused. */

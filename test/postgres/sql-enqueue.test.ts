@@ -313,6 +313,13 @@ describe.skipIf(!available)('outbox.enqueue() in SQL (PostgreSQL)', () => {
 
   it('an idempotency key returns the first id, before and after the move into the queue', async () => {
     const { schema, outbox, app } = await setup()
+    // Each message stored counts as enqueued (metrics, observe()), as sendRaw()'s do; a duplicate does not.
+    const enqueued: string[] = []
+    cleanups.push(
+      outbox.observe((event) => {
+        if (event.type === 'enqueued') enqueued.push(`${event.id} ${event.priority}`)
+      }),
+    )
     const first = await sqlEnqueue(
       app,
       schema,
@@ -332,6 +339,7 @@ describe.skipIf(!available)('outbox.enqueue() in SQL (PostgreSQL)', () => {
       ),
     ).toBe(first)
     expect(await outbox.takeSqlSubmissions()).toBe(1)
+    expect(enqueued).toEqual([`${first} normal`])
     expect(
       await sqlEnqueue(
         app,
@@ -348,6 +356,7 @@ describe.skipIf(!available)('outbox.enqueue() in SQL (PostgreSQL)', () => {
       { idempotencyKey: 'k-1' },
     )
     expect(again).toMatchObject({ id: first, duplicate: true })
+    expect(enqueued).toHaveLength(1)
     const { rows } = await app.query<Row>(`SELECT count(*)::int AS n FROM "${schema}".messages`)
     expect(rows[0]!.n).toBe(1)
   })

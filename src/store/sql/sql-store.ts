@@ -365,11 +365,7 @@ export function createSqlStore(options: SqlStoreOptions): Store {
       sql: dialect.submissions,
       codec,
       op,
-      insert: async (tx, messages) => {
-        const insert = enqueueWork(messages)
-        await insert.work(tx)
-        return insert.stored()
-      },
+      insert: (tx, messages) => enqueueWork(messages).work(tx),
       woken: notifyLocal,
     }),
 

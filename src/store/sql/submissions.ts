@@ -1,4 +1,11 @@
-import type { NewMessage, PrepareSubmissions, Store, Submission } from '../store.js'
+import type {
+  EnqueueResult,
+  NewMessage,
+  PrepareSubmissions,
+  Store,
+  Submission,
+  TakenSubmissions,
+} from '../store.js'
 import { PRIORITIES, type Priority } from '../../message/types.js'
 import type { RowCodec } from './dialect.js'
 import type { Row, SqlDriver, SqlTransaction } from './driver.js'
@@ -34,27 +41,29 @@ export function createSubmissions(deps: {
   sql: SubmissionSql | undefined
   codec: RowCodec
   op: <T>(work: () => Promise<T>) => Promise<T>
-  insert: (tx: SqlTransaction, messages: readonly NewMessage[]) => Promise<number>
+  insert: (tx: SqlTransaction, messages: readonly NewMessage[]) => Promise<EnqueueResult[]>
   woken: () => void
 }): Pick<Store, 'takeSubmissions' | 'configureSubmissions'> {
   const { driver, sql, codec, op } = deps
   if (!sql) return {}
   return {
     takeSubmissions: (limit: number, prepare: PrepareSubmissions) =>
-      op(async () => {
-        let stored = 0
-        const taken = await driver.transaction(async (tx) => {
+      op(async (): Promise<TakenSubmissions> => {
+        const result = await driver.transaction(async (tx): Promise<TakenSubmissions> => {
           const rows = await tx.query(sql.takeSubmissions(limit))
-          if (rows.length === 0) return 0
+          if (rows.length === 0) return { taken: 0, stored: [] }
           const { messages, refused } = await prepare(rows.map((r) => toSubmission(codec, r)))
-          if (messages.length > 0) stored = await deps.insert(tx, messages)
+          const results = messages.length > 0 ? await deps.insert(tx, messages) : []
           const accepted = rows.map((r) => String(r.id)).filter((id) => !refused.has(id))
           if (accepted.length > 0) await tx.query(sql.removeSubmissions(accepted))
           for (const [id, reason] of refused) await tx.query(sql.refuseSubmission(id, reason))
-          return rows.length
+          const stored = results.flatMap((r, i) =>
+            r.duplicate ? [] : [{ id: r.id, priority: messages[i]!.priority }],
+          )
+          return { taken: rows.length, stored }
         })
-        if (stored > 0) deps.woken()
-        return taken
+        if (result.stored.length > 0) deps.woken()
+        return result
       }),
     configureSubmissions: (settings) =>
       op(async () => {
