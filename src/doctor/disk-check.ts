@@ -1,7 +1,7 @@
 import { existsSync, statfsSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import { fail, ok, reason, warn, type CheckResult } from './check.js'
-import { sqliteFile } from './store-check.js'
+import { parseStoreUrl } from '../store/store-url.js'
 
 const MiB = 1024 * 1024
 const GiB = 1024 * MiB
@@ -42,10 +42,21 @@ export function checkFolder(what: string, folder: string): CheckResult {
   return ok(check, found)
 }
 
+/** The file of a SQLite store, or null (another backend, in memory, or not a store URL). */
+function sqliteFile(store: string): string | null {
+  try {
+    const parsed = parseStoreUrl(store)
+    return parsed.kind === 'sqlite' && parsed.path !== ':memory:' ? parsed.path : null
+  } catch {
+    // The store check reports a bad URL.
+    return null
+  }
+}
+
 /** The folders Outbox writes to: the SQLite store's, and `log.file`'s. */
 export function checkDisk(store: string, logFile: string | null): CheckResult[] {
   const results: CheckResult[] = []
-  const file = store.startsWith('sqlite:') ? sqliteFile(store) : null
+  const file = sqliteFile(store)
   if (file) results.push(checkFolder('store', dirname(file)))
   if (logFile) results.push(checkFolder('log', dirname(resolve(logFile))))
   return results

@@ -4,7 +4,7 @@ import { checkConfig } from './config-check.js'
 import { checkDisk } from './disk-check.js'
 import { checkDkim } from './dkim-check.js'
 import { checkPorts } from './ports-check.js'
-import { checkStore } from './store-check.js'
+import { checkStore } from './store/check-store.js'
 import { checkUpstream, upstreamSpecs } from './upstream-check.js'
 
 export type { CheckResult, CheckStatus } from './check.js'

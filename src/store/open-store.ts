@@ -1,7 +1,6 @@
-import { resolve } from 'node:path'
-import { ConfigError } from '../errors.js'
 import type { Logger } from '../logger.js'
 import type { Store } from './store.js'
+import { parseStoreUrl } from './store-url.js'
 
 /** Options of {@link openStore}. */
 export interface OpenStoreOptions {
@@ -30,70 +29,55 @@ export interface OpenStoreOptions {
  *   replicas after each write); other parameters go to ioredis.
  */
 export async function openStore(url: string, options: OpenStoreOptions = {}): Promise<Store> {
-  if (url.startsWith('sqlite:')) {
-    let path = url.slice('sqlite:'.length)
-    if (path.startsWith('//')) path = path.slice(2)
-    let thread = true
-    const params = /\?thread=(true|false)$/.exec(path)
-    if (params) {
-      thread = params[1] === 'true'
-      path = path.slice(0, params.index)
+  const parsed = parseStoreUrl(url)
+  // Each backend is loaded only when a store of its kind is opened.
+  switch (parsed.kind) {
+    case 'sqlite': {
+      const sqlite = {
+        path: parsed.path,
+        ...(options.ifMissing ? { ifMissing: options.ifMissing } : {}),
+      }
+      // A file database runs in a thread of its own (see threaded-store.ts); an in-memory one
+      // lives and dies with this thread.
+      if (parsed.thread && parsed.path !== ':memory:') {
+        const { openThreadedStore } = await import('./thread/threaded-store.js')
+        return openThreadedStore({ sqlite }, options.logger)
+      }
+      const { createSqliteStore } = await import('./sqlite/sqlite-store.js')
+      return createSqliteStore({ ...sqlite, ...(options.logger ? { logger: options.logger } : {}) })
     }
-    if (!path)
-      throw new ConfigError('store', '`store` sqlite: needs a file path, e.g. sqlite:./outbox.db.')
-    const sqlite = {
-      path: path === ':memory:' ? path : resolve(path),
-      ...(options.ifMissing ? { ifMissing: options.ifMissing } : {}),
+    case 'postgres': {
+      const { createPostgresStore } = await import('./postgres/postgres-store.js')
+      return createPostgresStore({
+        connectionString: parsed.connectionString,
+        migrate: parsed.migrate,
+        ...(parsed.schema ? { schema: parsed.schema } : {}),
+        ...(parsed.poolSize ? { poolSize: parsed.poolSize } : {}),
+        ...(options.logger ? { logger: options.logger } : {}),
+        ...(options.ifMissing ? { ifMissing: options.ifMissing } : {}),
+      })
     }
-    // A file database runs in a thread of its own (see threaded-store.ts); an in-memory one
-    // lives and dies with this thread. Each backend is loaded only when a store of its kind is
-    // opened.
-    if (thread && path !== ':memory:') {
-      const { openThreadedStore } = await import('./thread/threaded-store.js')
-      return openThreadedStore({ sqlite }, options.logger)
+    case 'mariadb': {
+      const { createMariadbStore } = await import('./mariadb/mariadb-store.js')
+      return createMariadbStore({
+        uri: parsed.uri,
+        migrate: parsed.migrate,
+        ...(parsed.prefix !== undefined ? { prefix: parsed.prefix } : {}),
+        ...(parsed.poolSize ? { poolSize: parsed.poolSize } : {}),
+        ...(options.logger ? { logger: options.logger } : {}),
+        ...(options.ifMissing ? { ifMissing: options.ifMissing } : {}),
+      })
     }
-    const { createSqliteStore } = await import('./sqlite/sqlite-store.js')
-    return createSqliteStore({ ...sqlite, ...(options.logger ? { logger: options.logger } : {}) })
+    case 'redis': {
+      const { createRedisStore } = await import('./redis/redis-store.js')
+      return createRedisStore({
+        url: parsed.url,
+        durability: parsed.durability,
+        ...(parsed.prefix !== undefined ? { prefix: parsed.prefix } : {}),
+        ...(parsed.waitReplicas !== undefined ? { waitReplicas: parsed.waitReplicas } : {}),
+        ...(parsed.waitTimeoutMs !== undefined ? { waitTimeoutMs: parsed.waitTimeoutMs } : {}),
+        ...(options.logger ? { logger: options.logger } : {}),
+      })
+    }
   }
-  if (/^postgres(ql)?:\/\//.test(url)) {
-    let parsed: URL
-    try {
-      parsed = new URL(url)
-    } catch {
-      throw new ConfigError('store', '`store` is not a valid postgres:// URL.')
-    }
-    const schema = parsed.searchParams.get('schema') ?? undefined
-    const migrate = parsed.searchParams.get('migrate') !== 'false'
-    const poolSize = parsed.searchParams.has('poolSize')
-      ? Number(parsed.searchParams.get('poolSize'))
-      : undefined
-    if (poolSize !== undefined && !(Number.isInteger(poolSize) && poolSize >= 1)) {
-      throw new ConfigError('store', '`store` parameter poolSize must be a whole number from 1.')
-    }
-    for (const own of ['schema', 'migrate', 'poolSize']) parsed.searchParams.delete(own)
-    const { createPostgresStore } = await import('./postgres/postgres-store.js')
-    return createPostgresStore({
-      connectionString: parsed.toString(),
-      migrate,
-      ...(schema ? { schema } : {}),
-      ...(poolSize ? { poolSize } : {}),
-      ...(options.logger ? { logger: options.logger } : {}),
-      ...(options.ifMissing ? { ifMissing: options.ifMissing } : {}),
-    })
-  }
-  if (/^(mysql|mariadb):\/\//.test(url)) {
-    const { openMariadbFromUrl } = await import('./mariadb/open-url.js')
-    return openMariadbFromUrl(url, options)
-  }
-  if (/^rediss?:\/\//.test(url)) {
-    const { openRedisFromUrl } = await import('./redis/open-url.js')
-    return openRedisFromUrl(url, options)
-  }
-  const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(url)?.[1]
-  throw new ConfigError(
-    'store',
-    scheme
-      ? `\`store\` has the unsupported scheme ${scheme}:; expected sqlite:PATH, postgres://…, mysql://… or redis://….`
-      : `\`store\` ${JSON.stringify(url)} is not a store URL; expected e.g. sqlite:./outbox.db, postgres://host/db, mysql://host/db or redis://host:6379/0.`,
-  )
 }

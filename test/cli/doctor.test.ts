@@ -6,6 +6,7 @@ import { join } from 'node:path'
 import { SMTPServer } from 'smtp-server'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { freePort } from '../helpers/free-port.js'
+import mysql from 'mysql2/promise'
 import pg from 'pg'
 import {
   dropSchemas,
@@ -351,6 +352,34 @@ describe('outbox doctor', () => {
         found: 'innodb_flush_log_at_trx_commit 1',
       })
       expect(code, text).toBe(0)
+      expect(line(lines, 'store sql enqueue')).toMatchObject({
+        status: 'ok',
+        found: '0 submission(s) waiting, none refused',
+      })
+      // A submission no worker has taken for two minutes, then one no worker could take.
+      const db = await mysql.createConnection({ uri: mariadbUrl(database) })
+      closers.push(() => db.end())
+      await db.query(
+        "CALL outbox_enqueue('Subject: x', 'a@example.com', '[\"b@example.com\"]', '{}')",
+      )
+      await db.query('UPDATE outbox_submissions SET created_at = created_at - 120000')
+      const waiting = line(
+        (await doctor(['--store', store, ...(await freeListen())])).lines,
+        'store sql enqueue',
+      )
+      expect(waiting.status).toBe('warn')
+      expect(waiting.found).toMatch(/^1 submission\(s\) waiting, the oldest for 12\d s$/)
+      expect(waiting.fix).toMatch(/start a worker/)
+      await db.query(
+        "UPDATE outbox_submissions SET error = 'options.upstream: names no configured upstream'",
+      )
+      const refused = await doctor(['--store', store, ...(await freeListen())])
+      expect(line(refused.lines, 'store sql enqueue')).toMatchObject({
+        status: 'warn',
+        found:
+          '1 submission(s) refused, kept in outbox_submissions; the newest: options.upstream: names no configured upstream',
+      })
+      expect(refused.code).toBe(0)
     })
   })
 

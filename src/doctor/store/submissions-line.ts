@@ -1,4 +1,4 @@
-import { ok, warn, type CheckResult } from './check.js'
+import { ok, warn, type CheckResult } from '../check.js'
 
 /** A submission waiting this long means no worker is moving them into the queue. */
 const STALE_SECONDS = 60
