@@ -104,6 +104,42 @@ async function doctor(
   return { code: human.code, lines: parsed.checks, text: human.stdout + human.stderr }
 }
 
+/**
+ * The SQL enqueue line of a migrated store: ok with nothing waiting, a warning for a submission
+ * no worker has taken for two minutes, and one for a refused submission; warnings exit 0.
+ */
+async function expectSubmissionLines(
+  store: string,
+  table: string,
+  sql: {
+    enqueue(): Promise<unknown>
+    age(): Promise<unknown>
+    refuse(error: string): Promise<unknown>
+  },
+): Promise<void> {
+  const check = async () => {
+    const { lines, code, text } = await doctor(['--store', store, ...(await freeListen())])
+    expect(code, text).toBe(0)
+    return line(lines, 'store sql enqueue')
+  }
+  expect(await check()).toMatchObject({
+    status: 'ok',
+    found: '0 submission(s) waiting, none refused',
+  })
+  await sql.enqueue()
+  await sql.age()
+  const waiting = await check()
+  expect(waiting.status).toBe('warn')
+  expect(waiting.found).toMatch(/^1 submission\(s\) waiting, the oldest for 12\d s$/)
+  expect(waiting.fix).toMatch(/start a worker/)
+  await sql.refuse('options.upstream: names no configured upstream')
+  expect(await check()).toMatchObject({
+    status: 'warn',
+    found: `1 submission(s) refused, kept in ${table}; the newest: options.upstream: names no configured upstream`,
+    fix: expect.stringContaining(`FROM ${table} WHERE error IS NOT NULL`) as unknown,
+  })
+}
+
 const line = (lines: Line[], check: string): Line => {
   const found = lines.find((l) => l.check === check)
   if (!found) throw new Error(`no line ${check} in ${JSON.stringify(lines, null, 2)}`)
@@ -305,35 +341,18 @@ describe('outbox doctor', () => {
       const durability = line(lines, 'store durability')
       expect(durability.status).toBe('ok')
       expect(durability.found).toMatch(/^fsync on, synchronous_commit \w+/)
-      expect(line(lines, 'store sql enqueue')).toMatchObject({
-        status: 'ok',
-        found: '0 submission(s) waiting, none refused',
-      })
-      // A submission no worker could take, and one no worker has taken for two minutes.
       const db = new pg.Client({ connectionString: POSTGRES_URL })
       await db.connect()
       closers.push(() => db.end())
-      await db.query(
-        `SELECT "${schema}".enqueue('Subject: x'::bytea, 'a@example.com', ARRAY['b@example.com'])`,
-      )
-      await db.query(`UPDATE "${schema}".submissions SET created_at = now() - interval '2 minutes'`)
-      const waiting = line(
-        (await doctor(['--store', store, ...(await freeListen())])).lines,
-        'store sql enqueue',
-      )
-      expect(waiting.status).toBe('warn')
-      expect(waiting.found).toMatch(/^1 submission\(s\) waiting, the oldest for 12\d s$/)
-      expect(waiting.fix).toMatch(/start a worker/)
-      await db.query(
-        `UPDATE "${schema}".submissions SET error = 'options.upstream: names no configured upstream'`,
-      )
-      const refused = await doctor(['--store', store, ...(await freeListen())])
-      expect(line(refused.lines, 'store sql enqueue')).toMatchObject({
-        status: 'warn',
-        found: `1 submission(s) refused, kept in ${schema}.submissions; the newest: options.upstream: names no configured upstream`,
+      await expectSubmissionLines(store, `${schema}.submissions`, {
+        enqueue: () =>
+          db.query(
+            `SELECT "${schema}".enqueue('Subject: x'::bytea, 'a@example.com', ARRAY['b@example.com'])`,
+          ),
+        age: () =>
+          db.query(`UPDATE "${schema}".submissions SET created_at = now() - interval '2 minutes'`),
+        refuse: (error) => db.query(`UPDATE "${schema}".submissions SET error = $1`, [error]),
       })
-      // A warning is not a failure.
-      expect(refused.code).toBe(0)
     })
   })
   describe('MariaDB store', async () => {
@@ -352,34 +371,16 @@ describe('outbox doctor', () => {
         found: 'innodb_flush_log_at_trx_commit 1',
       })
       expect(code, text).toBe(0)
-      expect(line(lines, 'store sql enqueue')).toMatchObject({
-        status: 'ok',
-        found: '0 submission(s) waiting, none refused',
-      })
-      // A submission no worker has taken for two minutes, then one no worker could take.
       const db = await mysql.createConnection({ uri: mariadbUrl(database) })
       closers.push(() => db.end())
-      await db.query(
-        "CALL outbox_enqueue('Subject: x', 'a@example.com', '[\"b@example.com\"]', '{}')",
-      )
-      await db.query('UPDATE outbox_submissions SET created_at = created_at - 120000')
-      const waiting = line(
-        (await doctor(['--store', store, ...(await freeListen())])).lines,
-        'store sql enqueue',
-      )
-      expect(waiting.status).toBe('warn')
-      expect(waiting.found).toMatch(/^1 submission\(s\) waiting, the oldest for 12\d s$/)
-      expect(waiting.fix).toMatch(/start a worker/)
-      await db.query(
-        "UPDATE outbox_submissions SET error = 'options.upstream: names no configured upstream'",
-      )
-      const refused = await doctor(['--store', store, ...(await freeListen())])
-      expect(line(refused.lines, 'store sql enqueue')).toMatchObject({
-        status: 'warn',
-        found:
-          '1 submission(s) refused, kept in outbox_submissions; the newest: options.upstream: names no configured upstream',
+      await expectSubmissionLines(store, 'outbox_submissions', {
+        enqueue: () =>
+          db.query(
+            "CALL outbox_enqueue('Subject: x', 'a@example.com', '[\"b@example.com\"]', '{}')",
+          ),
+        age: () => db.query('UPDATE outbox_submissions SET created_at = created_at - 120000'),
+        refuse: (error) => db.query('UPDATE outbox_submissions SET error = ?', [error]),
       })
-      expect(refused.code).toBe(0)
     })
   })
 

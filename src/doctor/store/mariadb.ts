@@ -2,8 +2,14 @@ import type { Connection } from 'mysql2/promise'
 import { redactUrl } from '../../delivery/upstream.js'
 import { durabilityWarning } from '../../store/mariadb/server-durability.js'
 import type { StoreUrl } from '../../store/store-url.js'
-import { fail, ok, reason, warn, withTimeout, type CheckResult } from '../check.js'
-import { latestVersion, schemaLine, STORE_TIMEOUT_MS } from './schema-line.js'
+import { ok, warn, withTimeout, type CheckResult } from '../check.js'
+import {
+  latestVersion,
+  schemaLine,
+  STORE_TIMEOUT_MS,
+  queryFailedLine,
+  unreachableLine,
+} from './store-lines.js'
 import { submissionsLine, type SubmissionCounts } from './submissions-line.js'
 
 /** What `CALL outbox_enqueue()` left in the submissions table (times: ms since the epoch). */
@@ -47,9 +53,10 @@ export async function checkMariadb(
     )
   } catch (error) {
     return [
-      fail(
-        'store',
-        `cannot reach MariaDB/MySQL at ${where}: ${reason(error)}`,
+      unreachableLine(
+        'MariaDB/MySQL',
+        where,
+        error,
         'check the server, the URL and its credentials',
       ),
     ]
@@ -85,13 +92,7 @@ export async function checkMariadb(
         : ok('store durability', 'innodb_flush_log_at_trx_commit 1'),
     )
   } catch (error) {
-    results.push(
-      fail(
-        'store',
-        `query failed on ${where}: ${reason(error)}`,
-        'check the server and its permissions',
-      ),
-    )
+    results.push(queryFailedLine(where, error))
   } finally {
     await connection.end().catch(() => undefined)
   }

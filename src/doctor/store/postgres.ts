@@ -1,7 +1,13 @@
 import { redactUrl } from '../../delivery/upstream.js'
 import type { StoreUrl } from '../../store/store-url.js'
-import { fail, ok, reason, withTimeout, type CheckResult } from '../check.js'
-import { latestVersion, schemaLine, STORE_TIMEOUT_MS } from './schema-line.js'
+import { fail, ok, withTimeout, type CheckResult } from '../check.js'
+import {
+  latestVersion,
+  schemaLine,
+  STORE_TIMEOUT_MS,
+  queryFailedLine,
+  unreachableLine,
+} from './store-lines.js'
 import { submissionsLine } from './submissions-line.js'
 
 /** The PostgreSQL store's lines: reachable, schema, SQL enqueue, fsync and synchronous_commit. */
@@ -24,11 +30,7 @@ export async function checkPostgres(
   } catch (error) {
     await client.end().catch(() => undefined)
     return [
-      fail(
-        'store',
-        `cannot reach PostgreSQL at ${where}: ${reason(error)}`,
-        'check the server, the URL and its credentials',
-      ),
+      unreachableLine('PostgreSQL', where, error, 'check the server, the URL and its credentials'),
     ]
   }
   const results: CheckResult[] = [ok('store', `PostgreSQL at ${where}, reachable`)]
@@ -95,13 +97,7 @@ export async function checkPostgres(
       )
     else results.push(ok('store durability', `fsync ${fsync}, synchronous_commit ${commit}`))
   } catch (error) {
-    results.push(
-      fail(
-        'store',
-        `query failed on ${where}: ${reason(error)}`,
-        'check the server and its permissions',
-      ),
-    )
+    results.push(queryFailedLine(where, error))
   } finally {
     await client.end().catch(() => undefined)
   }

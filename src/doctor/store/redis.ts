@@ -3,7 +3,7 @@ import { silentLogger } from '../../logger.js'
 import { checkDurability } from '../../store/redis/durability.js'
 import type { StoreUrl } from '../../store/store-url.js'
 import { fail, ok, reason, warn, withTimeout, type CheckResult } from '../check.js'
-import { STORE_TIMEOUT_MS } from './schema-line.js'
+import { STORE_TIMEOUT_MS, unreachableLine } from './store-lines.js'
 
 /** The Redis store's lines: reachable, and the append-only file and eviction policy. */
 export async function checkRedis(
@@ -24,13 +24,7 @@ export async function checkRedis(
     await withTimeout(client.connect(), STORE_TIMEOUT_MS, `connecting to ${where}`)
   } catch (error) {
     client.disconnect()
-    return [
-      fail(
-        'store',
-        `cannot reach Redis at ${where}: ${reason(error)}`,
-        'check the server, the URL and its password',
-      ),
-    ]
+    return [unreachableLine('Redis', where, error, 'check the server, the URL and its password')]
   }
   const results: CheckResult[] = [
     ok('store', `Redis at ${where}, reachable (Redis keeps no schema version)`),

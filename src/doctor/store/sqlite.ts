@@ -3,7 +3,7 @@ import { existsSync, readFileSync, realpathSync } from 'node:fs'
 import { dirname, sep } from 'node:path'
 import type { StoreUrl } from '../../store/store-url.js'
 import { fail, ok, reason, warn, type CheckResult } from '../check.js'
-import { latestVersion, schemaLine } from './schema-line.js'
+import { latestVersion, schemaLine } from './store-lines.js'
 
 /** Filesystem types on which SQLite's locking and fsync cannot be trusted. */
 const NETWORK_FS = /^(nfs\d?|cifs|smb\d?|smbfs|fuse\.sshfs|9p|afs|ceph|glusterfs|fuse\.glusterfs)$/
